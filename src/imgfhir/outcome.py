@@ -1,0 +1,65 @@
+"""Issues as data: every layer reports problems as `Issue` values; rendering is separate.
+
+The fields mirror FHIR's OperationOutcome.issue so an outcome can be emitted as a
+valid OperationOutcome resource without translation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["fatal", "error", "warning", "information"]
+
+_SEVERITY_RANK: dict[str, int] = {"fatal": 0, "error": 1, "warning": 2, "information": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One finding. `code` is an OperationOutcome issue-type code (`invalid`, `not-found`, ...)."""
+
+    severity: Severity
+    code: str
+    message: str
+    expression: str | None = None
+    rule: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def to_fhir(self) -> dict[str, Any]:
+        issue: dict[str, Any] = {"severity": self.severity, "code": self.code, "diagnostics": self.message}
+        if self.expression:
+            issue["expression"] = [self.expression]
+        return issue
+
+    def __str__(self) -> str:
+        where = f" @ {self.expression}" if self.expression else ""
+        return f"{self.severity}: {self.message}{where}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A collection of issues with the verdict helpers callers need."""
+
+    issues: list[Issue] = field(default_factory=list)
+
+    def extend(self, issues: Iterable[Issue]) -> None:
+        self.issues.extend(issues)
+
+    def __iter__(self) -> Iterator[Issue]:
+        return iter(self.issues)
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.severity in ("fatal", "error") for i in self.issues)
+
+    def at_least(self, severity: Severity) -> list[Issue]:
+        rank = _SEVERITY_RANK[severity]
+        return [i for i in self.issues if _SEVERITY_RANK[i.severity] <= rank]
+
+    def to_operation_outcome(self) -> dict[str, Any]:
+        issues = [i.to_fhir() for i in self.issues] or [
+            {"severity": "information", "code": "informational", "diagnostics": "No issues detected"}
+        ]
+        return {"resourceType": "OperationOutcome", "issue": issues}
