@@ -1,2 +1,304 @@
+"""The `imgfhir` command line.
+
+Only typer is imported at start-up so that `imgfhir --help` stays fast; the package store,
+rich and the snapshot generator are imported inside the commands that need them.
+Expected failures (unknown canonical or package, unusable package, snapshot errors) end with
+exit code 2 and one `error: ...` line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from imgfhir.packages import Package, PackageStore
+
+EXIT_ERROR = 2  # usage errors and every expected failure (see module docstring)
+EXIT_FAILURE = 1  # anything else that stops a command (unwritable output, unsupported feature)
+
+
+
+# Typer's own click-style exception classes (vendored in newer typer, click's in older ones).
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class _OneLineErrors(TyperGroup):
+    """Report usage errors as one `error: ...` line (exit 2) instead of click's multi-line block."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except _CLICK_ERROR as exc:
+            code = int(getattr(exc, "exit_code", EXIT_ERROR))
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `imgfhir` or `imgfhir packages`: show help
+                typer.echo(getattr(exc, "format_message", lambda: "")(), err=True)
+            else:
+                ctx = getattr(exc, "ctx", None)
+                where = ctx.command_path if isinstance(exc, _USAGE_ERROR) and ctx is not None else ""
+                hint = f" (see '{where} --help')" if where else ""
+                message = getattr(exc, "format_message", lambda: str(exc))()
+                typer.echo(f"error: {_one_line(message)}{hint}", err=True)
+        except (typer.Abort, KeyboardInterrupt):
+            typer.echo("error: aborted", err=True)
+            code = 130
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+app = typer.Typer(
+    name="imgfhir",
+    cls=_OneLineErrors,
+    rich_markup_mode=None,
+    help="Offline FHIR profile toolkit for the HL7 imaging Implementation Guides.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+packages_app = typer.Typer(
+    help="Inspect the FHIR packages the toolkit can see.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(packages_app, name="packages")
+
+
+class Release(str, Enum):
+    R4 = "R4"
+    R5 = "R5"
+
+
+PackageOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--package",
+        "-p",
+        metavar="PATH",
+        help="Extra FHIR package (.tgz or folder); repeatable. Also read from $IMGFHIR_PACKAGES.",
+    ),
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print package-store warnings (missing dependencies, stand-ins).")
+]
+
+
+@dataclass
+class Settings:
+    packages: list[Path] = field(default_factory=list)
+    verbose: bool = False
+
+
+def _settings(ctx: typer.Context, packages: list[Path] | None, verbose: bool) -> Settings:
+    """Merge the global options (before the command) with the command's own."""
+    root = ctx.find_object(Settings) or Settings()
+    return Settings(packages=[*root.packages, *(packages or [])], verbose=root.verbose or verbose)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"imgfhir {version('imgfhir')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = Settings(packages=list(package or []), verbose=verbose)
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    typer.echo(f"error: {_one_line(message)}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[PackageStore]:
+    """The package store, with expected failures turned into one-line errors."""
+    from imgfhir.packages import PackageError, UnknownCanonical, load_store
+
+    store: PackageStore | None = None
+    try:
+        store = load_store(extra=settings.packages)
+        yield store
+    except (PackageError, UnknownCanonical) as exc:
+        _fail(str(exc))
+    finally:
+        if settings.verbose and store is not None:
+            for issue in store.diagnostics:
+                typer.echo(f"{issue.severity}: {_one_line(issue.message)}", err=True)
+
+
+def _package(store: PackageStore, wanted: str) -> Package:
+    pkg = store.get(wanted)
+    if pkg is None:
+        known = [p.id for p in store.packages] + [p.key for p in store.packages]
+        close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `imgfhir packages list`)"
+        _fail(f"unknown package {wanted}{hint}")
+    return pkg
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Piped output is not wrapped at 80 columns: long canonicals stay on one line.
+    return Console() if sys.stdout.isatty() else Console(width=400, no_color=True)
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+@packages_app.command("list")
+def packages_list(ctx: typer.Context, package: PackageOpt = None, verbose: VerboseOpt = False) -> None:
+    """List loaded packages with their FHIR version, origin and resource counts."""
+    from rich.table import Table
+
+    settings = _settings(ctx, package, verbose)
+    with _store(settings) as store:
+        if settings.verbose:
+            for pkg in store.packages:  # wire dependencies so that their problems are reported
+                store.closure(pkg)
+        table = Table(box=None, header_style="bold")
+        for title in ("id", "version", "FHIR", "origin"):
+            table.add_column(title, no_wrap=True)
+        for title in ("SD", "VS", "CS", "total"):
+            table.add_column(title, justify="right")
+        for pkg in store.packages:
+            counts = pkg.counts()
+            table.add_row(
+                pkg.id,
+                pkg.version,
+                f"{pkg.fhir_version} ({pkg.release})",
+                pkg.origin,
+                str(counts["StructureDefinition"]),
+                str(counts["ValueSet"]),
+                str(counts["CodeSystem"]),
+                str(sum(counts.values())),
+            )
+        _console().print(table)
+
+
+@app.command()
+def profiles(
+    ctx: typer.Context,
+    ig: Annotated[
+        str | None, typer.Option("--ig", metavar="ID", help="Package id (or id#version); default: all non-core packages.")
+    ] = None,
+    fhir_version: Annotated[
+        Release | None, typer.Option("--fhir-version", case_sensitive=False, help="Only packages of this FHIR release.")
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """List the profiles (StructureDefinitions with derivation=constraint) of a package."""
+    from rich.table import Table
+
+    from imgfhir.packages.package import core_package_id
+
+    settings = _settings(ctx, package, verbose)
+    with _store(settings) as store:
+        if ig:
+            selected = [_package(store, ig)]
+        else:
+            selected = [p for p in store.packages if p.id != core_package_id(p.release)]
+        if fhir_version:
+            selected = [p for p in selected if p.release == fhir_version.value]
+        table = Table(box=None, header_style="bold")
+        if not ig:
+            table.add_column("package", no_wrap=True)
+        for title in ("canonical", "name", "type", "base"):
+            table.add_column(title, no_wrap=True)
+        rows = 0
+        for pkg in selected:
+            found = [e for e in pkg.entries if e.resource_type == "StructureDefinition" and e.derivation == "constraint"]
+            for e in sorted(found, key=lambda e: e.url or ""):
+                cells = [e.url or "", e.name or "", e.type or "", e.base_definition or ""]
+                table.add_row(*([pkg.key, *cells] if not ig else cells))
+                rows += 1
+        if rows:
+            _console().print(table)
+        else:
+            typer.echo(f"no profiles in {', '.join(p.key for p in selected) or 'the selected packages'}", err=True)
+
+
+@app.command()
+def snapshot(
+    ctx: typer.Context,
+    canonical: Annotated[str, typer.Argument(help="Canonical URL of a StructureDefinition, optionally url|version.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+    ] = None,
+    fhir_version: Annotated[
+        Release | None,
+        typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Print a StructureDefinition with its snapshot generated from the differential (JSON)."""
+    import orjson
+
+    from imgfhir.snapshot import SnapshotError, snapshot_of
+
+    settings = _settings(ctx, package, verbose)
+    with _store(settings) as store:
+        try:
+            sd = snapshot_of(store, canonical, fhir_version.value if fhir_version else None)
+        except SnapshotError as exc:
+            _fail(f"{canonical}: {exc}")
+        except NotImplementedError as exc:
+            _fail(f"{canonical}: snapshot generation not supported{': ' + str(exc) if str(exc) else ''}", EXIT_FAILURE)
+    data = orjson.dumps(sd, option=orjson.OPT_INDENT_2) + b"\n"
+    if output is None or str(output) == "-":
+        typer.echo(data.decode(), nl=False)
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
+
+
 def main() -> None:
-    pass
+    app(prog_name="imgfhir")

@@ -84,7 +84,7 @@ class SnapshotGenerator:
             build_run = _Run(self, sd, root)
             for element in _with_ids(sd.get("differential", {}).get("element", [])):
                 build_run.apply(element)
-            if build_run.specialization:
+            if build_run.specialization and sd.get("kind") == "resource":
                 build_run.drop_inherited_extension_slicing()
             elements = flatten(root)
         finally:
@@ -132,7 +132,7 @@ class _Run:
         self.touched: set[int] = set()
 
     def drop_inherited_extension_slicing(self) -> None:
-        """A new type's own extension elements are not sliced unless it says so (as in the core spec)."""
+        """A new resource's extension elements are not sliced unless it says so (as in the core spec)."""
         for node in self.root.walk():
             if node.name in ("extension", "modifierExtension") and id(node) not in self.touched:
                 node.el.pop("slicing", None)
@@ -221,8 +221,7 @@ class _Run:
             if found is None:
                 raise self.fail(f"re-slice {slice_name} of {entry.el.get('id')} names no existing slice")
             owner = found
-        source = owner.origin if owner.origin is not None else owner
-        dup = source.copy(with_slices=False)
+        dup = owner.copy(with_slices=False)
         dup.el.pop("slicing", None)
         dup.el["sliceName"] = slice_name
         if "slicing" not in entry.el and entry.name in ("extension", "modifierExtension"):
@@ -284,16 +283,17 @@ class _Run:
             el["base"] = {"path": path, "min": diff.get("min", 0), "max": diff.get("max", "*")}
         types = (diff or {}).get("type") or []
         child = Node(name, el)
-        if len(types) == 1:
-            url = _type_url(str(types[0].get("code")))
-            type_sd = self.gen.optional_snapshot(url, f"{self.url} ({path})") if url else None
-            if type_sd is not None:
-                type_root = self.gen.tree(type_sd)
-                inherited = [c for c in type_root.el.get("constraint", ()) if _inherited_by_new_elements(c, types[0])]
-                if inherited:
-                    el["constraint"] = clone(inherited)
-                if types[0].get("code") in ("BackboneElement", "Element"):
-                    child.children = [c.copy() for c in type_root.children]
+        # a choice or a contentReference: the invariants every element shares
+        type_ref = types[0] if len(types) == 1 else {"code": "Element"}
+        url = _type_url(str(type_ref.get("code")))
+        type_sd = self.gen.optional_snapshot(url, f"{self.url} ({path})") if url else None
+        if type_sd is not None:
+            type_root = self.gen.tree(type_sd)
+            inherited = [c for c in type_root.el.get("constraint", ()) if _inherited_by_new_elements(c, type_ref)]
+            if inherited:
+                el["constraint"] = clone(inherited)
+            if len(types) == 1 and type_ref.get("code") in ("BackboneElement", "Element"):
+                child.children = [c.copy() for c in type_root.children]
         parent.children.append(child)
         return child
 
