@@ -157,7 +157,11 @@ class _Run:
             self.unfold(node)
             child = node.child(name)
         if child is None:
+            child = node.child(name + "[x]")  # a choice named without its [x] (seen in published core)
+        if child is None:
             child = self.renamed_choice(node, name, diff)
+            if child is not None and slice_name == name:
+                return child  # `valueQuantity:valueQuantity` names the type slice twice
         if child is None:
             if not self.specialization:
                 raise self.fail(f"differential element {'.'.join(so_far)} matches nothing in the base")
