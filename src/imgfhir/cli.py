@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -60,12 +60,12 @@ class _OneLineErrors(TyperGroup):
         except _CLICK_ERROR as exc:
             code = int(getattr(exc, "exit_code", EXIT_ERROR))
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `imgfhir` or `imgfhir packages`: show help
-                typer.echo(getattr(exc, "format_message", lambda: "")(), err=True)
+                typer.echo(exc.format_message() if hasattr(exc, "format_message") else "", err=True)
             else:
                 ctx = getattr(exc, "ctx", None)
                 where = ctx.command_path if isinstance(exc, _USAGE_ERROR) and ctx is not None else ""
                 hint = f" (see '{where} --help')" if where else ""
-                message = getattr(exc, "format_message", lambda: str(exc))()
+                message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
                 typer.echo(f"error: {_one_line(message)}{hint}", err=True)
         except (typer.Abort, KeyboardInterrupt):
             typer.echo("error: aborted", err=True)
@@ -94,7 +94,7 @@ packages_app = typer.Typer(
 app.add_typer(packages_app, name="packages")
 
 
-class Release(str, Enum):
+class Release(StrEnum):
     R4 = "R4"
     R5 = "R5"
 
@@ -224,7 +224,8 @@ def packages_list(ctx: typer.Context, package: PackageOpt = None, verbose: Verbo
 def profiles(
     ctx: typer.Context,
     ig: Annotated[
-        str | None, typer.Option("--ig", metavar="ID", help="Package id (or id#version); default: all non-core packages.")
+        str | None,
+        typer.Option("--ig", metavar="ID", help="Package id (or id#version); default: all non-core packages."),
     ] = None,
     fhir_version: Annotated[
         Release | None, typer.Option("--fhir-version", case_sensitive=False, help="Only packages of this FHIR release.")
@@ -239,10 +240,7 @@ def profiles(
 
     settings = _settings(ctx, package, verbose)
     with _store(settings) as store:
-        if ig:
-            selected = [_package(store, ig)]
-        else:
-            selected = [p for p in store.packages if p.id != core_package_id(p.release)]
+        selected = [_package(store, ig)] if ig else [p for p in store.packages if p.id != core_package_id(p.release)]
         if fhir_version:
             selected = [p for p in selected if p.release == fhir_version.value]
         table = Table(box=None, header_style="bold")
@@ -252,8 +250,8 @@ def profiles(
             table.add_column(title, no_wrap=True)
         rows = 0
         for pkg in selected:
-            found = [e for e in pkg.entries if e.resource_type == "StructureDefinition" and e.derivation == "constraint"]
-            for e in sorted(found, key=lambda e: e.url or ""):
+            found = [e for e in pkg.entries if e.resource_type == "StructureDefinition"]
+            for e in sorted((e for e in found if e.derivation == "constraint"), key=lambda e: e.url or ""):
                 cells = [e.url or "", e.name or "", e.type or "", e.base_definition or ""]
                 table.add_row(*([pkg.key, *cells] if not ig else cells))
                 rows += 1

@@ -204,11 +204,11 @@ def _fhir_version_of(manifest: dict[str, Any], source: Path) -> str:
         if isinstance(versions, list) and versions and isinstance(versions[0], str):
             return versions[0]
     deps = manifest.get("dependencies") or {}
-    for release, core in _CORE_IDS.items():
+    for core in _CORE_IDS.values():
         if isinstance(deps, dict) and core in deps:
             return str(deps[core])
     name = manifest.get("name", "")
-    for release, core in _CORE_IDS.items():
+    for core in _CORE_IDS.values():
         if name == core:
             return str(manifest["version"])
     raise PackageError(f"{source}: package.json declares no FHIR version (fhirVersions)")
@@ -261,7 +261,8 @@ def _extract(archive: Path, dest: Path) -> None:
                 with fh, out.open("wb") as sink:
                     shutil.copyfileobj(fh, sink)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise PackageError(f"{archive.name}: corrupt package archive ({exc or type(exc).__name__})") from exc
+        detail = " ".join(str(exc).split()) or type(exc).__name__  # tarfile's "r:*" errors span lines
+        raise PackageError(f"{archive.name}: corrupt package archive ({detail})") from exc
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

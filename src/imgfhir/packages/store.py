@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from imgfhir.outcome import Issue
@@ -45,7 +44,8 @@ class PackageStore:
 
     def add(self, pkg: Package) -> None:
         if any(p.key == pkg.key and p.release == pkg.release for p in self.packages):
-            self.warn_once(f"dup:{pkg.key}", "duplicate", f"package {pkg.key} loaded twice; keeping the first ({pkg.origin} ignored)")
+            message = f"package {pkg.key} loaded twice; keeping the first ({pkg.origin} ignored)"
+            self.warn_once(f"dup:{pkg.key}", "duplicate", message)
             return
         self.packages.append(pkg)
         self._scopes.clear()
@@ -156,7 +156,9 @@ class PackageStore:
                 continue
             if any(e.url == url for e in pkg.entries):
                 return self.scope(pkg)
-        known = sorted({e.url for p in self.packages for e in p.entries if e.url and (not release or p.release == release)})
+        known = sorted(
+            {e.url for p in self.packages for e in p.entries if e.url and (not release or p.release == release)}
+        )
         raise UnknownCanonical(canonical, difflib.get_close_matches(url, known, n=3, cutoff=0.75))
 
 

@@ -17,7 +17,11 @@ from imgfhir.snapshot.merge import merge_element
 from imgfhir.snapshot.tree import Element, Node, build, clone, flatten, split_id
 
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
-_EXTENSION_SLICING: dict[str, Any] = {"discriminator": [{"type": "value", "path": "url"}], "ordered": False, "rules": "open"}
+_EXTENSION_SLICING: dict[str, Any] = {
+    "discriminator": [{"type": "value", "path": "url"}],
+    "ordered": False,
+    "rules": "open",
+}
 
 
 class SnapshotError(Exception):
@@ -260,13 +264,18 @@ class _Run:
             narrowing = diff is not None and bool(diff.get("type"))
             if "slicing" not in choice.el:
                 rules = "closed" if narrowing else "open"
-                choice.el["slicing"] = {"discriminator": [{"type": "type", "path": "$this"}], "ordered": False, "rules": rules}
+                choice.el["slicing"] = {
+                    "discriminator": [{"type": "type", "path": "$this"}],
+                    "ordered": False,
+                    "rules": rules,
+                }
                 if narrowing:
                     choice.el["type"] = clone(matching)
                     self.implicit_type_slicing.add(id(choice))
             elif id(choice) in self.implicit_type_slicing:
                 named = {_upper_first(str(t.get("code"))) for t in choice.el["type"]} | {suffix}
-                choice.el["type"] = [clone(t) for t in self._pristine_types(choice) if _upper_first(str(t.get("code"))) in named]
+                pristine = self._pristine_types(choice)
+                choice.el["type"] = [clone(t) for t in pristine if _upper_first(str(t.get("code"))) in named]
             dup = self.new_slice(choice, name)
             dup.el["type"] = clone(matching)
             return dup

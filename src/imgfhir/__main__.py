@@ -1,0 +1,5 @@
+"""`python -m imgfhir` runs the command line."""
+
+from imgfhir.cli import main
+
+main()
