@@ -285,3 +285,27 @@ def test_resolve_diff_id_on_narrowed_choice() -> None:
     assert resolve_diff_id("Observation.valueQuantity.value", ids) == "Observation.value[x].value"
     assert resolve_diff_id("Observation.component.valueCodeableConcept", ids) == "Observation.component.value[x]"
     assert resolve_diff_id("Observation.value[x]:valueQuantity", ids) is None
+
+
+def test_old_system_type_spelling_is_normalised() -> None:
+    old = {
+        "id": "Extension.id",
+        "path": "Extension.id",
+        "type": [
+            {
+                "_code": {
+                    "extension": [
+                        {
+                            "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-json-type",
+                            "valueString": "string",
+                        }
+                    ]
+                }
+            }
+        ],
+    }
+    new = {"id": "Extension.id", "path": "Extension.id", "type": [{"code": "http://hl7.org/fhirpath/System.String"}]}
+    assert compare_elements([old], [new]) == []
+    assert compare_elements([old], [{**new, "type": [{"code": "string"}]}]) == [
+        Difference("Extension.id", "type", ("http://hl7.org/fhirpath/System.String",), ("string",))
+    ]

@@ -131,6 +131,27 @@ def strip_version(canonical: str) -> str:
     return canonical.split("|", 1)[0]
 
 
+_JSON_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-json-type"
+_SYSTEM_TYPES = {"string": "String", "boolean": "Boolean", "number": "Decimal"}
+
+
+def _type_code(t: Mapping[str, Any]) -> str:
+    """The type code, reading the pre-4.0.1 spelling of system types as the modern one.
+
+    A few R4 core snapshots (made by an older publisher) give `Extension.id`/`.url` a type with no
+    `code`, only `_code` extensions naming the JSON type; R4 4.0.1 itself says
+    `http://hl7.org/fhirpath/System.String`. Both mean the same, so they must not count as a difference.
+    """
+    code = t.get("code")
+    if isinstance(code, str):
+        return code
+    ext = t.get("_code")
+    for e in ext.get("extension") or () if isinstance(ext, Mapping) else ():
+        if isinstance(e, Mapping) and e.get("url") == _JSON_TYPE_EXT and e.get("valueString") in _SYSTEM_TYPES:
+            return f"http://hl7.org/fhirpath/System.{_SYSTEM_TYPES[e['valueString']]}"
+    return ""
+
+
 def _types(element: Element) -> dict[str, dict[str, tuple[str, ...]]]:
     """type code → {"profile": urls, "targetProfile": urls}, each a sorted, version-free tuple.
 
@@ -141,7 +162,7 @@ def _types(element: Element) -> dict[str, dict[str, tuple[str, ...]]]:
     for t in element.get("type") or ():
         if not isinstance(t, Mapping):
             continue
-        code = str(t.get("code", ""))
+        code = _type_code(t)
         slot = merged.setdefault(code, {"profile": set(), "targetProfile": set()})
         for name in ("profile", "targetProfile"):
             urls = t.get(name) or ()
