@@ -230,6 +230,10 @@ class _Run:
                 raise self.fail(f"re-slice {slice_name} of {entry.el.get('id')} names no existing slice")
             owner = found
         dup = owner.copy(with_slices=False)
+        if owner.origin is not None:
+            # the slice's own element starts from the inherited definition; its children carry the
+            # profile's constraints on the unsliced element, which apply to every slice
+            dup.el = clone(owner.origin.el)
         dup.el.pop("slicing", None)
         dup.el["sliceName"] = slice_name
         if "slicing" not in entry.el and entry.name in ("extension", "modifierExtension"):
@@ -251,6 +255,8 @@ class _Run:
                 continue
             suffix = name[len(stem) :]
             types = choice.el.get("type") or []
+            if id(choice) in self.implicit_type_slicing:
+                types = self._pristine_types(choice)  # narrowed by an earlier sibling of this profile
             matching = [t for t in types if _upper_first(str(t.get("code"))) == suffix]
             if not matching:
                 continue  # e.g. `studyEffectiveTimeFromStart` is an element of its own, not a type
