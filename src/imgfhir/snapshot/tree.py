@@ -135,11 +135,66 @@ def _id_from_path(el: Element) -> str:
     return path
 
 
+# ElementDefinition property order (R4/R5), so generated elements read like published ones
+_ORDER = [
+    "id",
+    "extension",
+    "modifierExtension",
+    "path",
+    "representation",
+    "sliceName",
+    "sliceIsConstraining",
+    "label",
+    "code",
+    "slicing",
+    "short",
+    "definition",
+    "comment",
+    "requirements",
+    "alias",
+    "min",
+    "max",
+    "base",
+    "contentReference",
+    "type",
+    "defaultValue",
+    "meaningWhenMissing",
+    "orderMeaning",
+    "fixed",
+    "pattern",
+    "example",
+    "minValue",
+    "maxValue",
+    "maxLength",
+    "condition",
+    "constraint",
+    "mustHaveValue",
+    "valueAlternatives",
+    "mustSupport",
+    "isModifier",
+    "isModifierReason",
+    "isSummary",
+    "binding",
+    "mapping",
+]
+_RANK = {name: i for i, name in enumerate(_ORDER)}
+_CHOICE_PREFIXES = ("defaultValue", "fixed", "pattern", "minValue", "maxValue")
+
+
+def _rank(key: str) -> int:
+    if key in _RANK:
+        return _RANK[key]
+    for prefix in _CHOICE_PREFIXES:
+        if key.startswith(prefix):
+            return _RANK[prefix]
+    return len(_RANK)  # unknown (future) properties last, in their own order
+
+
 def flatten(root: Node) -> list[Element]:
     """The snapshot element list, with ids and paths recomputed from tree positions."""
     out: list[Element] = []
     _emit(root, root.name, root.name, out)
-    return out
+    return [dict(sorted(el.items(), key=lambda kv: _rank(kv[0]))) for el in out]
 
 
 def _emit(node: Node, node_id: str, path: str, out: list[Element]) -> None:
