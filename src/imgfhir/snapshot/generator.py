@@ -88,6 +88,7 @@ class SnapshotGenerator:
             build_run = _Run(self, sd, root)
             for element in _with_ids(sd.get("differential", {}).get("element", [])):
                 build_run.apply(element)
+            build_run.raise_entry_minimums()
             if build_run.specialization and sd.get("kind") == "resource":
                 build_run.drop_inherited_extension_slicing()
             elements = flatten(root)
@@ -134,6 +135,18 @@ class _Run:
         self.specialization = sd.get("derivation") == "specialization"
         self.implicit_type_slicing: set[int] = set()
         self.touched: set[int] = set()
+        self.touched_min: set[int] = set()
+
+    def raise_entry_minimums(self) -> None:
+        """Extensions occur at least as often as their required slices together.
+
+        Current reference tooling writes this into the extension element (the 2025 extension
+        pack does; core R4/R5 and other slicings were published without it)."""
+        for node in self.root.walk():
+            if node.slices and node.name in ("extension", "modifierExtension") and id(node) not in self.touched_min:
+                required = sum(s.el.get("min", 0) for s in node.slices if isinstance(s.el.get("min"), int))
+                if required > node.el.get("min", 0):
+                    node.el["min"] = required
 
     def drop_inherited_extension_slicing(self) -> None:
         """A new resource's extension elements are not sliced unless it says so (as in the core spec)."""
@@ -153,6 +166,8 @@ class _Run:
             node = self.step(node, segment, segments[: depth + 1], diff if depth == len(segments) - 1 else None)
         merge_element(node.el, diff, self.url)
         self.touched.add(id(node))
+        if "min" in diff:
+            self.touched_min.add(id(node))
 
     def step(self, node: Node, segment: str, so_far: list[str], diff: Element | None) -> Node:
         name, _, slice_name = segment.partition(":")
