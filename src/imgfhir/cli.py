@@ -200,7 +200,7 @@ def packages_list(ctx: typer.Context, package: PackageOpt = None, verbose: Verbo
         if settings.verbose:
             for pkg in store.packages:  # wire dependencies so that their problems are reported
                 store.closure(pkg)
-        table = Table(box=None, header_style="bold")
+        table = Table(box=None, header_style="bold", pad_edge=False)
         for title in ("id", "version", "FHIR", "origin"):
             table.add_column(title, no_wrap=True)
         for title in ("SD", "VS", "CS", "total"):
@@ -243,7 +243,7 @@ def profiles(
         selected = [_package(store, ig)] if ig else [p for p in store.packages if p.id != core_package_id(p.release)]
         if fhir_version:
             selected = [p for p in selected if p.release == fhir_version.value]
-        table = Table(box=None, header_style="bold")
+        table = Table(box=None, header_style="bold", pad_edge=False)
         if not ig:
             table.add_column("package", no_wrap=True)
         for title in ("canonical", "name", "type", "base"):
