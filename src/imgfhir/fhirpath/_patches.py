@@ -1,0 +1,226 @@
+"""Overrides of fhirpathpy internals, active only while imgfhir's layer evaluates.
+
+Each override replaces an entry of fhirpathpy's evaluator table, a module function or a method by a
+dispatcher that calls our version when `ACTIVE` is set and fhirpathpy's original otherwise, so fhirpathpy
+used directly (e.g. the peer in bench/fhirpath_suite.py) behaves as shipped. `install()` is idempotent and
+runs when imgfhir.fhirpath.engine is imported. What each override fixes:
+
+* ``make_param``: every function argument and operand is evaluated in its own variable scope (for
+  ``defineVariable``); ``SortKey`` arguments (``sort(-family)``) carry their direction.
+* ``NumberLiteral``: ``1.0`` stays a decimal (fhirpathpy folds it to the integer 1, losing its precision).
+* ``DateTimeLiteral``: ``@2015-02-04`` is a System.Date, ``@2015T`` a System.DateTime.
+* ``MemberInvocation``: a primitive and its ``_name`` extension sibling are one item, not two.
+* ``TypeInfo.is_``/``create_by_value_in_namespace``: System.Date vs DateTime; FHIR primitives do not
+  inherit (``code is string`` is false); unknown type names are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+from collections import abc
+from collections.abc import Callable
+from contextvars import ContextVar
+from decimal import Decimal
+from typing import Any
+
+ACTIVE: ContextVar[bool] = ContextVar("imgfhir_fhirpath_active", default=False)
+
+_engine: Any = importlib.import_module("fhirpathpy.engine")
+_evaluators_mod: Any = importlib.import_module("fhirpathpy.engine.evaluators")
+_nodes: Any = importlib.import_module("fhirpathpy.engine.nodes")
+_util: Any = importlib.import_module("fhirpathpy.engine.util")
+
+_SYSTEM_TYPES = frozenset({"Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity", "Any"})
+
+
+def is_date(value: Any) -> bool:
+    """fhirpathpy has one class for Date and DateTime: a value without a time part is a Date, unless it was
+    written as a partial DateTime literal (``@2015T``), which `_date_time_literal` flags."""
+    return (
+        isinstance(value, _nodes.FP_DateTime)
+        and "T" not in (value.asStr or "")
+        and not getattr(value, "imgfhir_datetime", False)
+    )
+
+
+_LITERAL_RE = re.compile(
+    r"^@(?P<y>\d{4})(?:-(?P<mo>\d{2})(?:-(?P<d>\d{2}))?)?"
+    r"(?:T(?:(?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?)?)?(?:Z|[+-](?P<tzh>\d{2}):(?P<tzm>\d{2}))?)?$"
+)
+_LITERAL_LIMITS = {"mo": (1, 12), "d": (1, 31), "h": (0, 23), "mi": (0, 59), "s": (0, 59), "tzh": (0, 14)}
+
+
+def check_ast(ast: dict[str, Any]) -> None:
+    """Static checks fhirpathpy's grammar does not make; raise ValueError on an invalid expression."""
+    kind = ast.get("type")
+    if kind in ("DateTimeLiteral", "TimeLiteral"):
+        text: str = ast["text"] if kind == "DateTimeLiteral" else "@0000-01-01" + ast["text"][1:]
+        m = _LITERAL_RE.match(text)
+        if not m:
+            raise ValueError(f"malformed date/time literal {ast['text']}")
+        for key, (low, high) in _LITERAL_LIMITS.items():
+            if m[key] is not None and not low <= int(m[key]) <= high:
+                raise ValueError(f"date/time literal {ast['text']} out of range")
+    for child in ast.get("children", ()):
+        if isinstance(child, dict):
+            check_ast(child)
+
+
+def _gated(ours: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
+        return ours(*args, **kwargs) if ACTIVE.get() else original(*args, **kwargs)
+
+    dispatch.__name__ = getattr(original, "__name__", "dispatch")
+    dispatch.__wrapped__ = original  # type: ignore[attr-defined]
+    return dispatch
+
+
+# -- parameters: variable scopes and sort keys ----------------------------------------------------------------------
+
+
+def _scoped(ctx: dict[str, Any], run: Callable[[], Any]) -> Any:
+    saved = ctx["vars"]
+    ctx["vars"] = copy.copy(saved)
+    try:
+        return run()
+    finally:
+        ctx["vars"] = saved
+
+
+def _make_param(original: Callable[..., Any]) -> Callable[..., Any]:
+    def make_param(ctx: dict[str, Any], parent_data: Any, node_type: Any, param: dict[str, Any]) -> Any:
+        if node_type == "SortKey":
+            descending = param.get("type") == "PolarityExpression" and param["terminalNodeText"][:1] == ["-"]
+            body = param["children"][0] if descending else param
+
+            def key(data: Any) -> tuple[bool, Any]:
+                def run() -> Any:
+                    ctx["$this"] = _util.arraify(data)
+                    return _engine.do_eval(ctx, ctx["$this"], body)
+
+                return descending, _scoped(ctx, run)
+
+            return key
+        if node_type == "Expr":
+            inner = original(ctx, parent_data, node_type, param)
+            return lambda data: _scoped(ctx, lambda: inner(data))
+        return _scoped(ctx, lambda: original(ctx, parent_data, node_type, param))
+
+    return make_param
+
+
+# -- literals -------------------------------------------------------------------------------------------------------
+
+
+def _number_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+    text: str = node["text"]
+    return [Decimal(text)] if "." in text else [int(text)]
+
+
+def _date_time_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+    text: str = node["text"][1:]
+    value = _nodes.FP_DateTime(text.removesuffix("T"))
+    if value is not None and text.endswith("T"):
+        value.imgfhir_datetime = True
+    return [value]
+
+
+# -- member access: primitives with extensions ---------------------------------------------------------------------
+
+
+def _member_invocation(original: Callable[..., Any]) -> Callable[..., Any]:
+    def member_invocation(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+        result: list[Any] = original(ctx, parent_data, node)
+        if len(result) < 2:
+            return result
+        # fhirpathpy appends the `_name` sibling of a primitive as a separate item: fold it into its value
+        merged: list[Any] = []
+        by_prop: dict[tuple[str | None, int | None], Any] = {}
+        for item in result:
+            if isinstance(item, _nodes.ResourceNode):
+                key = (item.propName, id(item.data) if not isinstance(item.data, abc.Mapping) else None)
+                data = item.data
+                is_ext = isinstance(data, abc.Mapping) and set(data) <= {"extension", "id"}
+                prior = by_prop.get((item.propName, None))
+                if is_ext and prior is not None and not isinstance(prior.data, abc.Mapping):
+                    prior._data = data
+                    continue
+                if not isinstance(data, abc.Mapping):
+                    by_prop[(item.propName, None)] = item
+                del key
+            merged.append(item)
+        return merged
+
+    return member_invocation
+
+
+# -- types ----------------------------------------------------------------------------------------------------------
+
+
+def _known_type(name: str, namespace: str | None) -> bool:
+    if namespace == "System" or (namespace is None and name in _SYSTEM_TYPES):
+        return name in _SYSTEM_TYPES
+    model = _nodes.TypeInfo.model
+    if not model:
+        return True
+    return bool(
+        name in model["type2Parent"]
+        or name in model.get("_parents", ())
+        or name in ("Resource", "Element", "BackboneElement", "DomainResource")
+        or name in _SYSTEM_TYPES
+    )
+
+
+def _type_is(self: Any, other: Any) -> bool:
+    if not isinstance(other, _nodes.TypeInfo):
+        return False
+    if not _known_type(other.name, other.namespace):
+        raise TypeError(f"unknown type {other.namespace + '.' if other.namespace else ''}{other.name}")
+    if self.namespace and other.namespace and self.namespace != other.namespace:
+        return False
+    if self.namespace == "System" or other.namespace == "System":
+        return bool(self.name == other.name)
+    if self.name[:1].islower() or other.name[:1].islower():
+        return bool(self.name == other.name)  # FHIR primitives: no inheritance (code is not string)
+    model = _nodes.TypeInfo.model
+    if not model:
+        return bool(self.name == other.name)
+    name: str | None = self.name
+    while name:
+        if name == other.name:
+            return True
+        name = model["type2Parent"].get(name)
+    return False
+
+
+def _create_by_value(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create(namespace: str, value: Any) -> Any:
+        info = original(namespace, value)
+        if is_date(value):
+            info.name = "Date" if namespace == "System" else "date"
+        return info
+
+    return create
+
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    table = _evaluators_mod.evaluators
+    table["NumberLiteral"] = _gated(_number_literal, table["NumberLiteral"])
+    table["DateTimeLiteral"] = _gated(_date_time_literal, table["DateTimeLiteral"])
+    table["MemberInvocation"] = _gated(_member_invocation(table["MemberInvocation"]), table["MemberInvocation"])
+    _engine.make_param = _gated(_make_param(_engine.make_param), _engine.make_param)
+    type_info = _nodes.TypeInfo
+    type_info.is_ = _gated(_type_is, type_info.is_)
+    original_create = type_info.create_by_value_in_namespace
+    type_info.create_by_value_in_namespace = staticmethod(
+        _gated(_create_by_value(original_create), original_create)
+    )

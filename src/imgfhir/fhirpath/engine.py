@@ -1,0 +1,222 @@
+"""Compile and evaluate FHIRPath expressions over FHIR JSON, on top of fhirpathpy.
+
+fhirpathpy does the parsing (its ANTLR grammar) and most of the evaluation. This module owns
+what a validator needs around it: strict syntax checking at compile time, a compile cache, the FHIR
+model per release (so ``is``, ``as`` and ``ofType`` know the FHIR type hierarchy), the standard
+environment variables, one exception type, and the gap-closing overrides of ``_patches`` and
+``functions``, which are active only while this layer evaluates (fhirpathpy used directly in the
+same process keeps its own behaviour).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from imgfhir.fhirpath import _patches
+from imgfhir.fhirpath.functions import FUNCTIONS
+
+_engine: Any = importlib.import_module("fhirpathpy.engine")
+_nodes: Any = importlib.import_module("fhirpathpy.engine.nodes")
+_util: Any = importlib.import_module("fhirpathpy.engine.util")
+_constants: Any = importlib.import_module("fhirpathpy.engine.invocations.constants")
+_models: Any = importlib.import_module("fhirpathpy.models")
+_antlr: Any = importlib.import_module("antlr4")
+_error_listener: Any = importlib.import_module("antlr4.error.ErrorListener")
+_lexer_mod: Any = importlib.import_module("fhirpathpy.parser.generated.FHIRPathLexer")
+_parser_mod: Any = importlib.import_module("fhirpathpy.parser.generated.FHIRPathParser")
+_listener_mod: Any = importlib.import_module("fhirpathpy.parser.ASTPathListener")
+
+_log = logging.getLogger(__name__)
+_patches.install()
+
+RELEASES: dict[str, str] = {"R4": "r4", "R4B": "r4", "R5": "r5"}
+"""FHIR release name -> fhirpathpy model folder (R4B shares the R4 model)."""
+
+UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+_VS_PREFIX = "http://hl7.org/fhir/ValueSet/"
+_EXT_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
+SYSTEM_VARIABLES = frozenset({"resource", "rootResource", "context", "ucum", "sct", "loinc"})
+
+
+class FhirPathError(Exception):
+    """A FHIRPath expression that does not parse (``phase='syntax'``) or fails while evaluating."""
+
+    def __init__(self, message: str, expression: str, phase: str) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.phase = phase
+
+    def __str__(self) -> str:
+        return f"{self.phase} error in FHIRPath {self.expression!r}: {self.args[0]}"
+
+
+class _Variables(dict[str, Any]):
+    """Environment variables; ``%`vs-x```` and ``%`ext-x```` resolve to HL7 canonicals on demand."""
+
+    @staticmethod
+    def _derived(name: str) -> str | None:
+        if name.startswith("vs-"):
+            return _VS_PREFIX + name[3:]
+        if name.startswith("ext-"):
+            return _EXT_PREFIX + name[4:]
+        return None
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (isinstance(name, str) and self._derived(name) is not None)
+
+    def __missing__(self, name: str) -> Any:
+        derived = self._derived(name)
+        if derived is None:
+            raise KeyError(name)
+        return derived
+
+
+class _RaisingListener(_error_listener.ErrorListener):  # type: ignore[misc]
+    def syntaxError(self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any) -> None:
+        raise SyntaxError(f"line {line}:{column} {msg}")
+
+
+def _parse(expression: str) -> dict[str, Any]:
+    """Parse the whole text (up to EOF) into fhirpathpy's AST; any lexer or parser error raises."""
+    listener = _RaisingListener()
+    lexer = _lexer_mod.FHIRPathLexer(_antlr.InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(listener)
+    parser = _parser_mod.FHIRPathParser(_antlr.CommonTokenStream(lexer))
+    parser.buildParseTrees = True
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    tree = parser.entireExpression()
+    ast_listener = _listener_mod.ASTPathListener()
+    _antlr.ParseTreeWalker().walk(ast_listener, tree)
+    root: dict[str, Any] = ast_listener.parentStack[0]
+    entire = root["children"][0]
+    expr: dict[str, Any] = entire["children"][0]
+    _patches.check_ast(expr)
+    return expr
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExpression:
+    """A parsed expression bound to a FHIR release; evaluate it against any number of resources."""
+
+    expression: str
+    release: str
+    ast: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return _model(self.release)
+
+    def evaluate(
+        self,
+        resource: Any,
+        context_node: Any = None,
+        env: Mapping[str, Any] | None = None,
+        *,
+        context_type: str | None = None,
+        root_resource: Any = None,
+        raw: bool = False,
+    ) -> list[Any]:
+        """Evaluate on `resource` (FHIR JSON as dicts/lists); the input collection is `context_node`.
+
+        `context_node` defaults to the resource itself; `context_type` names its FHIR type or path
+        (``"HumanName"``, ``"Patient.name"``) when it is not a resource. `env` adds or overrides
+        environment variables (names without ``%``). With `raw`, items stay fhirpathpy nodes that
+        carry their FHIR type; otherwise they are plain JSON values, with FHIRPath system values
+        (dates, times, quantities) as fhirpathpy's ``FP_*`` objects.
+        """
+        focus = resource if context_node is None else context_node
+        node = _nodes.ResourceNode.create_node(focus, context_type) if context_type else focus
+        variables = _Variables(
+            resource=resource,
+            rootResource=resource if root_resource is None else root_resource,
+            context=node,
+            ucum=UCUM,
+            sct=SNOMED,
+            loinc=LOINC,
+        )
+        if env:
+            variables.update(env)
+        data_root = _util.arraify(node)
+        ctx: dict[str, Any] = {
+            "dataRoot": data_root,
+            "vars": variables,
+            "model": self.model,
+            "userInvocationTable": FUNCTIONS,
+            "imgfhir": True,
+            "traceFn": _trace,
+        }
+        try:
+            with _active(self.model):
+                result = _engine.do_eval(ctx, data_root, self.ast)
+                return list(result) if raw else _plain(result)
+        except FhirPathError:
+            raise
+        except Exception as exc:
+            raise FhirPathError(f"{type(exc).__name__}: {exc}", self.expression, "evaluation") from exc
+
+
+def _trace(label: str, items: Any) -> None:
+    _log.debug("trace %s: %r", label, _plain(_util.arraify(items)))
+
+
+@contextmanager
+def _active(model: dict[str, Any]) -> Iterator[None]:
+    _constants.constants.reset()
+    previous = _nodes.TypeInfo.model
+    _nodes.TypeInfo.model = model
+    token = _patches.ACTIVE.set(True)
+    try:
+        yield
+    finally:
+        _patches.ACTIVE.reset(token)
+        _nodes.TypeInfo.model = previous
+
+
+def _plain(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        data = _util.get_data(item)
+        if isinstance(data, dict) and list(data) == ["extension"] and isinstance(item, _nodes.ResourceNode):
+            continue  # the `_x` half of a primitive that has only extensions
+        out.append(data)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _model(release: str) -> dict[str, Any]:
+    try:
+        folder = RELEASES[release.upper()]
+    except KeyError:
+        raise ValueError(f"unknown FHIR release {release!r}; expected one of {sorted(RELEASES)}") from None
+    model: dict[str, Any] = _models.models[folder]
+    return model
+
+
+@lru_cache(maxsize=4096)
+def compile(expression: str, release: str = "R4") -> CompiledExpression:
+    """Parse `expression` once per (expression, release); syntax errors raise `FhirPathError`."""
+    _model(release)
+    try:
+        ast = _parse(expression)
+    except FhirPathError:
+        raise
+    except Exception as exc:
+        raise FhirPathError(str(exc) or type(exc).__name__, expression, "syntax") from exc
+    return CompiledExpression(expression, release.upper(), ast)
+
+
+def evaluate(
+    resource: Any, expression: str, release: str = "R4", env: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """One-shot convenience: `compile(expression, release).evaluate(resource, env=env)`."""
+    return compile(expression, release).evaluate(resource, env=env)

@@ -1,0 +1,361 @@
+"""FHIRPath functions fhirpathpy lacks or gets wrong, as an invocation table for imgfhir's contexts.
+
+The table has fhirpathpy's invocation-registry shape (``fn``, ``arity`` with parameter kinds, ``nullable``
+...) and is passed unprocessed as the evaluation context's ``userInvocationTable``, so each ``fn`` is
+called as ``fn(ctx, input_collection, *params)`` and entries here win over fhirpathpy's own.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import importlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from functools import cmp_to_key
+from typing import Any
+
+_nodes: Any = importlib.import_module("fhirpathpy.engine.nodes")
+_util: Any = importlib.import_module("fhirpathpy.engine.util")
+_equality: Any = importlib.import_module("fhirpathpy.engine.invocations.equality")
+
+_DATE_TYPES = {"date": "date", "dateTime": "dateTime", "instant": "dateTime", "time": "time"}
+SYSTEM_VARIABLES = frozenset({"resource", "rootResource", "context", "ucum", "sct", "loinc", "terminologies"})
+
+
+class FunctionError(Exception):
+    """An invalid call (wrong input or argument) of one of these functions."""
+
+
+def value_of(item: Any) -> Any:
+    """The FHIRPath value of an item: FHIR date/dateTime/time strings become fhirpathpy FP_* values."""
+    if isinstance(item, _nodes.ResourceNode):
+        kind = _DATE_TYPES.get(str(item.path))
+        if kind and isinstance(item.data, str):
+            if kind == "time":
+                return _nodes.FP_Time(item.data) or item.data
+            return _nodes.FP_DateTime(item.data) or item.data
+    return _util.get_data(item)
+
+
+def _singleton(coll: list[Any], what: str) -> Any:
+    if len(coll) > 1:
+        raise FunctionError(f"{what} expects a single item, got {len(coll)}")
+    return value_of(coll[0]) if coll else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
+# -- toString / single / hasValue -----------------------------------------------------------------------------------
+
+
+def _to_string(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    if len(coll) != 1:
+        return []
+    value = value_of(coll[0])
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _nodes.FP_TimeBase):
+        return value.asStr
+    if isinstance(value, _nodes.FP_Quantity):
+        return f"{value.value} {value.unit}"
+    if isinstance(value, dict | list):
+        return []
+    return str(value)
+
+
+def _single(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    if len(coll) > 1:
+        raise FunctionError(f"single() on a collection of {len(coll)} items")
+    return coll
+
+
+def _has_value(ctx: dict[str, Any], coll: list[Any]) -> bool:
+    if len(coll) != 1:
+        return False
+    value = _util.get_data(coll[0])
+    return value is not None and not isinstance(value, dict | list)
+
+
+# -- boundaries and precision ---------------------------------------------------------------------------------------
+
+_MAX_PRECISION = 31
+_DATE_PRECISIONS = (4, 6, 8, 10, 12, 14, 17)
+_TIME_PRECISIONS = (2, 4, 6, 9)
+
+
+def _decimal_places(value: Decimal | int) -> int:
+    if isinstance(value, int):
+        return 0
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _decimal_boundary(value: Decimal | int, precision: int | None, high: bool) -> Decimal | None:
+    target = 8 if precision is None else precision
+    if target < 0 or target > _MAX_PRECISION:
+        return None
+    places = _decimal_places(value)
+    quantum = Decimal(1).scaleb(-target)
+    number = Decimal(value)
+    if target < places:
+        truncated = number.quantize(quantum, rounding=ROUND_DOWN)
+        if truncated == 0:
+            return truncated.copy_abs()
+        bump = number >= 0 if high else number < 0
+        return truncated + (quantum if high else -quantum) if bump else truncated
+    half = Decimal(5).scaleb(-places - 1)
+    bound = number + half if high else number - half
+    return bound.quantize(quantum, rounding=ROUND_CEILING if high else ROUND_FLOOR)
+
+
+_DT_RE = re.compile(
+    r"^(?P<y>\d{4})(?:-(?P<mo>\d{2})(?:-(?P<d>\d{2}))?)?"
+    r"(?:T(?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<ms>\d+))?)?)?)?(?P<tz>Z|[+-]\d{2}:\d{2})?$"
+)
+_TIME_RE = re.compile(r"^T?(?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<ms>\d+))?)?)?$")
+
+
+def _date_precision(text: str) -> int | None:
+    m = _DT_RE.match(text)
+    if not m:
+        return None
+    return sum(n for key, n in (("y", 4), ("mo", 2), ("d", 2), ("h", 2), ("mi", 2), ("s", 2), ("ms", 3)) if m[key])
+
+
+def _time_precision(text: str) -> int | None:
+    m = _TIME_RE.match(text)
+    if not m:
+        return None
+    return sum(n for key, n in (("h", 2), ("mi", 2), ("s", 2), ("ms", 3)) if m[key])
+
+
+def _date_boundary(text: str, precision: int | None, high: bool) -> str | None:
+    m = _DT_RE.match(text)
+    if not m:
+        return None
+    target = 17 if precision is None else precision
+    if target not in _DATE_PRECISIONS:
+        return None
+    year = int(m["y"])
+    month = int(m["mo"]) if m["mo"] else (12 if high else 1)
+    day = int(m["d"]) if m["d"] else (calendar.monthrange(year, month)[1] if high else 1)
+    hour = m["h"] or ("23" if high else "00")
+    minute = m["mi"] or ("00" if m["h"] else ("59" if high else "00"))
+    second = m["s"] or ("59" if high else "00")
+    milli = (m["ms"] or ("999" if high else "000"))[:3].ljust(3, "0")
+    tz = m["tz"] or ("-12:00" if high else "+14:00")
+    out = f"{year:04d}"
+    if target >= 6:
+        out += f"-{month:02d}"
+    if target >= 8:
+        out += f"-{day:02d}"
+    if target >= 10:
+        out += f"T{hour}"
+    if target >= 12:
+        out += f":{minute}"
+    if target >= 14:
+        out += f":{second}"
+    if target >= 17:
+        out += f".{milli}"
+    if target > 8:
+        out += tz
+    return out
+
+
+def _time_boundary(text: str, precision: int | None, high: bool) -> str | None:
+    m = _TIME_RE.match(text)
+    if not m:
+        return None
+    target = 9 if precision is None else precision
+    if target not in _TIME_PRECISIONS:
+        return None
+    parts = [m["h"], m["mi"] or ("59" if high else "00"), m["s"] or ("59" if high else "00")]
+    milli = (m["ms"] or ("999" if high else "000"))[:3].ljust(3, "0")
+    out = ":".join(parts[: {2: 1, 4: 2, 6: 3, 9: 3}[target]])
+    return out + f".{milli}" if target == 9 else out
+
+
+def _boundary(high: bool) -> Callable[..., Any]:
+    def fn(ctx: dict[str, Any], coll: list[Any], precision: Any = None) -> Any:
+        value = _singleton(coll, "boundary")
+        digits = None if precision is None or precision == [] else int(precision)
+        if value is None:
+            return []
+        if _is_number(value):
+            result = _decimal_boundary(value, digits, high)
+            return [] if result is None else result
+        if isinstance(value, _nodes.FP_Quantity):
+            bound = _decimal_boundary(Decimal(str(value.value)), digits, high)
+            return [] if bound is None else _nodes.FP_Quantity(bound, value.unit)
+        if isinstance(value, _nodes.FP_Time):
+            text = _time_boundary(value.asStr, digits, high)
+            return [] if text is None else _nodes.FP_Time(text)
+        if isinstance(value, _nodes.FP_DateTime):
+            text = _date_boundary(value.asStr, digits, high)
+            return [] if text is None else _nodes.FP_DateTime(text)
+        return []
+
+    return fn
+
+
+def _precision(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    value = _singleton(coll, "precision()")
+    if value is None:
+        return []
+    if _is_number(value):
+        return _decimal_places(value)
+    if isinstance(value, _nodes.FP_Quantity):
+        return _decimal_places(Decimal(str(value.value)))
+    if isinstance(value, _nodes.FP_Time):
+        return _time_precision(value.asStr) or []
+    if isinstance(value, _nodes.FP_DateTime):
+        return _date_precision(value.asStr) or []
+    return []
+
+
+# -- sort -------------------------------------------------------------------------------------------------------------
+
+
+class _Descending:
+    """Marks a sort key that orders descending (``sort(-family)``)."""
+
+
+def _compare_values(a: Any, b: Any) -> int:
+    if a is None or b is None:
+        return (a is not None) - (b is not None)
+    if isinstance(a, _nodes.FP_TimeBase) and isinstance(b, _nodes.FP_TimeBase):
+        c: int | None = a.compare(b)
+        return 0 if c is None else c
+    if _is_number(a) and _is_number(b):
+        return int(a > b) - int(a < b)
+    sa, sb = str(a), str(b)
+    return (sa > sb) - (sa < sb)
+
+
+def _sort(ctx: dict[str, Any], coll: list[Any], *keys: Any) -> list[Any]:
+    if not keys:
+        return sorted(coll, key=cmp_to_key(lambda x, y: _compare_values(value_of(x), value_of(y))))
+    decorated = []
+    for item in coll:
+        row = []
+        for key in keys:
+            descending, result = key(item)
+            got = _singleton(result, "sort key") if result else None
+            row.append((descending, got))
+        decorated.append((row, item))
+
+    def cmp(x: tuple[list[tuple[bool, Any]], Any], y: tuple[list[tuple[bool, Any]], Any]) -> int:
+        for (desc, a), (_, b) in zip(x[0], y[0], strict=True):
+            c = _compare_values(a, b)
+            if c:
+                return -c if desc else c
+        return 0
+
+    return [item for _, item in sorted(decorated, key=cmp_to_key(cmp))]
+
+
+# -- strings ----------------------------------------------------------------------------------------------------------
+
+
+def _string_input(coll: list[Any], what: str) -> str | None:
+    value = _singleton(coll, what)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FunctionError(f"{what} expects a string input, got {type(value).__name__}")
+    return value
+
+
+def _matches_full(ctx: dict[str, Any], coll: list[Any], regex: Any) -> Any:
+    text = _string_input(coll, "matchesFull()")
+    if text is None or regex is None or regex == []:
+        return []
+    return re.fullmatch(str(regex), text, flags=re.DOTALL) is not None
+
+
+def _escape(ctx: dict[str, Any], coll: list[Any], target: Any) -> Any:
+    text = _string_input(coll, "escape()")
+    if text is None:
+        return []
+    if target == "html":
+        return html.escape(text, quote=True).replace("&#x27;", "&#39;")
+    if target == "json":
+        return json.dumps(text)[1:-1]
+    return []
+
+
+def _unescape(ctx: dict[str, Any], coll: list[Any], target: Any) -> Any:
+    text = _string_input(coll, "unescape()")
+    if text is None:
+        return []
+    if target == "html":
+        return html.unescape(text)
+    if target == "json":
+        result: str = json.loads(f'"{text}"')
+        return result
+    return []
+
+
+_HTML_ALLOWED = frozenset(
+    {"a", "abbr", "acronym", "b", "big", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd"}
+    | {"dfn", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre"}
+    | {"q", "samp", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr"}
+    | {"tt", "ul", "var"}
+)
+_XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def _html_checks(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    """FHIR narrative rules (txt-1/txt-2): XHTML div, allowed elements only, no scripts or event handlers."""
+    value = _singleton(coll, "htmlChecks()")
+    if not isinstance(value, str):
+        return []
+    try:
+        root = ET.fromstring(value)
+    except ET.ParseError:
+        return False
+    if root.tag != _XHTML + "div":
+        return False
+    for element in root.iter():
+        name = element.tag.removeprefix(_XHTML)
+        if name not in _HTML_ALLOWED or not element.tag.startswith(_XHTML):
+            return False
+        if any(attr.lower().startswith("on") for attr in element.attrib):
+            return False
+    return bool("".join(root.itertext()).strip()) or any(e.tag == _XHTML + "img" for e in root.iter())
+
+
+# -- variables ----------------------------------------------------------------------------------------------------
+
+
+def _define_variable(ctx: dict[str, Any], coll: list[Any], name: Any, expr: Any = None) -> list[Any]:
+    if not isinstance(name, str):
+        raise FunctionError("defineVariable() needs a name")
+    variables = ctx["vars"]
+    if name in SYSTEM_VARIABLES or dict.__contains__(variables, name):
+        raise FunctionError(f"variable %{name} is already defined")
+    value = coll if expr is None else expr(coll)
+    variables[name] = list(value)
+    return coll
+
+
+FUNCTIONS: dict[str, dict[str, Any]] = {
+    "toString": {"fn": _to_string},
+    "single": {"fn": _single},
+    "hasValue": {"fn": _has_value},
+    "lowBoundary": {"fn": _boundary(high=False), "arity": {0: [], 1: ["Integer"]}},
+    "highBoundary": {"fn": _boundary(high=True), "arity": {0: [], 1: ["Integer"]}},
+    "precision": {"fn": _precision},
+    "matchesFull": {"fn": _matches_full, "arity": {1: ["String"]}},
+    "escape": {"fn": _escape, "arity": {1: ["String"]}},
+    "unescape": {"fn": _unescape, "arity": {1: ["String"]}},
+    "htmlChecks": {"fn": _html_checks},
+    "defineVariable": {"fn": _define_variable, "arity": {1: ["String"], 2: ["String", "Expr"]}},
+    "sort": {"fn": _sort, "variadic": "SortKey"},
+}
