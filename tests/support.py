@@ -23,6 +23,8 @@ RDS_CANONICAL = "http://hl7.org/fhir/uv/radiation-dose-summary/StructureDefiniti
 OBSERVATION = "http://hl7.org/fhir/StructureDefinition/Observation"
 
 BUNDLED_IDS = [
+    "fhir.dicom",
+    "fhir.dicom.r5",
     "hl7.fhir.eu.base",
     "hl7.fhir.eu.base-r5",
     "hl7.fhir.eu.extensions",

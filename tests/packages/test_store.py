@@ -17,12 +17,16 @@ from tests.support import (
     lock_entry,
 )
 
+EU_IMAGING_ID = "hl7.fhir.eu.imaging"
+EU_IMAGING_STUDY = "http://hl7.eu/fhir/imaging/StructureDefinition/ImagingStudyEuImaging"
+XVER = "hl7.fhir.uv.xver-r5.r4#0.0.1-snapshot-2"
+
 
 def _messages(store: PackageStore, needle: str) -> list[str]:
     return [i.message for i in store.diagnostics if needle in i.message]
 
 
-def test_bundled_store_loads_all_19_packages(bundled_store: PackageStore) -> None:
+def test_bundled_store_loads_all_21_packages(bundled_store: PackageStore) -> None:
     assert sorted(p.id for p in bundled_store.packages) == BUNDLED_IDS
     assert {p.origin for p in bundled_store.packages} == {"bundled"}
     for pkg in bundled_store.packages:
@@ -72,13 +76,14 @@ def test_dependency_closure_is_breadth_first(bundled_store: PackageStore) -> Non
         "hl7.fhir.uv.radiation-dose-summary#1.0.0",
         "hl7.fhir.r4.core#4.0.1",  # direct dependencies, in manifest order
         "hl7.fhir.uv.ips#2.0.0",
+        "fhir.dicom#0.0.0-pydicom.3.0.2",  # generated stand-in for 2025.2.20250411
         "hl7.terminology.r4#7.0.1",  # then those of ips (stand-ins for 6.5.0 / 5.2.0)
         "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1",
         "hl7.fhir.uv.ipa#1.1.0",
         "hl7.fhir.uv.smart-app-launch#2.0.0",  # then that of ipa
     ]
     scope = bundled_store.scope(rds)
-    assert scope.packages[:7] == bundled_store.closure(rds)
+    assert scope.packages[:8] == bundled_store.closure(rds)
     assert {p.release for p in scope.packages} == {"R4"}  # the rest of R4 follows as a last resort
 
 
@@ -99,27 +104,36 @@ def test_closure_of_folder_packages() -> None:
 
 
 def test_unresolved_dependency_is_reported_once_and_store_stays_usable(fresh_store: PackageStore) -> None:
-    rds = fresh_store.get(RDS_ID)
-    assert rds is not None
-    fresh_store.closure(rds)
-    fresh_store.closure(rds)
-    scope = fresh_store.scope(rds)
-    fresh_store.scope(rds)
-    [issue] = [i for i in fresh_store.diagnostics if "fhir.dicom#2025.2.20250411" in i.message]
+    # hl7.fhir.uv.xver-r5.r4 is genuinely missing (fhir.dicom used to be, until codegen/dicom_package.py)
+    imaging = fresh_store.get(EU_IMAGING_ID)
+    assert imaging is not None
+    fresh_store.closure(imaging)
+    fresh_store.closure(imaging)
+    scope = fresh_store.scope(imaging)
+    fresh_store.scope(imaging)
+    [issue] = [i for i in fresh_store.diagnostics if XVER in i.message]
     assert issue.severity == "warning"
     assert issue.code == "not-found"
-    assert f"unresolved dependency fhir.dicom#2025.2.20250411 of {RDS_ID}#1.0.0" in issue.message
+    assert f"unresolved dependency {XVER} of {EU_IMAGING_ID}#1.0.0-ballot" in issue.message
     assert "\n" not in issue.message
     # still usable: the IG's own profiles and everything its available dependencies define resolve
-    assert scope.resolve(RDS_CANONICAL)["name"] == "RadiationDoseSummary"
+    assert scope.resolve(EU_IMAGING_STUDY)["name"] == "ImagingStudyEuImaging"
     assert scope.resolve(OBSERVATION)["fhirVersion"] == "4.0.1"
-    assert scope.resolve("http://hl7.org/fhir/uv/ips/StructureDefinition/Patient-uv-ips")["type"] == "Patient"
+    assert scope.resolve("http://dicom.nema.org/resources/ontology/DCM")["resourceType"] == "CodeSystem"
 
 
 def test_stand_in_versions_are_reported(fresh_store: PackageStore) -> None:
     fresh_store.scope("hl7.fhir.uv.ips")
     [stand_in] = _messages(fresh_store, "hl7.terminology.r4#6.5.0")
     assert "using hl7.terminology.r4#7.0.1 in its place" in stand_in
+
+
+def test_generated_fhir_dicom_stands_in_for_the_published_one(fresh_store: PackageStore) -> None:
+    fresh_store.scope("hl7.fhir.uv.dicom-sr")  # R5: the fhir.dicom.r5 archive, which provides fhir.dicom
+    [stand_in] = _messages(fresh_store, "fhir.dicom#2025.3.20250714 of hl7.fhir.uv.dicom-sr#1.0.0")
+    assert "using fhir.dicom.r5#0.0.0-pydicom.3.0.2 in its place" in stand_in
+    scope = fresh_store.scope(RDS_ID)  # R4
+    assert [p.key for p in scope.packages if p.id.startswith("fhir.dicom")] == ["fhir.dicom#0.0.0-pydicom.3.0.2"]
 
 
 def test_provides_satisfies_a_renamed_dependency(fresh_store: PackageStore) -> None:
