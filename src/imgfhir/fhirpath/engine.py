@@ -84,10 +84,58 @@ class _RaisingListener(_error_listener.ErrorListener):  # type: ignore[misc]
         raise SyntaxError(f"line {line}:{column} {msg}")
 
 
+_KEYWORD_NAMES = frozenset({"div", "mod", "and", "or", "xor", "implies", "true", "false"})
+"""Keywords fhirpathpy's grammar does not accept as member names (FHIR has ``Narrative.div``)."""
+
+
+def _tokens(expression: str, listener: Any) -> list[Any]:
+    lexer = _lexer_mod.FHIRPathLexer(_antlr.InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(listener)
+    tokens: list[Any] = lexer.getAllTokens()
+    return tokens
+
+
+def _rewrite(expression: str, listener: Any) -> tuple[str, list[bool]]:
+    """Work around grammar gaps before parsing.
+
+    ``x.div`` becomes ``x.`div``` (a keyword used as a member name), and a partial DateTime literal written
+    with a bare ``T`` (``@2015T``) loses the ``T`` the grammar rejects; the second result flags, per DATETIME
+    literal in source order, whether it had one, so `_mark_datetimes` can restore it in the AST.
+    """
+    tokens = _tokens(expression, listener)
+    edits: list[tuple[int, int, str]] = []
+    partial: list[bool] = []
+    for i, token in enumerate(tokens):
+        previous = tokens[i - 1] if i else None
+        following: Any = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token.text in _KEYWORD_NAMES and previous is not None and previous.text == ".":
+            edits.append((token.start, token.stop + 1, f"`{token.text}`"))
+        if token.type == _lexer_mod.FHIRPathLexer.DATETIME:
+            bare_t = following is not None and following.text == "T" and following.start == token.stop + 1
+            partial.append(bare_t)
+            if bare_t:
+                edits.append((following.start, following.stop + 1, ""))
+    for start, stop, text in reversed(edits):
+        expression = expression[:start] + text + expression[stop:]
+    return expression, partial
+
+
+def _mark_datetimes(node: dict[str, Any], partial: list[bool], seen: list[int]) -> None:
+    if node.get("type") == "DateTimeLiteral":
+        if partial[seen[0]]:
+            node["text"] += "T"
+        seen[0] += 1
+    for child in node.get("children", ()):
+        if isinstance(child, dict):
+            _mark_datetimes(child, partial, seen)
+
+
 def _parse(expression: str) -> dict[str, Any]:
     """Parse the whole text (up to EOF) into fhirpathpy's AST; any lexer or parser error raises."""
     listener = _RaisingListener()
-    lexer = _lexer_mod.FHIRPathLexer(_antlr.InputStream(expression))
+    text, partial = _rewrite(expression, listener)
+    lexer = _lexer_mod.FHIRPathLexer(_antlr.InputStream(text))
     lexer.removeErrorListeners()
     lexer.addErrorListener(listener)
     parser = _parser_mod.FHIRPathParser(_antlr.CommonTokenStream(lexer))
@@ -100,6 +148,8 @@ def _parse(expression: str) -> dict[str, Any]:
     root: dict[str, Any] = ast_listener.parentStack[0]
     entire = root["children"][0]
     expr: dict[str, Any] = entire["children"][0]
+    if any(partial):
+        _mark_datetimes(expr, partial, [0])
     _patches.check_ast(expr)
     return expr
 

@@ -331,6 +331,27 @@ def _html_checks(ctx: dict[str, Any], coll: list[Any]) -> Any:
     return bool("".join(root.itertext()).strip()) or any(e.tag == _XHTML + "img" for e in root.iter())
 
 
+# -- types -----------------------------------------------------------------------------------------------------------
+
+
+def _type_of(item: Any) -> Any:
+    return _nodes.TypeInfo.from_value(item)
+
+
+def _as(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
+    from imgfhir.fhirpath._patches import type_is
+
+    if len(coll) > 1:
+        raise FunctionError(f"as() expects a single item, got {len(coll)}")
+    return [item for item in coll if type_is(_type_of(item), type_info, exact_primitives=True)]
+
+
+def _of_type(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
+    from imgfhir.fhirpath._patches import type_is
+
+    return [item for item in coll if type_is(_type_of(item), type_info, exact_primitives=True)]
+
+
 # -- variables ----------------------------------------------------------------------------------------------------
 
 
@@ -348,6 +369,9 @@ def _define_variable(ctx: dict[str, Any], coll: list[Any], name: Any, expr: Any 
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "toString": {"fn": _to_string},
     "single": {"fn": _single},
+    "as": {"fn": _as, "arity": {1: ["TypeSpecifier"]}},
+    "asOp": {"fn": lambda ctx, coll, t: _as(ctx, coll, t), "arity": {2: ["Any", "TypeSpecifier"]}},
+    "ofType": {"fn": _of_type, "arity": {1: ["TypeSpecifier"]}},
     "hasValue": {"fn": _has_value},
     "lowBoundary": {"fn": _boundary(high=False), "arity": {0: [], 1: ["Integer"]}},
     "highBoundary": {"fn": _boundary(high=True), "arity": {0: [], 1: ["Integer"]}},
