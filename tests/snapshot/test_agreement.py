@@ -111,3 +111,26 @@ def _message(report: Report) -> str:
 def test_agreement_with_published_snapshots() -> None:
     report = run(bundled_store())
     assert report.agreement >= THRESHOLD, _message(report)
+
+
+# Measured agreement, rounded down to 0.1 %: a change that loses elements in any package fails here,
+# naming the package; raise a floor when a change wins elements.
+FLOORS = {
+    "hl7.fhir.r4.core#4.0.1": 0.992,
+    "hl7.fhir.r5.core#5.0.0": 0.994,
+    "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": 0.997,
+    "hl7.fhir.uv.extensions.r5#5.3.0-ballot-tc1": 0.999,
+    "hl7.fhir.uv.ips#2.0.0": 0.992,
+    "hl7.terminology.r4#7.0.1": 1.0,
+    "hl7.terminology.r5#7.0.1": 1.0,
+}
+
+
+def test_no_package_regresses_below_its_floor() -> None:
+    report = run(bundled_store())
+    per_package = report.as_dict()["packages"]
+    measured = {pkg: p["matched"] / p["expected"] for pkg, p in per_package.items()}
+    regressions = [
+        f"{pkg}: {measured[pkg]:.4f} < floor {floor}" for pkg, floor in FLOORS.items() if measured[pkg] < floor
+    ]
+    assert not regressions, "\n".join([*regressions, _message(report)])

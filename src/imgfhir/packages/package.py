@@ -7,6 +7,7 @@ index is built on first use and, for archives, stored beside the unpacked files.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tarfile
@@ -225,6 +226,7 @@ def _unpack(archive: Path, sha: str, cache_dir: Path) -> Path:
         shared = True
     except OSError:  # read-only cache: unpack for this process only
         staging = Path(tempfile.mkdtemp(prefix="imgfhir-"))
+        atexit.register(shutil.rmtree, staging, True)  # nothing left behind in /tmp
         shared = False
     try:
         _extract(archive, staging)
