@@ -366,6 +366,127 @@ def _define_variable(ctx: dict[str, Any], coll: list[Any], name: Any, expr: Any 
     return coll
 
 
+# -- operators on dates, times and quantities -------------------------------------------------------------------
+
+_REGISTRY: dict[str, dict[str, Any]] = importlib.import_module("fhirpathpy.engine.invocations").invocation_registry
+_QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"})
+_UCUM = "http://unitsofmeasure.org"
+
+
+def operand(item: Any) -> Any:
+    """`value_of`, plus FHIR Quantity elements as FP_Quantity (UCUM code, else the unit text)."""
+    value = value_of(item)
+    if isinstance(item, _nodes.ResourceNode) and isinstance(value, dict) and "value" in value:
+        info = item.get_type_info()
+        if info is not None and info.name in _QUANTITY_TYPES:
+            code = value.get("code") if value.get("system") == _UCUM else None
+            unit = code or value.get("unit")
+            return _nodes.FP_Quantity(Decimal(str(value["value"])), f"'{unit}'" if unit else "'1'")
+    return value
+
+
+def _pair(a: list[Any], b: list[Any]) -> tuple[Any, Any] | None:
+    if len(a) != 1 or len(b) != 1:
+        return None
+    return operand(a[0]), operand(b[0])
+
+
+def _temporal(x: Any) -> bool:
+    return isinstance(x, _nodes.FP_TimeBase)
+
+
+def _arith(name: str, sign: int) -> Callable[..., Any]:
+    original = _REGISTRY[name]["fn"]
+
+    def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
+        from imgfhir.fhirpath import temporal
+
+        pair = _pair(a, b)
+        if pair is not None and _temporal(pair[0]):
+            x, y = pair
+            if not isinstance(y, _nodes.FP_Quantity):
+                raise FunctionError(f"cannot add {type(y).__name__} to a date/time")
+            is_time = isinstance(x, _nodes.FP_Time)
+            text = temporal.add(x.asStr.lstrip("T") if is_time else x.asStr, is_time, y.value, y.unit, sign)
+            return _nodes.FP_Time(text) if is_time else _nodes.FP_DateTime(text)
+        return original(ctx, a, b)
+
+    return fn
+
+
+def _product(divide: bool) -> Callable[..., Any]:
+    original = _REGISTRY["/" if divide else "*"]["fn"]
+
+    def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
+        from imgfhir.fhirpath.quantities import product_unit
+
+        pair = _pair(a, b)
+        if pair is None:
+            raise FunctionError("arithmetic needs single operands")
+        x, y = pair
+        if isinstance(x, _nodes.FP_Quantity) or isinstance(y, _nodes.FP_Quantity):
+            qx = x if isinstance(x, _nodes.FP_Quantity) else _nodes.FP_Quantity(x, "'1'")
+            qy = y if isinstance(y, _nodes.FP_Quantity) else _nodes.FP_Quantity(y, "'1'")
+            unit = product_unit(qx.unit, qy.unit, divide)
+            if unit is None:
+                return []
+            if divide and Decimal(qy.value) == 0:
+                return []
+            value = Decimal(qx.value) / Decimal(qy.value) if divide else Decimal(qx.value) * Decimal(qy.value)
+            return _nodes.FP_Quantity(value * unit[0], unit[1])
+        if not _is_number(x) or not _is_number(y):
+            raise FunctionError("arithmetic on non-numbers")
+        return original(ctx, x, y)
+
+    return fn
+
+
+def _quantity_compare(x: Any, y: Any) -> int | str | None:
+    """-1/0/1; None when not comparable (empty); "fallback" to leave it to fhirpathpy."""
+    from imgfhir.fhirpath.quantities import CALENDAR_YEAR_MONTH, to_base
+
+    ux, uy = str(x.unit), str(y.unit)
+    definite_year_month = {"'a'", "'mo'"}
+    if (ux in CALENDAR_YEAR_MONTH and uy in definite_year_month) or (
+        uy in CALENDAR_YEAR_MONTH and ux in definite_year_month
+    ):
+        return None
+    bx, by = to_base(x.value, x.unit), to_base(y.value, y.unit)
+    if bx is None or by is None:
+        return "fallback"
+    if bx[1] != by[1]:
+        return None
+    return (bx[0] > by[0]) - (bx[0] < by[0])
+
+
+def _comparison(name: str) -> Callable[..., Any]:
+    original = _REGISTRY[name]["fn"]
+    tests: dict[str, Callable[[int], bool]] = {
+        "=": lambda c: c == 0, "!=": lambda c: c != 0, "<": lambda c: c < 0, ">": lambda c: c > 0,
+        "<=": lambda c: c <= 0, ">=": lambda c: c >= 0,
+    }  # fmt: skip
+
+    def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
+        from imgfhir.fhirpath import temporal
+
+        pair = _pair(a, b)
+        if pair is not None:
+            x, y = pair
+            if _temporal(x) and _temporal(y):
+                is_time = isinstance(x, _nodes.FP_Time)
+                if is_time != isinstance(y, _nodes.FP_Time):
+                    return [] if name not in ("=", "!=") else name == "!="
+                c = temporal.compare(x.asStr.lstrip("T"), y.asStr.lstrip("T"), is_time)
+                return [] if c is None else tests[name](c)
+            if isinstance(x, _nodes.FP_Quantity) and isinstance(y, _nodes.FP_Quantity):
+                q = _quantity_compare(x, y)
+                if q != "fallback":
+                    return [] if q is None else tests[name](int(q))
+        return original(ctx, a, b)
+
+    return fn
+
+
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "toString": {"fn": _to_string},
     "single": {"fn": _single},
@@ -382,4 +503,10 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "htmlChecks": {"fn": _html_checks},
     "defineVariable": {"fn": _define_variable, "arity": {1: ["String"], 2: ["String", "Expr"]}},
     "sort": {"fn": _sort, "variadic": "SortKey"},
+    "+": {"fn": _arith("+", 1), "arity": {2: ["Any", "Any"]}, "nullable": True},
+    "-": {"fn": _arith("-", -1), "arity": {2: ["Any", "Any"]}, "nullable": True},
+    "*": {"fn": _product(divide=False), "arity": {2: ["Any", "Any"]}, "nullable": True},
+    "/": {"fn": _product(divide=True), "arity": {2: ["Any", "Any"]}, "nullable": True},
+    **{op: {"fn": _comparison(op), "arity": {2: ["Any", "Any"]}, "nullable": True} for op in ("=", "!=")},
+    **{op: {"fn": _comparison(op), "arity": {2: ["Any", "Any"]}, "nullable": True} for op in ("<", ">", "<=", ">=")},
 }
