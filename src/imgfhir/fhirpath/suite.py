@@ -286,4 +286,6 @@ def format_known_failures(reports: Iterable[Report], previous: dict[tuple[str, s
         reason = " / ".join(r for r in reasons if r) or "TODO: reason"
         header = f"# {group}: {reason.removeprefix(group + ': ')}"
         blocks.append("\n".join([header, *(f"{rel} {name}" for rel, name in entries)]))
-    return "\n\n".join(blocks) + "\n"
+    header = "# Official FHIRPath suite tests imgfhir fails, per suite group with the reason (tests/fhirpath/).\n"
+    header += "# Regenerate with `python bench/fhirpath_suite.py --write-known-failures` (keeps the reasons).\n"
+    return header + "\n" + "\n\n".join(blocks) + "\n"
