@@ -26,6 +26,9 @@ class Issue:
     rule: str | None = None
     line: int | None = None
     column: int | None = None
+    # JSON location (keys and indexes) of the offending value; turned into line/column by the
+    # validator when the input was text, never rendered itself
+    pointer: tuple[str | int, ...] | None = field(default=None, compare=False, repr=False)
 
     def to_fhir(self) -> dict[str, Any]:
         issue: dict[str, Any] = {"severity": self.severity, "code": self.code, "diagnostics": self.message}

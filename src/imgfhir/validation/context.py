@@ -1,0 +1,39 @@
+"""Per-validation state handed to every rule: where we are, what we can resolve, what we found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from imgfhir.packages import Scope
+
+if TYPE_CHECKING:
+    from imgfhir.terminology import Terminology
+    from imgfhir.validation.model import Item
+    from imgfhir.validation.validator import Validator
+
+
+@dataclass
+class Context:
+    """Shared by all rules during one `validate()` call.
+
+    `resource` is the resource currently being walked (a contained or Bundle entry resource while
+    inside one), `root` the outermost resource; `group` holds the occurrences a "group" rule is
+    looking at; `entries` maps Bundle fullUrls and `Type/id` to entry resources for reference
+    resolution.
+    """
+
+    validator: Validator
+    scope: Scope
+    release: str
+    root: dict[str, Any]
+    resource: dict[str, Any]
+    resource_item: Item
+    group: list[Item] = field(default_factory=list)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    depth: int = 0
+
+    @cached_property
+    def terminology(self) -> Terminology:
+        return self.validator.terminology(self.scope)

@@ -1,0 +1,123 @@
+"""The validator's vocabulary: instance items, compiled element plans, and the rule table.
+
+A rule is a small function `(ctx, element, item) -> Iterator[Issue]`, registered once in
+`RULES` with the kind of place it applies to:
+
+- "item" rules see one occurrence of an element (a JSON value with its location);
+- "group" rules see all occurrences of one element within one parent (cardinality, slicing),
+  passed as `item` = the parent and `ctx.group` = the occurrences.
+
+`applies(element)` is asked once per element when a profile is compiled into a plan, so the
+per-instance loop only runs rules that can fire there (build once, validate many).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from imgfhir.outcome import Issue, Severity
+
+if TYPE_CHECKING:
+    from imgfhir.validation.context import Context
+
+RuleKind = Literal["item", "group"]
+
+
+@dataclass(slots=True)
+class Item:
+    """One JSON value in the instance being validated.
+
+    `value` is the JSON value (dict for complex types and resources, str/int/float/bool for a
+    primitive's value, None for a primitive that only has extensions); `extras` is the
+    primitive's `_name` sibling object, if any; `type` the FHIR type code it is validated as;
+    `expression` its FHIRPath location (`Observation.component[1].valueQuantity`); `pointer` its
+    JSON location as keys/indexes, used to report line and column.
+    """
+
+    value: Any
+    expression: str
+    pointer: tuple[str | int, ...]
+    type: str | None = None
+    extras: dict[str, Any] | None = None
+
+    def child(self, name: str, value: Any, index: int | None, type_code: str | None, json_key: str) -> Item:
+        expr = f"{self.expression}.{name}" + (f"[{index}]" if index is not None else "")
+        pointer = (*self.pointer, json_key) + ((index,) if index is not None else ())
+        return Item(value, expr, pointer, type_code)
+
+
+@dataclass(slots=True)
+class Binding:
+    strength: str
+    value_set: str | None
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class ElementPlan:
+    """One ElementDefinition of a snapshot, compiled: what the validator needs, looked up once."""
+
+    id: str
+    path: str
+    name: str  # last path segment as in the definition (`value[x]`)
+    ed: dict[str, Any]  # the ElementDefinition itself (read-only)
+    min: int
+    max: int | None  # None = unbounded
+    type_codes: tuple[str, ...]
+    profile_url: str  # canonical of the StructureDefinition this plan came from
+    fhir_release: str
+    children: dict[str, ElementPlan] = field(default_factory=dict)  # by name as in the definition
+    slices: list[ElementPlan] = field(default_factory=list)
+    slice_name: str | None = None
+    binding: Binding | None = None
+    fixed: tuple[str, Any] | None = None  # ("fixedCode", "final")
+    pattern: tuple[str, Any] | None = None
+    item_rules: list[Rule] = field(default_factory=list)
+    group_rules: list[Rule] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)  # per-rule compiled data (regexes, FHIRPath, ...)
+
+    @property
+    def is_choice(self) -> bool:
+        return self.name.endswith("[x]")
+
+    @property
+    def slicing(self) -> dict[str, Any] | None:
+        value = self.ed.get("slicing")
+        return value if isinstance(value, dict) else None
+
+
+RuleFn = Callable[["Context", ElementPlan, Item], Iterator[Issue]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str  # reported as Issue.rule when the function does not set its own
+    kind: RuleKind
+    fn: RuleFn
+    applies: Callable[[ElementPlan], bool]
+
+
+RULES: list[Rule] = []
+
+
+def _always(_element: ElementPlan) -> bool:
+    return True
+
+
+def rule(
+    name: str, kind: RuleKind = "item", applies: Callable[[ElementPlan], bool] = _always
+) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule function in the one table (third-party rules: entry point group imgfhir.rules)."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        RULES.append(Rule(name, kind, fn, applies))
+        return fn
+
+    return register
+
+
+def issue(severity: Severity, code: str, message: str, item: Item, rule_name: str) -> Issue:
+    """An Issue located at `item` (line/column are filled in later from the pointer)."""
+    return Issue(severity, code, message, expression=item.expression, rule=rule_name, pointer=item.pointer)
