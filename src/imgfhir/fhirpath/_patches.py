@@ -107,7 +107,17 @@ def _make_param(original: Callable[..., Any]) -> Callable[..., Any]:
             return key
         if node_type == "Expr":
             inner = original(ctx, parent_data, node_type, param)
-            return lambda data: _scoped(ctx, lambda: inner(data))
+
+            def lambda_param(data: Any) -> Any:
+                saved: dict[str, Any] = {key: ctx[key] for key in ("$this", "$index", "$total") if key in ctx}
+                try:
+                    return _scoped(ctx, lambda: inner(data))
+                finally:  # fhirpathpy leaves $this of the last item behind for later arguments
+                    for key in ("$this", "$index", "$total"):
+                        ctx.pop(key, None)
+                    ctx.update(saved)
+
+            return lambda_param
         return _scoped(ctx, lambda: original(ctx, parent_data, node_type, param))
 
     return make_param
@@ -127,6 +137,19 @@ def _date_time_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, An
     if value is not None and text.endswith("T"):
         value.imgfhir_datetime = True
     return [value]
+
+
+def _polarity(original: Callable[..., Any]) -> Callable[..., Any]:
+    def polarity_expression(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+        operand = _engine.do_eval(ctx, parent_data, node["children"][0])
+        if len(operand) == 1 and isinstance(_util.get_data(operand[0]), _nodes.FP_Quantity):
+            q = _util.get_data(operand[0])
+            sign = -1 if node["terminalNodeText"][0] == "-" else 1
+            return [_nodes.FP_Quantity(sign * q.value, q.unit)]
+        result: list[Any] = original(ctx, parent_data, node)
+        return result
+
+    return polarity_expression
 
 
 # -- member access: primitives with extensions, choice types
@@ -247,6 +270,7 @@ def install() -> None:
     table = _evaluators_mod.evaluators
     table["NumberLiteral"] = _gated(_number_literal, table["NumberLiteral"])
     table["DateTimeLiteral"] = _gated(_date_time_literal, table["DateTimeLiteral"])
+    table["PolarityExpression"] = _gated(_polarity(table["PolarityExpression"]), table["PolarityExpression"])
     table["MemberInvocation"] = _gated(_member_invocation(table["MemberInvocation"]), table["MemberInvocation"])
     _engine.make_param = _gated(_make_param(_engine.make_param), _engine.make_param)
     type_info = _nodes.TypeInfo

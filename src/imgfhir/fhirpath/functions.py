@@ -14,6 +14,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from functools import cmp_to_key
 from typing import Any
@@ -297,7 +298,10 @@ def _unescape(ctx: dict[str, Any], coll: list[Any], target: Any) -> Any:
     if target == "html":
         return html.unescape(text)
     if target == "json":
-        result: str = json.loads(f'"{text}"')
+        try:
+            result: str = json.loads(f'"{text}"')
+        except json.JSONDecodeError:
+            return text  # the literal's own escapes were already decoded
         return result
     return []
 
@@ -316,6 +320,8 @@ def _html_checks(ctx: dict[str, Any], coll: list[Any]) -> Any:
     value = _singleton(coll, "htmlChecks()")
     if not isinstance(value, str):
         return []
+    if not value.lstrip().startswith("<div"):
+        value = f'<div xmlns="http://www.w3.org/1999/xhtml">{value}</div>'
     try:
         root = ET.fromstring(value)
     except ET.ParseError:
@@ -487,6 +493,212 @@ def _comparison(name: str) -> Callable[..., Any]:
     return fn
 
 
+# -- logic, iif, equivalence of collections -------------------------------------------------------------------
+
+
+def _boolean_operand(coll: list[Any], what: str) -> bool | None:
+    """Singleton evaluation of a collection as a boolean: empty -> None, one non-boolean item -> True."""
+    if len(coll) > 1:
+        raise FunctionError(f"{what} expects a single boolean, got {len(coll)} items")
+    if not coll:
+        return None
+    value = _util.get_data(coll[0])
+    return value if isinstance(value, bool) else True
+
+
+def _logic(name: str) -> Callable[..., Any]:
+    def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
+        x, y = _boolean_operand(a, name), _boolean_operand(b, name)
+        if name == "and":
+            result = False if x is False or y is False else (None if x is None or y is None else True)
+        elif name == "or":
+            result = True if x is True or y is True else (None if x is None or y is None else False)
+        elif name == "xor":
+            result = None if x is None or y is None else x != y
+        else:  # implies
+            result = True if x is False or y is True else (None if x is None or y is None else False)
+        return [] if result is None else result
+
+    return fn
+
+
+def _not(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    value = _boolean_operand(coll, "not()")
+    return [] if value is None else not value
+
+
+def _iif(ctx: dict[str, Any], data: list[Any], cond: Any, ok: Any, fail: Any = None) -> Any:
+    if len(data) > 1:
+        raise FunctionError(f"iif() on a collection of {len(data)} items")
+    criterion = cond(data)
+    if len(criterion) > 1:
+        raise FunctionError("iif() criterion is a collection of several items")
+    if criterion and not isinstance(_util.get_data(criterion[0]), bool):
+        raise FunctionError("iif() criterion is not a boolean")
+    if criterion and _util.get_data(criterion[0]) is True:
+        return ok(data)
+    return fail(data) if fail else []
+
+
+def _equivalent_collections(negate: bool) -> Callable[..., Any]:
+    single = _REGISTRY["~"]["fn"]
+
+    def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
+        if len(a) <= 1 and len(b) <= 1:
+            result: list[Any] = single(ctx, a, b)
+            same = bool(result and result[0] is True)
+        elif len(a) != len(b):
+            same = False
+        else:
+            remaining = list(b)
+            same = True
+            for x in a:
+                hit = next((i for i, y in enumerate(remaining) if single(ctx, [x], [y]) == [True]), None)
+                if hit is None:
+                    same = False
+                    break
+                remaining.pop(hit)
+        return same != negate
+
+    return fn
+
+
+# -- small fixes ------------------------------------------------------------------------------------------------
+
+
+def _string_fn(name: str, empty_args: bool = True) -> Callable[..., Any]:
+    original = _REGISTRY[name]["fn"]
+
+    def fn(ctx: dict[str, Any], coll: list[Any], *args: Any) -> Any:
+        if empty_args and any(arg is None or arg == [] for arg in args):
+            return []
+        text = _string_input(coll, f"{name}()")
+        if text is None:
+            return []
+        if name == "startsWith":
+            return text.startswith(args[0])
+        if name == "endsWith":
+            return text.endswith(args[0])
+        if name == "replaceMatches" and args[0] == "":
+            return text
+        return original(ctx, coll, *args)
+
+    return fn
+
+
+def _round(ctx: dict[str, Any], coll: list[Any], digits: Any = None) -> Any:
+    value = _singleton(coll, "round()")
+    if value is None:
+        return []
+    if not _is_number(value):
+        raise FunctionError("round() needs a number")
+    places = 0 if digits is None or digits == [] else int(digits)
+    if places < 0:
+        raise FunctionError("round() precision must not be negative")
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding="ROUND_HALF_UP")
+
+
+def _abs(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    value = operand(coll[0]) if len(coll) == 1 else _singleton(coll, "abs()")
+    if value is None:
+        return []
+    if isinstance(value, _nodes.FP_Quantity):
+        return _nodes.FP_Quantity(abs(Decimal(value.value)), value.unit)
+    if not _is_number(value):
+        raise FunctionError("abs() needs a number or quantity")
+    return abs(value)
+
+
+def _to_boolean_value(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if _is_number(value):
+        return {Decimal(1): True, Decimal(0): False}.get(Decimal(value))
+    if isinstance(value, str):
+        text = value.lower()
+        if text in ("true", "t", "yes", "y", "1", "1.0"):
+            return True
+        if text in ("false", "f", "no", "n", "0", "0.0"):
+            return False
+    return None
+
+
+def _to_boolean(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    value = _singleton(coll, "toBoolean()")
+    result = None if value is None else _to_boolean_value(value)
+    return [] if result is None else result
+
+
+def _converts_to_boolean(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    value = _singleton(coll, "convertsToBoolean()")
+    return [] if value is None else _to_boolean_value(value) is not None
+
+
+def _now_value(ctx: dict[str, Any]) -> datetime:
+    if "imgfhir_now" not in ctx:
+        ctx["imgfhir_now"] = datetime.now().astimezone()
+    now: datetime = ctx["imgfhir_now"]
+    return now
+
+
+def _now(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    return _nodes.FP_DateTime(_now_value(ctx).isoformat(timespec="milliseconds"))
+
+
+def _today(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    return _nodes.FP_DateTime(_now_value(ctx).date().isoformat())
+
+
+def _time_of_day(ctx: dict[str, Any], coll: list[Any]) -> Any:
+    return _nodes.FP_Time(_now_value(ctx).time().isoformat(timespec="milliseconds"))
+
+
+def _extension(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
+    """extension(url), also on primitives, whose extensions live in the ``_name`` sibling."""
+    found = []
+    for item in coll:
+        element = _util.get_data(item)
+        sources = [element] if isinstance(element, dict) else []
+        extra = getattr(item, "_data", None)
+        if isinstance(extra, dict):
+            sources.append(extra)
+        for source in sources:
+            for ext in source.get("extension", ()):
+                if isinstance(ext, dict) and ext.get("url") == url:
+                    found.append(_nodes.ResourceNode.create_node(ext, "Extension"))
+    return found
+
+
+def _comparable(ctx: dict[str, Any], coll: list[Any], other: Any) -> Any:
+    from imgfhir.fhirpath.quantities import comparable
+
+    left = _singleton(coll, "comparable()")
+    right = _singleton(_util.arraify(other), "comparable()")
+    if not isinstance(left, _nodes.FP_Quantity) or not isinstance(right, _nodes.FP_Quantity):
+        return []
+    return comparable(left.unit, right.unit)
+
+
+_CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
+
+
+def _conforms_to(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
+    """conformsTo(url) for the core resource definitions; other profiles need the validator (error here)."""
+    from imgfhir.fhirpath._patches import type_is
+
+    if not isinstance(url, str) or not url.startswith(_CORE_PROFILE):
+        raise FunctionError(f"conformsTo({url!r}) needs a profile validator")
+    wanted = _nodes.TypeInfo(name=url.removeprefix(_CORE_PROFILE), namespace="FHIR")
+    result = []
+    for item in coll:
+        info = _nodes.TypeInfo.from_value(item)
+        try:
+            result.append(bool(type_is(info, wanted)))
+        except TypeError:
+            result.append(False)
+    return result
+
+
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "toString": {"fn": _to_string},
     "single": {"fn": _single},
@@ -503,6 +715,28 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "htmlChecks": {"fn": _html_checks},
     "defineVariable": {"fn": _define_variable, "arity": {1: ["String"], 2: ["String", "Expr"]}},
     "sort": {"fn": _sort, "variadic": "SortKey"},
+    **{op: {"fn": _logic(op), "arity": {2: ["Any", "Any"]}} for op in ("and", "or", "xor", "implies")},
+    "not": {"fn": _not},
+    "iif": {"fn": _iif, "arity": {2: ["Expr", "Expr"], 3: ["Expr", "Expr", "Expr"]}},
+    "~": {"fn": _equivalent_collections(negate=False), "arity": {2: ["Any", "Any"]}},
+    "!~": {"fn": _equivalent_collections(negate=True), "arity": {2: ["Any", "Any"]}},
+    "startsWith": {"fn": _string_fn("startsWith"), "arity": {1: ["String"]}, "nullable_input": True},
+    "endsWith": {"fn": _string_fn("endsWith"), "arity": {1: ["String"]}, "nullable_input": True},
+    "indexOf": {"fn": _string_fn("indexOf"), "arity": {1: ["String"]}, "nullable_input": True},
+    "replace": {"fn": _string_fn("replace"), "arity": {2: ["String", "String"]}, "nullable_input": True},
+    "replaceMatches": {
+        "fn": _string_fn("replaceMatches"), "arity": {2: ["String", "String"]}, "nullable_input": True
+    },
+    "round": {"fn": _round, "arity": {0: [], 1: ["Integer"]}},
+    "abs": {"fn": _abs},
+    "toBoolean": {"fn": _to_boolean},
+    "convertsToBoolean": {"fn": _converts_to_boolean},
+    "now": {"fn": _now},
+    "today": {"fn": _today},
+    "timeOfDay": {"fn": _time_of_day},
+    "extension": {"fn": _extension, "arity": {1: ["String"]}},
+    "comparable": {"fn": _comparable, "arity": {1: ["AnyAtRoot"]}},
+    "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},
     "+": {"fn": _arith("+", 1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "-": {"fn": _arith("-", -1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "*": {"fn": _product(divide=False), "arity": {2: ["Any", "Any"]}, "nullable": True},

@@ -198,6 +198,10 @@ def _matches(item: Any, kind: str, text: str) -> bool:
         kind = "boolean" if isinstance(value, bool) else "decimal" if isinstance(value, Decimal | float) else ""
         if isinstance(value, int) and not isinstance(value, bool):
             kind = "integer"
+        elif isinstance(value, _nodes.FP_Quantity):
+            kind = "Quantity"
+        elif isinstance(value, _nodes.FP_TimeBase):
+            kind = "time" if isinstance(value, _nodes.FP_Time) else "dateTime"
     if kind == "boolean":
         return isinstance(value, bool) and str(value).lower() == text.strip()
     if kind == "integer":
