@@ -70,6 +70,26 @@ def check_ast(ast: dict[str, Any]) -> None:
             check_ast(child)
 
 
+_LOOSER_THAN_TYPE = frozenset({"UnionExpression", "InequalityExpression"})
+
+
+def fix_precedence(node: dict[str, Any]) -> dict[str, Any]:
+    """fhirpathpy's grammar ranks ``is``/``as`` below ``|`` and the inequalities; FHIRPath ranks them above.
+
+    ``1 > 2 is Boolean`` parses as ``(1 > 2) is Boolean``: rotate it to ``1 > (2 is Boolean)``.
+    """
+    children = node.get("children")
+    if isinstance(children, list):
+        node["children"] = [fix_precedence(c) if isinstance(c, dict) else c for c in children]
+    if node.get("type") == "TypeExpression" and len(node["children"]) == 2:
+        left, type_spec = node["children"]
+        if left.get("type") in _LOOSER_THAN_TYPE and len(left.get("children", ())) == 2:
+            a, b = left["children"]
+            inner = fix_precedence({**node, "children": [b, type_spec]})
+            return {**left, "children": [a, inner]}
+    return node
+
+
 def _gated(ours: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
     def dispatch(*args: Any, **kwargs: Any) -> Any:
         return ours(*args, **kwargs) if ACTIVE.get() else original(*args, **kwargs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -150,6 +150,7 @@ def _parse(expression: str) -> dict[str, Any]:
     expr: dict[str, Any] = entire["children"][0]
     if any(partial):
         _mark_datetimes(expr, partial, [0])
+    expr = _patches.fix_precedence(expr)
     _patches.check_ast(expr)
     return expr
 
@@ -174,13 +175,15 @@ class CompiledExpression:
         *,
         context_type: str | None = None,
         root_resource: Any = None,
+        resolver: Callable[[str], Any] | None = None,
         raw: bool = False,
     ) -> list[Any]:
         """Evaluate on `resource` (FHIR JSON as dicts/lists); the input collection is `context_node`.
 
         `context_node` defaults to the resource itself; `context_type` names its FHIR type or path
         (``"HumanName"``, ``"Patient.name"``) when it is not a resource. `env` adds or overrides
-        environment variables (names without ``%``). With `raw`, items stay fhirpathpy nodes that
+        environment variables (names without ``%``). `resolver` maps a reference string to a resource for
+        ``resolve()`` beyond contained resources and Bundle entries. With `raw`, items stay fhirpathpy nodes that
         carry their FHIR type; otherwise they are plain JSON values, with FHIRPath system values
         (dates, times, quantities) as fhirpathpy's ``FP_*`` objects.
         """
@@ -204,6 +207,7 @@ class CompiledExpression:
             "userInvocationTable": FUNCTIONS,
             "imgfhir": True,
             "traceFn": _trace,
+            "imgfhir_resolver": resolver,
         }
         try:
             with _active(self.model):

@@ -253,6 +253,11 @@ def _sort(ctx: dict[str, Any], coll: list[Any], *keys: Any) -> list[Any]:
 
     def cmp(x: tuple[list[tuple[bool, Any]], Any], y: tuple[list[tuple[bool, Any]], Any]) -> int:
         for (desc, a), (_, b) in zip(x[0], y[0], strict=True):
+            if a is None or b is None:  # items without a key come first, in either direction
+                c = _compare_values(a, b)
+                if c:
+                    return c
+                continue
             c = _compare_values(a, b)
             if c:
                 return -c if desc else c
@@ -679,6 +684,37 @@ def _comparable(ctx: dict[str, Any], coll: list[Any], other: Any) -> Any:
     return comparable(left.unit, right.unit)
 
 
+def _resolve(ctx: dict[str, Any], coll: list[Any]) -> list[Any]:
+    """resolve(): references to contained resources (``#id``) and to entries of a Bundle being evaluated;
+    others go to the caller's resolver (``evaluate(..., resolver=...)``), if any."""
+    variables = ctx["vars"]
+    roots = [r for r in (variables.get("resource"), variables.get("rootResource")) if isinstance(r, dict)]
+    resolver = ctx.get("imgfhir_resolver")
+    found: list[Any] = []
+    for item in coll:
+        data = _util.get_data(item)
+        ref = data.get("reference") if isinstance(data, dict) else data
+        if not isinstance(ref, str):
+            continue
+        target = None
+        for root in roots:
+            if ref.startswith("#"):
+                target = next((c for c in root.get("contained", ()) if c.get("id") == ref[1:]), None)
+            elif root.get("resourceType") == "Bundle":
+                for entry in root.get("entry", ()):
+                    res = entry.get("resource") or {}
+                    if entry.get("fullUrl") == ref or f"{res.get('resourceType')}/{res.get('id')}" == ref:
+                        target = res
+                        break
+            if target is not None:
+                break
+        if target is None and resolver is not None:
+            target = resolver(ref)
+        if target is not None:
+            found.append(_nodes.ResourceNode.create_node(target))
+    return found
+
+
 _CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 
 
@@ -691,7 +727,7 @@ def _conforms_to(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
     wanted = _nodes.TypeInfo(name=url.removeprefix(_CORE_PROFILE), namespace="FHIR")
     result = []
     for item in coll:
-        info = _nodes.TypeInfo.from_value(item)
+        info = _nodes.TypeInfo.from_value(_nodes.ResourceNode.create_node(item))
         try:
             result.append(bool(type_is(info, wanted)))
         except TypeError:
@@ -737,6 +773,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "extension": {"fn": _extension, "arity": {1: ["String"]}},
     "comparable": {"fn": _comparable, "arity": {1: ["AnyAtRoot"]}},
     "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},
+    "resolve": {"fn": _resolve},
     "+": {"fn": _arith("+", 1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "-": {"fn": _arith("-", -1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "*": {"fn": _product(divide=False), "arity": {2: ["Any", "Any"]}, "nullable": True},
