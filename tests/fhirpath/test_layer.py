@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -95,3 +97,86 @@ def test_model_types_for_is_as_and_of_type(release: str) -> None:
 def test_boolean_to_string_is_fhirpath_spelling() -> None:
     assert evaluate(PATIENT, "true.toString()") == ["true"]
     assert evaluate(PATIENT, "active.toString() + '!'") == ["true!"]
+
+
+EXT = {"extension": [{"url": "u", "valueString": "x"}]}
+WITH_EXTENSIONS: dict[str, Any] = {
+    "resourceType": "Patient",
+    "name": [{"given": ["a", "b"], "_given": [None, EXT]}, {"given": [None, "d"], "_given": [EXT, None]}],
+    "birthDate": "2000-01-01",
+    "_birthDate": EXT,
+}
+
+
+def test_primitive_and_its_extension_are_one_item() -> None:
+    assert evaluate(WITH_EXTENSIONS, "birthDate.count()") == [1]
+    assert evaluate(WITH_EXTENSIONS, "birthDate.extension('u').value") == ["x"]
+    assert evaluate(WITH_EXTENSIONS, "birthDate.extension.url") == ["u"]
+    assert evaluate(WITH_EXTENSIONS, "name.given") == ["a", "b", "d"]
+    assert evaluate(WITH_EXTENSIONS, "name.given.select(hasValue())") == [True, True, False, True]
+    assert evaluate(WITH_EXTENSIONS, "name[1].given.first().extension('u').exists()") == [True]
+
+
+def test_date_time_arithmetic_keeps_offset_and_precision() -> None:
+    [value] = evaluate(PATIENT, "@1973-12-25T00:00:00.000+10:00 + 7 days")
+    assert value.asStr == "1974-01-01T00:00:00.000+10:00"
+    assert evaluate(PATIENT, "(@1973-12-25 + 1 month).toString()") == ["1974-01-25"]
+    assert evaluate(PATIENT, "(@T23:00:00 + 2 hours).toString()") == ["01:00:00"]
+    with pytest.raises(FhirPathError):
+        evaluate(PATIENT, "@1973-12-25 + 1 'cm'")
+
+
+def test_partial_precision_comparison_is_empty() -> None:
+    assert evaluate(PATIENT, "@2012-04-15 = @2012-04-15T10:00:00") == []
+    assert evaluate(PATIENT, "@2012-04-15T15:00:00Z = @2012-04-15T10:00:00") == []
+    assert evaluate(PATIENT, "@2012-04-15T15:00:00+05:00 = @2012-04-15T10:00:00Z") == [True]
+    assert evaluate(PATIENT, "birthDate < @1975") == [True]
+
+
+def test_quantities_compare_across_units() -> None:
+    assert evaluate(PATIENT, "6 days < 1 week") == [True]
+    assert evaluate(PATIENT, "4.0 'g' = 4000 'mg'") == [True]
+    assert evaluate(PATIENT, "2.0 'cm' * 2.0 'm' = 0.040 'm2'") == [True]
+    pounds = {"value": 185, "system": "http://unitsofmeasure.org", "code": "[lb_av]"}
+    observation = {"resourceType": "Observation", "valueQuantity": pounds}
+    assert evaluate(observation, "Observation.value > 80 'kg'") == [True]
+
+
+def test_functions_fhirpathpy_lacks() -> None:
+    assert evaluate(PATIENT, "1.587.lowBoundary(2)") == [Decimal("1.58")]
+    assert evaluate(PATIENT, "@2014.highBoundary(6).toString()") == ["2014-12"]
+    assert evaluate(PATIENT, "1.58700.precision()") == [5]
+    assert evaluate(PATIENT, "(3 | 1 | 2).sort()") == [1, 2, 3]
+    assert evaluate(PATIENT, "name.sort(-given.first()).select(given.first())") == ["Peter", "Jim"]
+    assert evaluate(PATIENT, "'abc'.matchesFull('b')") == [False]
+    assert evaluate(PATIENT, "'<a>'.escape('html')") == ["&lt;a&gt;"]
+    assert evaluate(PATIENT, "1 'cm'.comparable(1 '[in_i]')") == [True]
+
+
+def test_define_variable_scopes() -> None:
+    assert evaluate(PATIENT, "defineVariable('n', name.first()).select(%n.family)") == ["Chalmers"]
+    with pytest.raises(FhirPathError):  # defined in one operand, used in the other
+        evaluate(PATIENT, "defineVariable('n', 1).id | select(%n)")
+    with pytest.raises(FhirPathError):
+        evaluate(PATIENT, "defineVariable('resource', 1)")
+
+
+def test_resolve_contained_and_bundle_references() -> None:
+    report = {
+        "resourceType": "DiagnosticReport",
+        "contained": [{"resourceType": "Observation", "id": "o1"}],
+        "result": [{"reference": "#o1"}, {"reference": "Observation/remote"}],
+    }
+    assert evaluate(report, "result.resolve().id") == ["o1"]
+    remote = {"resourceType": "Observation", "id": "remote"}
+    lookup = {"Observation/remote": remote}
+    compiled = compile("result.resolve().id")
+    assert compiled.evaluate(report, resolver=lookup.get) == ["o1", "remote"]
+    bundle = {"resourceType": "Bundle", "entry": [{"fullUrl": "urn:uuid:1", "resource": remote}]}
+    assert evaluate(bundle, "'urn:uuid:1'.resolve() is Observation") == [True]
+
+
+def test_overrides_do_not_leak_into_fhirpathpy() -> None:
+    fhirpathpy: Any = importlib.import_module("fhirpathpy")
+    assert evaluate(PATIENT, "true.toString()") == ["true"]
+    assert fhirpathpy.evaluate(PATIENT, "true.toString()") == ["True"]  # fhirpathpy as shipped

@@ -194,33 +194,74 @@ def _choice_type(model: dict[str, Any], path: str) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _is_extension_part(data: Any) -> bool:
+    return isinstance(data, abc.Mapping) and bool(data) and set(data) <= {"extension", "id"}
+
+
+def _fold_primitive_extensions(result: list[Any]) -> list[Any]:
+    """fhirpathpy returns the ``_name`` sibling of a primitive as an item of its own after all the values
+    (and a None item for each JSON ``null`` of a list). Fold each into its value's node (``node._data``);
+    a value that is only an extension stays the extension object, as fhirpathpy has it for single values."""
+    values: dict[str, Any] = {}
+    extensions: dict[str, Any] = {}
+    for item in result:
+        if isinstance(item, _nodes.ResourceNode) and item.propName:
+            if _is_extension_part(item.data):
+                extensions.setdefault(item.propName, item)
+            elif not isinstance(item.data, abc.Mapping):
+                values.setdefault(item.propName, item)
+    merged: list[Any] = []
+    placed: set[int] = set()
+    for item in result:
+        name = item.propName if isinstance(item, _nodes.ResourceNode) else None
+        if not name:
+            merged.append(item)
+        elif extensions.get(name) is item:
+            value = values.get(name)
+            if value is not None and value.data is not None:
+                value._data = item.data
+            elif id(item) not in placed:
+                merged.append(item)
+        elif values.get(name) is item and item.data is None:
+            ext = extensions.get(name)
+            if ext is not None:  # a null in a primitive list: its extension takes the value's place
+                merged.append(ext)
+                placed.add(id(ext))
+        elif item.data is not None:  # the nulls of a `_name` list stand for values without extensions
+            merged.append(item)
+    return merged
+
+
+def _extension_members(item: Any, key: str) -> list[Any] | None:
+    """``extension``/``id`` of a primitive whose ``_name`` sibling was folded into it, else None."""
+    extra = getattr(item, "_data", None)
+    if not isinstance(item, _nodes.ResourceNode) or isinstance(item.data, abc.Mapping) or not isinstance(extra, dict):
+        return None
+    value = extra.get(key)
+    if value is None:
+        return []
+    if key == "id":
+        return [_nodes.ResourceNode.create_node(value, "string")]
+    return [_nodes.ResourceNode.create_node(ext, "Extension") for ext in value]
+
+
 def _member_invocation(original: Callable[..., Any]) -> Callable[..., Any]:
     def member_invocation(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+        key = str(_engine.do_eval(ctx, parent_data, node["children"][0])[0]).replace("`", "")
+        folded = isinstance(parent_data, list) and key in ("extension", "id")
+        if folded and any(_extension_members(item, key) is not None for item in parent_data):
+            out: list[Any] = []
+            for item in parent_data:
+                members = _extension_members(item, key)
+                out.extend(members if members is not None else member_invocation(ctx, [item], node))
+            return out
         result: list[Any] = original(ctx, parent_data, node)
         model = ctx.get("model")
         if model:
             for item in result:
                 if isinstance(item, _nodes.ResourceNode) and isinstance(item.path, str):
                     item.path = _choice_type(model, item.path)
-        if len(result) < 2:
-            return result
-        # fhirpathpy appends the `_name` sibling of a primitive as a separate item: fold it into its value
-        merged: list[Any] = []
-        by_prop: dict[tuple[str | None, int | None], Any] = {}
-        for item in result:
-            if isinstance(item, _nodes.ResourceNode):
-                key = (item.propName, id(item.data) if not isinstance(item.data, abc.Mapping) else None)
-                data = item.data
-                is_ext = isinstance(data, abc.Mapping) and set(data) <= {"extension", "id"}
-                prior = by_prop.get((item.propName, None))
-                if is_ext and prior is not None and not isinstance(prior.data, abc.Mapping):
-                    prior._data = data
-                    continue
-                if not isinstance(data, abc.Mapping):
-                    by_prop[(item.propName, None)] = item
-                del key
-            merged.append(item)
-        return merged
+        return _fold_primitive_extensions(result) if len(result) > 1 else result
 
     return member_invocation
 
