@@ -216,13 +216,13 @@ def _fold_primitive_extensions(result: list[Any]) -> list[Any]:
         name = item.propName if isinstance(item, _nodes.ResourceNode) else None
         if not name:
             merged.append(item)
-        elif extensions.get(name) is item:
+        elif name in extensions and extensions[name] is item:
             value = values.get(name)
             if value is not None and value.data is not None:
                 value._data = item.data
             elif id(item) not in placed:
                 merged.append(item)
-        elif values.get(name) is item and item.data is None:
+        elif name in values and values[name] is item and item.data is None:
             ext = extensions.get(name)
             if ext is not None:  # a null in a primitive list: its extension takes the value's place
                 merged.append(ext)
