@@ -1,0 +1,253 @@
+"""ValueSet expansion from `compose`, keeping track of what cannot be decided offline.
+
+An `Expansion` is the set of codes a value set is known to contain, plus the parts that cannot be
+enumerated here: whole systems or filters over terminologies no package carries (SNOMED CT,
+LOINC, UCUM, ...), value sets we do not have, filters we cannot evaluate. Membership is then
+three-valued: True, False, or None (not decidable offline) with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from imgfhir.terminology.codesystems import (
+    EXTERNAL_NAMES,
+    LOINC,
+    SNOMED,
+    UCUM,
+    CodeSystemIndex,
+    plausible_code,
+    system_name,
+)
+
+ANY_SYSTEM = "*"
+GRAMMAR_SYSTEMS = {UCUM: "UCUM unit", "urn:ietf:bcp:47": "BCP 47 language tag", "urn:ietf:bcp:13": "MIME type"}
+Key = tuple[str, str]  # (system, code)
+
+
+@dataclass(slots=True)
+class Expansion:
+    # codes known to be in the value set → display given by the value set or the code system
+    codes: dict[Key, str | None] = field(default_factory=dict)
+    # systems (or ANY_SYSTEM) with members we cannot enumerate → why; codes of such a system that
+    # are not in `codes` are undecidable rather than absent
+    open: dict[str, str] = field(default_factory=dict)
+    # listed codes whose membership is uncertain (an exclude or intersection we could not evaluate)
+    doubtful: dict[Key, str] = field(default_factory=dict)
+    # extra displays the value set itself gives for its codes (include.concept.display/designation)
+    displays: dict[Key, set[str]] = field(default_factory=dict)
+    # grammar-based systems (UCUM, BCP 47, BCP 13) included whole: any well-formed code is a member
+    whole: set[str] = field(default_factory=set)
+
+    @property
+    def closed(self) -> bool:
+        return not self.open and not self.doubtful
+
+    def member(self, system: str | None, code: str) -> tuple[bool | None, str | None]:
+        """Whether (system, code) is in the value set; None with a reason when it cannot be told."""
+        if system is None:
+            hits = [key for key in self.codes if key[1] == code]
+            sure = [key for key in hits if key not in self.doubtful]
+            if sure:
+                return True, None
+            if hits:
+                return None, self.doubtful[hits[0]]
+            if self.open:
+                return None, next(iter(self.open.values()))
+            return False, None
+        key = (system, code)
+        if key in self.codes:
+            if key in self.doubtful:
+                return None, self.doubtful[key]
+            return True, None
+        reason = self.open.get(system) or self.open.get(ANY_SYSTEM)
+        if reason is None:
+            return False, None
+        if system in self.whole and plausible_code(system, code) is True:
+            return True, None
+        return None, reason
+
+    def union(self, other: Expansion) -> None:
+        for key, display in other.codes.items():
+            was_sure = key in self.codes and key not in self.doubtful
+            if self.codes.get(key) is None:
+                self.codes[key] = display
+            if was_sure or key not in other.doubtful:
+                self.doubtful.pop(key, None)
+            else:
+                self.doubtful.setdefault(key, other.doubtful[key])
+        for system, reason in other.open.items():
+            self.open.setdefault(system, reason)
+        self.whole |= other.whole
+        for key, names in other.displays.items():
+            self.displays.setdefault(key, set()).update(names)
+
+    def intersect(self, other: Expansion) -> Expansion:
+        result = Expansion()
+        for left, right in ((self, other), (other, self)):
+            for key, display in left.codes.items():
+                inside, reason = right.member(*key)
+                if inside is False:
+                    continue
+                result.codes.setdefault(key, display)
+                doubt = left.doubtful.get(key) or (reason if inside is None else None)
+                if doubt:
+                    result.doubtful.setdefault(key, doubt)
+                result.displays.setdefault(key, set()).update(left.displays.get(key, ()))
+        for key in list(result.doubtful):
+            if self.member(*key)[0] is True and other.member(*key)[0] is True:
+                del result.doubtful[key]
+        result.whole = self.whole & other.whole
+        for system, reason in self.open.items():
+            if system in other.open or ANY_SYSTEM in other.open:
+                result.open.setdefault(system, reason)
+            elif system == ANY_SYSTEM:
+                for other_system in other.open:
+                    result.open.setdefault(other_system, other.open[other_system])
+        return result
+
+    def subtract(self, other: Expansion) -> None:
+        for key in list(self.codes):
+            inside, reason = other.member(*key)
+            if inside is True:
+                del self.codes[key]
+                self.doubtful.pop(key, None)
+                self.displays.pop(key, None)
+            elif inside is None:
+                self.doubtful.setdefault(key, f"exclusion not decidable offline ({reason})")
+        # codes of an open system stay undecidable; an open exclude cannot make them decidable
+
+
+CodeSystemLookup = Callable[[str], CodeSystemIndex | None]
+ValueSetLookup = Callable[[str], Expansion | None]
+
+
+def _external_reason(system: str, intensional: bool) -> str:
+    name = system_name(system)
+    if system in EXTERNAL_NAMES:
+        kind = "intensional value set" if intensional else "whole code system"
+        if system in (SNOMED, LOINC) and intensional:
+            return f"{name} intensional value set: not checked offline"
+        return f"{name} ({kind}): not checked offline"
+    return f"code system {system} not available: not checked offline"
+
+
+class Composer:
+    """Evaluates `ValueSet.compose` with code systems and other value sets looked up by URL."""
+
+    def __init__(self, code_system: CodeSystemLookup, value_set: ValueSetLookup) -> None:
+        self.code_system = code_system
+        self.value_set = value_set
+
+    def compose(self, resource: dict[str, Any]) -> Expansion:
+        compose = resource.get("compose")
+        if not isinstance(compose, dict):
+            return self._from_expansion(resource)
+        result = Expansion()
+        for inc in compose.get("include") or []:
+            if isinstance(inc, dict):
+                result.union(self._include(inc))
+        for exc in compose.get("exclude") or []:
+            if isinstance(exc, dict):
+                result.subtract(self._include(exc))
+        return result
+
+    def _from_expansion(self, resource: dict[str, Any]) -> Expansion:
+        """A value set with no compose but a published expansion (rare in packages)."""
+        result = Expansion()
+        expansion = resource.get("expansion")
+        if not isinstance(expansion, dict):
+            result.open[ANY_SYSTEM] = "value set has neither compose nor expansion: not checked offline"
+            return result
+        stack = list(expansion.get("contains") or [])
+        while stack:
+            c = stack.pop()
+            if not isinstance(c, dict):
+                continue
+            stack.extend(c.get("contains") or [])
+            if isinstance(c.get("system"), str) and isinstance(c.get("code"), str):
+                result.codes[(c["system"], c["code"])] = c.get("display")
+        total = expansion.get("total")
+        if isinstance(total, int) and total > len(result.codes):
+            result.open[ANY_SYSTEM] = "published expansion is partial: not checked offline"
+        return result
+
+    def _include(self, inc: dict[str, Any]) -> Expansion:
+        parts: list[Expansion] = []
+        system = inc.get("system")
+        if isinstance(system, str):
+            parts.append(self._system_part(system, inc))
+        for url in inc.get("valueSet") or []:
+            if not isinstance(url, str):
+                continue
+            imported = self.value_set(url)
+            if imported is None:
+                missing = Expansion()
+                missing.open[system if isinstance(system, str) else ANY_SYSTEM] = (
+                    f"value set {url} not found: not checked offline"
+                )
+                imported = missing
+            parts.append(imported)
+        if not parts:
+            return Expansion()
+        result = parts[0]
+        for part in parts[1:]:
+            result = result.intersect(part)
+        return result
+
+    def _system_part(self, system: str, inc: dict[str, Any]) -> Expansion:
+        result = Expansion()
+        cs = self.code_system(system)
+        concepts = inc.get("concept")
+        filters = [f for f in inc.get("filter") or [] if isinstance(f, dict)]
+        if isinstance(concepts, list):
+            for c in concepts:
+                if not isinstance(c, dict) or not isinstance(c.get("code"), str):
+                    continue
+                code = c["code"]
+                concept = cs.get(code) if cs else None
+                real = concept.code if concept else code
+                display = c.get("display") if isinstance(c.get("display"), str) else None
+                result.codes[(system, real)] = display or (concept.display if concept else None)
+                names = {display} if display else set()
+                names.update(
+                    d["value"]
+                    for d in c.get("designation") or []
+                    if isinstance(d, dict) and isinstance(d.get("value"), str)
+                )
+                if names:
+                    result.displays.setdefault((system, real), set()).update(names)
+            return result
+        if cs is not None and not cs.complete and system in EXTERNAL_NAMES:
+            cs = None  # a content=not-present stub of SNOMED CT and the like
+        if cs is None or not cs.complete:
+            if system in GRAMMAR_SYSTEMS and not filters:
+                result.open[system] = f"not a well-formed {GRAMMAR_SYSTEMS[system]}: not checked offline"
+                result.whole.add(system)
+            else:
+                reason = (
+                    _external_reason(system, bool(filters))
+                    if cs is None
+                    else f"code system {system} is not complete in the packages ({cs.content}): not checked offline"
+                )
+                result.open[system] = reason
+            if cs is not None and not filters:
+                for concept in cs:
+                    result.codes[(system, concept.code)] = concept.display
+            return result
+        selected: set[str] | None = None
+        for flt in filters:
+            hit = cs.select(flt)
+            if hit is None:
+                result.open[system] = (
+                    f"filter {flt.get('property')} {flt.get('op')} {flt.get('value')} on {system}"
+                    " is not supported offline: not checked"
+                )
+                return result
+            selected = hit if selected is None else selected & hit
+        for concept in cs:  # in the code system's order, so expansions are stable
+            if selected is None or concept.code in selected:
+                result.codes[(system, concept.code)] = concept.display
+        return result

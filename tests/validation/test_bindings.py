@@ -1,0 +1,286 @@
+"""The binding rule, run directly on element plans built from real snapshots and IG example codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from imgfhir.outcome import Issue
+from imgfhir.packages import PackageStore, Scope
+from imgfhir.snapshot import snapshot_of
+from imgfhir.terminology import Terminology
+from imgfhir.validation.context import Context
+from imgfhir.validation.model import RULES, Binding, ElementPlan, Item
+from imgfhir.validation.rules.bindings import binding
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "bindings"
+RDS_PKG = "hl7.fhir.uv.radiation-dose-summary"
+RDS = "http://hl7.org/fhir/uv/radiation-dose-summary/StructureDefinition/radiation-dose-summary"
+EU_PKG = "hl7.fhir.eu.imaging-r5"
+EU_STUDY = "http://hl7.eu/fhir/imaging-r5/StructureDefinition/ImagingStudyEuImaging"
+EU_REPORT = "http://hl7.eu/fhir/imaging-r5/StructureDefinition/DiagnosticReportEuImagingMinimalMetadata"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+UCUM = "http://unitsofmeasure.org"
+
+
+class _Validator:
+    """Just enough of a Validator for Context.terminology: one Terminology per scope."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, Terminology] = {}
+
+    def terminology(self, scope: Scope) -> Terminology:
+        return self.built.setdefault(scope.label, Terminology(scope))
+
+
+_VALIDATOR = _Validator()
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return data
+
+
+def context(store: PackageStore, package: str, resource: dict[str, Any]) -> Context:
+    scope = store.scope(package)
+    root = Item(resource, resource["resourceType"], ())
+    return Context(cast(Any, _VALIDATOR), scope, scope.release, resource, resource, root)
+
+
+def plan_of(ed: dict[str, Any], profile: str, release: str) -> ElementPlan:
+    b = ed.get("binding") or {}
+    return ElementPlan(
+        id=ed["id"],
+        path=ed["path"],
+        name=ed["path"].rsplit(".", 1)[-1],
+        ed=ed,
+        min=int(ed.get("min", 0)),
+        max=None,
+        type_codes=tuple(t["code"] for t in ed.get("type", [])),
+        profile_url=profile,
+        fhir_release=release,
+        binding=Binding(b["strength"], b.get("valueSet"), b.get("description")) if b else None,
+    )
+
+
+def element(store: PackageStore, profile: str, element_id: str) -> ElementPlan:
+    sd = snapshot_of(store, profile)
+    ed = next(e for e in sd["snapshot"]["element"] if e["id"] == element_id)
+    return plan_of(ed, profile, "R5" if str(sd.get("fhirVersion", "")).startswith("5") else "R4")
+
+
+def bound(path: str, type_code: str, strength: str, value_set: str) -> ElementPlan:
+    """A hand-made element for a binding no shipped profile states on that type."""
+    ed = {
+        "id": path,
+        "path": path,
+        "type": [{"code": type_code}],
+        "binding": {"strength": strength, "valueSet": value_set},
+    }
+    return plan_of(ed, "http://example.org/StructureDefinition/test", "R5")
+
+
+def run(ctx: Context, plan: ElementPlan, value: Any, expression: str, type_code: str | None = None) -> list[Issue]:
+    item = Item(value, expression, tuple(expression.split(".")), type_code or plan.type_codes[0])
+    return list(binding(ctx, plan, item))
+
+
+@pytest.fixture(scope="module")
+def rds_obs() -> dict[str, Any]:
+    return fixture("Observation-139.json")
+
+
+@pytest.fixture(scope="module")
+def study() -> dict[str, Any]:
+    return fixture("ImagingStudy-ImagingStudyStructuredReport.json")
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    return fixture("DiagnosticReport-DiagnosticReportMinimalMetadata.json")
+
+
+# -- registration -------------------------------------------------------------------------
+
+
+def test_registered_once_with_an_applies_filter(bundled_store: PackageStore) -> None:
+    rules = [r for r in RULES if r.name == "binding"]
+    assert len(rules) == 1 and rules[0].kind == "item" and rules[0].fn is binding
+    applies = rules[0].applies
+    assert applies(element(bundled_store, RDS, "Observation.status"))
+    assert applies(element(bundled_store, RDS, "Observation.component.code"))
+    assert not applies(element(bundled_store, RDS, "Observation.subject"))
+    assert not applies(bound("Observation.focus", "Reference", "required", "http://example.org/vs"))
+    assert applies(bound("Observation.valueQuantity", "Quantity", "required", "http://example.org/vs"))
+
+
+# -- required code ------------------------------------------------------------------------
+
+
+def test_required_code_from_the_example_passes(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.status")
+    assert run(ctx, plan, rds_obs["status"], "Observation.status") == []
+
+
+def test_required_code_outside_the_value_set_is_an_error(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.status")
+    issues = run(ctx, plan, "done", "Observation.status")
+    assert len(issues) == 1
+    found = issues[0]
+    assert (found.severity, found.code, found.rule) == ("error", "code-invalid", "binding")
+    assert found.expression == "Observation.status" and "'done'" in found.message
+    assert found.pointer == ("Observation", "status")
+
+
+# -- extensible CodeableConcept (RDS components, DICOM codes) --------------------------------
+
+
+def test_extensible_component_codes(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.component.code")
+    dlp, procedure = rds_obs["component"][1]["code"], rds_obs["component"][0]["code"]
+    assert run(ctx, plan, dlp, "Observation.component[1].code") == []
+    # "Procedure reported" (DCM 121058) is not in the IG's component value set: a warning, not an error
+    issues = run(ctx, plan, procedure, "Observation.component[0].code")
+    assert [(i.severity, i.code) for i in issues] == [("warning", "code-invalid")]
+    assert "121058" in issues[0].message and "extensible" in issues[0].message
+
+
+def test_wrong_display_of_a_known_code_system_is_a_warning(
+    bundled_store: PackageStore, rds_obs: dict[str, Any]
+) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.component.code")
+    concept = {"coding": [{"system": DCM, "code": "113813", "display": "DLP total"}]}
+    issues = run(ctx, plan, concept, "Observation.component[1].code")
+    assert [(i.severity, i.code) for i in issues] == [("warning", "code-invalid")]
+    assert "CT Dose Length Product Total" in issues[0].message
+
+
+def test_snomed_display_is_not_judged(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.component.code")
+    concept = {"coding": [{"system": "http://snomed.info/sct", "code": "89457008", "display": "isotope"}]}
+    assert run(ctx, plan, concept, "Observation.component[2].code") == []
+
+
+def test_example_binding_checks_no_membership(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.code")  # example binding to observation-codes (LOINC)
+    assert plan.binding is not None and plan.binding.strength == "example"
+    assert run(ctx, plan, rds_obs["code"], "Observation.code") == []
+
+
+def test_uri_bound_to_resource_types(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.partOf:imagingStudyRef.type")
+    assert run(ctx, plan, "ImagingStudy", "Observation.partOf[0].type") == []
+    issues = run(ctx, plan, "ImagingStudies", "Observation.partOf[0].type")
+    assert [i.severity for i in issues] == ["warning"]
+
+
+# -- R5: EU imaging ------------------------------------------------------------------------
+
+
+def test_study_modality_and_performer_function(bundled_store: PackageStore, study: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, study)
+    modality = element(bundled_store, EU_STUDY, "ImagingStudy.series.modality")
+    function = element(bundled_store, EU_STUDY, "ImagingStudy.series.performer.function")
+    for i, series in enumerate(study["series"]):
+        assert run(ctx, modality, series["modality"], f"ImagingStudy.series[{i}].modality") == []
+        codes = [p["function"]["coding"][0]["code"] for p in series["performer"]]
+        issues = [
+            issue
+            for j, p in enumerate(series["performer"])
+            for issue in run(ctx, function, p["function"], f"ImagingStudy.series[{i}].performer[{j}].function")
+        ]
+        # CST (custodian) is in im-imaging-study-performer-type, LOC is not
+        assert codes == ["CST", "LOC"]
+        assert [(x.severity, x.expression) for x in issues] == [
+            ("warning", f"ImagingStudy.series[{i}].performer[1].function")
+        ]
+    wrong_display = {"coding": [{"system": DCM, "code": "US", "display": "Ultra sound"}]}
+    assert [i.severity for i in run(ctx, modality, wrong_display, "ImagingStudy.modality[0]")] == ["warning"]
+
+
+def test_study_status(bundled_store: PackageStore, study: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, study)
+    plan = element(bundled_store, EU_STUDY, "ImagingStudy.status")
+    assert run(ctx, plan, study["status"], "ImagingStudy.status") == []
+    assert run(ctx, plan, "final", "ImagingStudy.status")[0].severity == "error"
+
+
+def test_unknown_value_set_is_one_information(bundled_store: PackageStore, study: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, study)
+    plan = element(bundled_store, EU_STUDY, "ImagingStudy.series.instance.sopClass")  # DICOM PS3.4 table: not shipped
+    coding = {"system": "urn:ietf:rfc:3986", "code": "urn:oid:1.2.840.10008.5.1.4.1.1.2"}
+    issues = run(ctx, plan, coding, "ImagingStudy.series[0].instance[0].sopClass")
+    assert [(i.severity, i.code) for i in issues] == [("information", "informational")]
+    assert "not checked offline" in issues[0].message
+
+
+def test_required_category_codeable_concept(bundled_store: PackageStore, report: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, report)
+    plan = element(bundled_store, EU_REPORT, "DiagnosticReport.category:diagnostic-service")
+    rad = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
+    assert run(ctx, plan, rad, "DiagnosticReport.category[0]") == []
+    # one coding in the value set is enough
+    both = {"coding": [report["category"][1]["coding"][0], rad["coding"][0]]}
+    assert run(ctx, plan, both, "DiagnosticReport.category[0]") == []
+    # the example's LOINC category alone is not from diagnostic-service-sections
+    issues = run(ctx, plan, report["category"][1], "DiagnosticReport.category[1]")
+    assert [(i.severity, i.code) for i in issues] == [("error", "code-invalid")]
+    text_only = run(ctx, plan, {"text": "radiology"}, "DiagnosticReport.category[0]")
+    assert [(i.severity, i.code) for i in text_only] == [("error", "code-invalid")]
+
+
+def test_snomed_intensional_value_set_gives_one_information(bundled_store: PackageStore, study: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, study)
+    plan = bound(
+        "ImagingStudy.procedure",
+        "CodeableReference",
+        "extensible",
+        "http://hl7.eu/fhir/imaging-r5/ValueSet/im-procedure-type",
+    )
+    concept = {"concept": {"coding": [{"system": "http://snomed.info/sct", "code": "77477000"}]}}
+    issues = run(ctx, plan, concept, "ImagingStudy.procedure[0]")
+    assert [(i.severity, i.code) for i in issues] == [("information", "informational")]
+    assert "SNOMED CT" in issues[0].message
+    assert run(ctx, plan, {"reference": {"reference": "Procedure/1"}}, "ImagingStudy.procedure[0]") == []
+
+
+def test_quantity_units(bundled_store: PackageStore, report: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, report)
+    ages = bound("Observation.valueQuantity", "Quantity", "required", "http://hl7.org/fhir/ValueSet/age-units")
+    assert (
+        run(ctx, ages, {"value": 40, "unit": "years", "system": UCUM, "code": "a"}, "Observation.valueQuantity") == []
+    )
+    issues = run(ctx, ages, {"value": 4, "system": UCUM, "code": "mGy"}, "Observation.valueQuantity")
+    assert [(i.severity, i.code) for i in issues] == [("error", "code-invalid")]
+    assert "unit" in issues[0].message
+    assert run(ctx, ages, {"value": 40, "unit": "years"}, "Observation.valueQuantity") == []  # no coded unit
+    any_unit = bound("Observation.valueQuantity", "Quantity", "required", "http://hl7.org/fhir/ValueSet/ucum-units")
+    assert run(ctx, any_unit, {"value": 203.12, "system": UCUM, "code": "mGy.cm"}, "Observation.valueQuantity") == []
+    odd = run(ctx, any_unit, {"value": 1, "system": UCUM, "code": "milligray per cm"}, "Observation.valueQuantity")
+    assert [i.severity for i in odd] == ["information"]
+
+
+def test_preferred_binding_still_reports_a_wrong_display(bundled_store: PackageStore, report: dict[str, Any]) -> None:
+    ctx = context(bundled_store, EU_PKG, report)
+    plan = bound(
+        "DiagnosticReport.category",
+        "CodeableConcept",
+        "preferred",
+        "http://hl7.org/fhir/ValueSet/diagnostic-service-sections",
+    )
+    bad = {
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD", "display": "Cardiology"}]
+    }
+    assert [i.severity for i in run(ctx, plan, bad, "DiagnosticReport.category[0]")] == ["warning"]
+    other = {"coding": [{"system": "http://loinc.org", "code": "85430-7"}]}
+    assert run(ctx, plan, other, "DiagnosticReport.category[0]") == []
