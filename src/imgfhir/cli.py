@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from imgfhir.packages import Package, PackageStore
+    from imgfhir.validation import Validator
 
 EXIT_ERROR = 2  # usage errors and every expected failure (see module docstring)
 EXIT_FAILURE = 1  # anything else that stops a command (unwritable output, unsupported feature)
@@ -296,6 +297,177 @@ def snapshot(
         output.write_bytes(data)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    ndjson = "ndjson"
+    sarif = "sarif"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+
+
+class FhirVersion(StrEnum):
+    v401 = "4.0.1"
+    v500 = "5.0.0"
+    R4 = "R4"
+    R5 = "R5"
+
+
+_RELEASE_OF = {"4.0.1": "R4", "5.0.0": "R5", "R4": "R4", "R5": "R5"}
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            show_default=False,
+            help="JSON files, folders (their *.json and *.ndjson files, recursively), .ndjson files "
+            "(one resource per line), or - for standard input.",
+        ),
+    ],
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile",
+            metavar="CANONICAL",
+            help="Also validate every input against this profile (repeatable). With --ig, the profile's "
+            "id or name is enough.",
+        ),
+    ] = None,
+    ig: Annotated[
+        str | None,
+        typer.Option(
+            "--ig",
+            metavar="ID",
+            help="Resolve --profile in this IG package (id or id#version) and default --fhir-version to its "
+            "release. It adds no profiles: each resource is checked against its base definition, the "
+            "profiles in its meta.profile and the --profile ones, never against profiles guessed from "
+            "its type (many profiles of an IG share a type).",
+        ),
+    ] = None,
+    fhir_version: Annotated[
+        FhirVersion | None,
+        typer.Option(
+            "--fhir-version",
+            case_sensitive=False,
+            metavar="4.0.1|5.0.0|R4|R5",
+            help="FHIR version of the inputs (default: from the profiles, else R4).",
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="text: one line per issue; json: an OperationOutcome (a Bundle of them for several "
+            "inputs); ndjson: one OperationOutcome per line; sarif: SARIF 2.1.0.",
+        ),
+    ] = OutputFormat.text,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option("--fail-on", case_sensitive=False, help="Exit 1 when an issue this severe or worse is found."),
+    ] = FailOn.error,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Validate FHIR resources (JSON) against their base definitions and profiles, offline.
+
+    Exit codes: 0 when no issue reaches --fail-on, 1 when one does, 2 for usage errors (unknown
+    profile, package or file).
+    """
+    import itertools
+    import os
+
+    from imgfhir.outcome import Outcome
+    from imgfhir.validation.report import render
+    from imgfhir.validation.source import STDIN, iter_inputs, load, ndjson_line, with_positions
+
+    missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
+    if missing:
+        _fail(f"no such file or directory: {missing[0]}")
+    settings = _settings(ctx, package, verbose)
+    release = _RELEASE_OF[fhir_version.value] if fhir_version else None
+    with _store(settings) as store:
+        scope_pkg = _package(store, ig) if ig else None
+        if scope_pkg is not None:
+            if fhir_version and release != scope_pkg.release:
+                _fail(f"--fhir-version {fhir_version.value} does not match {scope_pkg.key} (FHIR {scope_pkg.release})")
+            release = scope_pkg.release
+        profiles = [_profile_url(store, p, scope_pkg, release) for p in profile or []]
+        inputs = iter_inputs(paths)
+        first = next(inputs, None)
+        if first is None:
+            _fail(f"no JSON files in {', '.join(paths)}")
+        validator: Validator | None = None  # built on first use: unreadable inputs need no engine
+        results: list[tuple[str, Outcome]] = []
+        for name, source in itertools.chain([first], inputs):
+            loaded = load(source, name=name)
+            if loaded.resource is None:
+                outcome = Outcome(loaded.issues)
+            else:
+                if validator is None:
+                    from imgfhir.validation import Validator
+
+                    try:
+                        validator = Validator(store)  # one for the whole run: profiles are compiled once
+                    except NotImplementedError:
+                        _fail("validation is not available yet", EXIT_FAILURE)
+                outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
+            ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
+            if loaded.text is not None or ndjson:
+                outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)
+            results.append((name, outcome))
+    color = (
+        output_format == OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+    text = render(results, output_format.value, color=color)
+    if output is None or str(output) == "-":
+        typer.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
+    if any(outcome.at_least(fail_on.value) for _, outcome in results):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _profile_url(store: PackageStore, wanted: str, ig: Package | None, release: str | None) -> str:
+    """The canonical of a --profile value, or a one-line error with close matches (exit 2)."""
+    url, _, version = wanted.partition("|")
+    candidates = [ig] if ig is not None else [p for p in store.packages if release is None or p.release == release]
+    known: dict[str, str] = {}  # url, id or name (the last two only within --ig) -> url
+    for pkg in candidates:
+        for e in pkg.entries:
+            if e.resource_type == "StructureDefinition" and e.url:
+                known.setdefault(e.url, e.url)
+                if ig is not None:
+                    for alias in (e.id, e.name):
+                        if alias:
+                            known.setdefault(alias, e.url)
+    if ig is not None and url not in known:  # a canonical from a dependency of the IG
+        scope = store.scope(ig)
+        hit = scope.entry(url)
+        if hit is not None and hit[1].resource_type == "StructureDefinition":
+            known[url] = url
+    if url in known:
+        return known[url] + (f"|{version}" if version else "")
+    where = f" in {ig.key}" if ig is not None else f" in FHIR {release}" if release else ""
+    close = difflib.get_close_matches(url, list(known), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(close)}?)" if close else " (see `imgfhir profiles`)"
+    _fail(f"unknown profile {wanted}{where}{hint}")
 
 
 def main() -> None:
