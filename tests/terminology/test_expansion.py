@@ -301,6 +301,7 @@ BODY_CS: dict[str, Any] = {
     "hierarchyMeaning": "is-a",
     "property": [
         {"code": "parent", "type": "code"},
+        {"code": "subsumedBy", "type": "code"},
         {"code": "laterality", "type": "string"},
         {"code": "paired", "type": "boolean"},
     ],
@@ -318,6 +319,7 @@ BODY_CS: dict[str, Any] = {
             "property": [{"code": "parent", "valueCode": "hand"}, {"code": "laterality", "valueString": "left"}],
         },
         {"code": "head", "display": "Head", "property": [{"code": "paired", "valueBoolean": False}]},
+        {"code": "thumb", "display": "Thumb", "property": [{"code": "subsumedBy", "valueCode": "hand"}]},
     ],
 }
 
@@ -334,14 +336,15 @@ def _select(include: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize(
     ("flt", "expected"),
     [
-        ({"property": "concept", "op": "is-a", "value": "arm"}, {"arm", "hand", "left-hand"}),
-        ({"property": "concept", "op": "descendent-of", "value": "limb"}, {"arm", "hand", "left-hand"}),
+        ({"property": "concept", "op": "is-a", "value": "arm"}, {"arm", "hand", "left-hand", "thumb"}),
+        ({"property": "concept", "op": "descendent-of", "value": "limb"}, {"arm", "hand", "left-hand", "thumb"}),
         ({"property": "concept", "op": "is-not-a", "value": "arm"}, {"limb", "head"}),
-        ({"property": "concept", "op": "generalizes", "value": "hand"}, {"hand", "arm", "limb"}),
+        ({"property": "concept", "op": "generalizes", "value": "thumb"}, {"thumb", "hand", "arm", "limb"}),
         ({"property": "laterality", "op": "=", "value": "left"}, {"left-hand"}),
-        ({"property": "parent", "op": "=", "value": "hand"}, {"left-hand"}),
+        ({"property": "parent", "op": "=", "value": "hand"}, {"left-hand", "thumb"}),  # parent or subsumedBy
         ({"property": "concept", "op": "in", "value": "head,arm"}, {"head", "arm"}),
-        ({"property": "concept", "op": "not-in", "value": "head,arm"}, {"limb", "hand", "left-hand"}),
+        ({"property": "concept", "op": "not-in", "value": "head,arm"}, {"limb", "hand", "left-hand", "thumb"}),
+        ({"property": "concept", "op": "child-of", "value": "hand"}, {"left-hand", "thumb"}),
         ({"property": "code", "op": "regex", "value": "[a-z]+-hand"}, {"left-hand"}),
         ({"property": "paired", "op": "exists", "value": "true"}, {"hand", "head"}),
         ({"property": "paired", "op": "=", "value": "true"}, {"hand"}),
@@ -357,7 +360,7 @@ def test_filters_in_one_include_intersect() -> None:
         {"property": "concept", "op": "is-a", "value": "limb"},
         {"property": "concept", "op": "not-in", "value": "limb"},
     ]
-    assert _select({"filter": flts}) == {"arm", "hand", "left-hand"}
+    assert _select({"filter": flts}) == {"arm", "hand", "left-hand", "thumb"}
 
 
 def test_case_insensitive_code_system_and_designations() -> None:

@@ -40,6 +40,7 @@ class Expansion:
     displays: dict[Key, set[str]] = field(default_factory=dict)
     # grammar-based systems (UCUM, BCP 47, BCP 13) included whole: any well-formed code is a member
     whole: set[str] = field(default_factory=set)
+    _by_code: dict[str, list[Key]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def closed(self) -> bool:
@@ -48,7 +49,11 @@ class Expansion:
     def member(self, system: str | None, code: str) -> tuple[bool | None, str | None]:
         """Whether (system, code) is in the value set; None with a reason when it cannot be told."""
         if system is None:
-            hits = [key for key in self.codes if key[1] == code]
+            if self._by_code is None:
+                self._by_code = {}
+                for listed in self.codes:
+                    self._by_code.setdefault(listed[1], []).append(listed)
+            hits = self._by_code.get(code, [])
             sure = [key for key in hits if key not in self.doubtful]
             if sure:
                 return True, None
@@ -70,6 +75,7 @@ class Expansion:
         return None, reason
 
     def union(self, other: Expansion) -> None:
+        self._by_code = None
         for key, display in other.codes.items():
             was_sure = key in self.codes and key not in self.doubtful
             if self.codes.get(key) is None:
@@ -109,6 +115,7 @@ class Expansion:
         return result
 
     def subtract(self, other: Expansion) -> None:
+        self._by_code = None
         for key in list(self.codes):
             inside, reason = other.member(*key)
             if inside is True:
