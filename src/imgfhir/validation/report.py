@@ -8,6 +8,7 @@ NDJSON file, `<stdin>` for standard input) and returns the whole document as a s
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any, Literal
@@ -153,7 +154,12 @@ def render_json(results: Results) -> str:
     outcomes = [operation_outcome(name, outcome) for name, outcome in results]
     if len(outcomes) == 1:
         return _dumps(outcomes[0], True) + "\n"
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": oo} for oo in outcomes]}
+    # fullUrl is required in R5 (bdl-15); derived from the input names so that reruns give the same output
+    entries = [
+        {"fullUrl": uuid.uuid5(uuid.NAMESPACE_URL, f"imgfhir:{index}:{name}").urn, "resource": oo}
+        for index, ((name, _), oo) in enumerate(zip(results, outcomes, strict=True))
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return _dumps(bundle, True) + "\n"
 
 
