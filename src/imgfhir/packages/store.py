@@ -136,6 +136,12 @@ class PackageStore:
         if key not in self._scopes:
             rel = root.release if root else str(release)
             ordered = self.closure(root) if root else self._release_order(rel)
+            # core last: a canonical that an IG-level package redefines (newer extension and code
+            # system editions, e.g. hl7.fhir.uv.extensions over R4 core's) wins, as in the reference tooling
+            core = core_package_id(rel)
+            ordered = [p for p in ordered if p.id != core or p is root] + [
+                p for p in ordered if p.id == core and p is not root
+            ]
             rest = [p for p in self._release_order(rel) if p not in ordered]
             self._scopes[key] = Scope(self, ordered + rest, label=root.key if root else f"FHIR {rel}", release=rel)
         return self._scopes[key]

@@ -21,7 +21,7 @@ class Context:
     `resource` is the resource currently being walked (a contained or Bundle entry resource while
     inside one), `root` the outermost resource; `group` holds the occurrences a "group" rule is
     looking at; `entries` maps Bundle fullUrls and `Type/id` to entry resources for reference
-    resolution.
+    resolution, `known` other resources the caller made available (Validator.add_resources).
     """
 
     validator: Validator
@@ -32,7 +32,10 @@ class Context:
     resource_item: Item
     group: list[Item] = field(default_factory=list)
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    known: dict[str, dict[str, Any]] = field(default_factory=dict)
     depth: int = 0
+    # (id of a value, profiles) → conforms: slicing asks again for every slice and occurrence
+    conformance: dict[tuple[int, tuple[str, ...]], bool] = field(default_factory=dict)
 
     @cached_property
     def terminology(self) -> Terminology:

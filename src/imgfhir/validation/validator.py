@@ -2,26 +2,96 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imgfhir.outcome import Outcome
-from imgfhir.packages import PackageStore, Scope
+import orjson
+
+from imgfhir.outcome import Issue, Outcome
+from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical, fhir_release, load_store
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
 
+_RELEASE_ALIASES = {"R4": "R4", "R5": "R5", "4.0.1": "R4", "4.0": "R4", "5.0.0": "R5", "5.0": "R5"}
+
 
 class Validator:
-    """Holds the package store and the compiled plans; safe to reuse for many resources."""
+    """Holds the package store and the compiled plans; reuse one for many resources."""
 
     def __init__(self, store: PackageStore | None = None, *, packages: list[str] | None = None) -> None:
-        raise NotImplementedError  # being written
+        import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
+
+        self.store = store if store is not None else load_store(extra=list(packages or []))
+        self.known: dict[str, dict[str, Any]] = {}
+
+    def add_resources(self, resources: Any) -> None:
+        """Resources that references may resolve to (e.g. an IG's other examples, a server's
+        content), by `Type/id`, like the reference validator's loaded examples."""
+        for res in resources:
+            if isinstance(res, dict) and isinstance(res.get("resourceType"), str) and isinstance(res.get("id"), str):
+                self.known[f"{res['resourceType']}/{res['id']}"] = res
 
     def validate(
         self, resource: Any, profile: str | list[str] | None = None, *, fhir_version: str | None = None
     ) -> Outcome:
         """Never raises: bad input and internal errors become fatal/error issues."""
-        raise NotImplementedError
+        outcome = Outcome()
+        try:
+            res = _load(resource, outcome)
+            if res is None:
+                return outcome
+            outcome.extend(self._validate(res, _as_list(profile), fhir_version))
+        except RecursionError:
+            outcome.issues.append(Issue("fatal", "too-costly", "resource nested too deeply to validate"))
+        except Exception as exc:  # noqa: BLE001 - the contract is an outcome, never a traceback
+            outcome.issues.append(Issue("fatal", "exception", f"internal error: {type(exc).__name__}: {exc}"))
+        return outcome
+
+    def _validate(self, res: dict[str, Any], profiles: list[str], fhir_version: str | None) -> list[Issue]:
+        from imgfhir.validation.context import Context
+        from imgfhir.validation.engine import check_resource
+        from imgfhir.validation.model import Item
+
+        scope, problems = self.scope_for(res, profiles, fhir_version)
+        if scope is None:
+            return problems
+        rt = str(res.get("resourceType"))
+        item = Item(res, rt, (), rt)
+        ctx = Context(self, scope, scope.release, res, res, item, entries=_bundle_index(res), known=self.known)
+        issues = problems + list(check_resource(ctx, item, profiles))
+        return _dedupe(issues)
+
+    def scope_for(
+        self, res: dict[str, Any], profiles: list[str], fhir_version: str | None
+    ) -> tuple[Scope | None, list[Issue]]:
+        """The scope to validate in: the package of the profile asked for, else a declared one, else the release."""
+        release = _RELEASE_ALIASES.get(fhir_version or "", fhir_release(fhir_version) if fhir_version else None)
+        for url in profiles:
+            try:
+                return self.store.scope_for_canonical(url, release), []
+            except UnknownCanonical as exc:
+                return None, [Issue("error", "not-found", f"unknown profile: {exc}", rule="profile")]
+        meta = res.get("meta")
+        declared = meta.get("profile") if isinstance(meta, dict) else None
+        for url in declared if isinstance(declared, list) else []:
+            if isinstance(url, str):
+                try:
+                    return self.store.scope_for_canonical(url, release), []
+                except UnknownCanonical:
+                    continue
+        if release is None:
+            release = "R4" if "R4" in self.store.releases() else self.store.releases()[0]
+            note = Issue(
+                "information",
+                "informational",
+                f"no FHIR version given and no known profile declared: validating as FHIR {release}",
+            )
+            return self.store.scope(release=release), [note]
+        if release not in self.store.releases():
+            return None, [Issue("error", "not-supported", f"no packages for FHIR {release} are loaded")]
+        return self.store.scope(release=release), []
 
     def terminology(self, scope: Scope) -> Terminology:
         from imgfhir.terminology import Terminology
@@ -32,6 +102,63 @@ class Validator:
         return term
 
 
+def _as_list(profile: str | list[str] | None) -> list[str]:
+    if profile is None:
+        return []
+    return [profile] if isinstance(profile, str) else list(profile)
+
+
+def _load(resource: Any, outcome: Outcome) -> dict[str, Any] | None:
+    if isinstance(resource, dict):
+        data: Any = resource
+    else:
+        try:
+            if isinstance(resource, (os.PathLike, Path)):
+                raw: bytes | str = Path(resource).read_bytes()
+            else:
+                raw = resource
+            data = orjson.loads(raw)
+        except (OSError, orjson.JSONDecodeError, TypeError) as exc:
+            outcome.issues.append(Issue("fatal", "invalid", f"cannot read the resource: {exc}"))
+            return None
+    if not isinstance(data, dict):
+        outcome.issues.append(Issue("fatal", "structure", "expected a JSON object (a FHIR resource)"))
+        return None
+    if not isinstance(data.get("resourceType"), str):
+        outcome.issues.append(Issue("fatal", "structure", "the JSON object has no resourceType"))
+        return None
+    return data
+
+
+def _bundle_index(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if res.get("resourceType") != "Bundle":
+        return {}
+    index: dict[str, dict[str, Any]] = {}
+    for entry in res.get("entry", ()) if isinstance(res.get("entry"), list) else ():
+        target = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(target, dict):
+            continue
+        full_url = entry.get("fullUrl")
+        if isinstance(full_url, str):
+            index[full_url] = target
+        if isinstance(target.get("resourceType"), str) and isinstance(target.get("id"), str):
+            index.setdefault(f"{target['resourceType']}/{target['id']}", target)
+            if isinstance(full_url, str) and full_url.endswith(f"{target['resourceType']}/{target['id']}"):
+                index.setdefault(full_url, target)
+    return index
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Issue] = []
+    for i in issues:
+        key = (i.severity, i.expression, i.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
+
+
 def validate(
     resource: Any,
     profile: str | list[str] | None = None,
@@ -40,4 +167,14 @@ def validate(
     packages: list[str] | None = None,
 ) -> Outcome:
     """Validate `resource` (dict, JSON text/bytes, or a path) offline; see Validator.validate."""
-    raise NotImplementedError
+    key = tuple(str(p) for p in packages or ())
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        try:
+            validator = _VALIDATORS[key] = Validator(packages=list(key))
+        except PackageError as exc:
+            return Outcome([Issue("fatal", "not-found", str(exc), rule="package")])
+    return validator.validate(resource, profile, fhir_version=fhir_version)
+
+
+_VALIDATORS: dict[tuple[str, ...], Validator] = {}

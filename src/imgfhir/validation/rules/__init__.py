@@ -1,0 +1,14 @@
+"""The built-in rules; importing this package registers them in `imgfhir.validation.model.RULES`."""
+
+from imgfhir.validation.rules import (
+    cardinality,
+    extensions,
+    invariants,
+    primitives,
+    references,
+    slicing,
+    structure,
+    values,
+)
+
+__all__ = ["cardinality", "extensions", "invariants", "primitives", "references", "slicing", "structure", "values"]

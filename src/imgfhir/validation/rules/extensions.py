@@ -1,0 +1,95 @@
+"""Extensions: the URL must name a known definition, whose own rules then apply (value, nesting, context)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from imgfhir.outcome import Issue, Severity
+from imgfhir.validation.context import Context
+from imgfhir.validation.engine import FHIR_SD, check_element
+from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.plan import compile_profile
+
+
+def _is_extension(element: ElementPlan) -> bool:
+    return element.name in ("extension", "modifierExtension") and element.slice_name is None
+
+
+@rule("extension", applies=_is_extension)
+def extension(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    ext = item.value
+    if not isinstance(ext, dict):
+        return
+    url = ext.get("url")
+    modifier = element.name == "modifierExtension"
+    if not isinstance(url, str) or not url:
+        yield issue("error", "structure", "extension without a url", item, "extension")
+        return
+    has_value = any(k.startswith("value") for k in ext)
+    has_children = bool(ext.get("extension"))
+    if has_value == has_children:
+        message = (
+            "an extension must have either extensions or a value, not both (ext-1)"
+            if has_value
+            else ("an extension must have either extensions or a value (ext-1)")
+        )
+        yield issue("error", "invariant", message, item, "ext-1")
+    if "/" not in url and not url.startswith("urn:"):
+        return  # a nested extension's local name: its parent's definition slices it
+    if ctx.scope.entry(url) is None:
+        severity: Severity = "error" if modifier else "warning"
+        message = f"unknown {'modifier ' if modifier else ''}extension {url}"
+        yield issue(severity, "not-found", message, item, "extension")
+        return
+    plan = compile_profile(ctx.scope, url)
+    if plan.type != "Extension":
+        yield issue("error", "invalid", f"{url} is a {plan.type} definition, not an extension", item, "extension")
+        return
+    if modifier and not plan.root.ed.get("isModifier") and not _is_modifier(plan.sd):
+        yield issue("error", "structure", f"{url} is not a modifier extension", item, "extension")
+    yield from _context(ctx, plan.sd, element, item)
+    yield from check_element(ctx, plan.root, Item(ext, item.expression, item.pointer, "Extension"))
+
+
+def _is_modifier(sd: dict[str, Any]) -> bool:
+    elements = sd.get("snapshot", {}).get("element", [])
+    return bool(elements and elements[0].get("isModifier"))
+
+
+def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item) -> Iterator[Issue]:
+    """Context of use: element contexts are matched against the path of the extended element."""
+    contexts = sd.get("context")
+    if not isinstance(contexts, list) or not contexts:
+        return
+    where = _extended_path(element)
+    if where is None:
+        return
+    for c in contexts:
+        if not isinstance(c, dict):
+            continue
+        kind, expr = c.get("type"), str(c.get("expression", ""))
+        if kind != "element":
+            return  # fhirpath/extension contexts: not checked here (listed in README)
+        if expr in ("Element", "Resource", "DomainResource", "Base") or _context_matches(ctx, expr, where):
+            return
+    allowed = ", ".join(str(c.get("expression")) for c in contexts if isinstance(c, dict))
+    message = f"extension {sd.get('url')} is not allowed on {where} (context: {allowed})"
+    yield issue("error", "structure", message, item, "extension-context")
+
+
+def _extended_path(element: ElementPlan) -> str | None:
+    """The definition path of the element carrying the extension (`Composition`, `Coding`, ...)."""
+    head, _, last = element.path.rpartition(".")
+    return head if last in ("extension", "modifierExtension") and head else None
+
+
+def _context_matches(ctx: Context, expr: str, path: str) -> bool:
+    """Paths are compared exactly; a bare type name matches its resource, or any element of a
+    datatype (the instance path does not carry datatypes, so those are accepted, not guessed)."""
+    if expr == path:
+        return True
+    if "." in expr:
+        return False
+    hit = ctx.scope.entry(FHIR_SD + expr)
+    return hit is None or hit[1].kind != "resource"

@@ -1,0 +1,85 @@
+"""FHIRPath invariants (ElementDefinition.constraint), compiled once per element and evaluated per value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from imgfhir.fhirpath import CompiledExpression, FhirPathError, compile
+from imgfhir.outcome import Issue
+from imgfhir.validation.context import Context
+from imgfhir.validation.model import ElementPlan, Item, issue, rule
+
+# checked natively, with the same meaning, by the json-shape and extension rules
+NATIVE = frozenset({"ele-1", "ext-1"})
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    key: str
+    severity: str
+    human: str
+    expression: str
+    compiled: CompiledExpression | None
+    problem: str | None
+
+
+def _constraints(element: ElementPlan) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in element.ed.get("constraint", ())
+        if isinstance(c, dict) and c.get("key") not in NATIVE and isinstance(c.get("expression"), str)
+    ]
+
+
+def _compiled(element: ElementPlan) -> list[Invariant]:
+    cached: list[Invariant] | None = element.memo.get("invariants")
+    if cached is None:
+        cached = []
+        for c in _constraints(element):
+            expression = str(c["expression"])
+            try:
+                compiled, problem = compile(expression, element.fhir_release), None
+            except (FhirPathError, ValueError) as exc:
+                compiled, problem = None, str(exc)
+            severity = "warning" if c.get("severity") == "warning" else "error"
+            cached.append(
+                Invariant(str(c.get("key")), severity, str(c.get("human", "")), expression, compiled, problem)
+            )
+        element.memo["invariants"] = cached
+    return cached
+
+
+def _context_type(element: ElementPlan, item: Item) -> str | None:
+    t = item.type
+    if t and t[:1].isupper() and t not in ("BackboneElement", "Element", "Resource", "DomainResource"):
+        return t
+    base = element.ed.get("base")
+    return str(base.get("path")) if isinstance(base, dict) and "." in str(base.get("path")) else None
+
+
+@rule("invariant", applies=lambda e: bool(_constraints(e)))
+def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    if item.value is None:
+        return
+    at_root = item.value is ctx.resource
+    for inv in _compiled(element):
+        if inv.compiled is None:
+            message = f"{inv.key} not checked: the expression cannot be compiled ({inv.problem})"
+            yield issue("information", "informational", message, item, inv.key)
+            continue
+        try:
+            result = inv.compiled.evaluate(
+                ctx.resource,
+                context_node=None if at_root else item.value,
+                context_type=None if at_root else _context_type(element, item),
+                root_resource=ctx.root,
+            )
+        except (FhirPathError, RecursionError) as exc:
+            message = f"{inv.key} not checked: evaluation failed ({exc})"
+            yield issue("information", "informational", message, item, inv.key)
+            continue
+        if result and not all(r is True for r in result):
+            message = f"{inv.key}: {inv.human} [{inv.expression}]"
+            yield issue(inv.severity, "invariant", message, item, inv.key)  # type: ignore[arg-type]

@@ -1,0 +1,112 @@
+"""Primitive values: JSON type, lexical form (the regexes of the FHIR spec) and ranges."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from imgfhir.outcome import Issue
+from imgfhir.validation.context import Context
+from imgfhir.validation.engine import is_primitive
+from imgfhir.validation.model import ElementPlan, Item, issue, rule
+
+_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
+_ZONE = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+_DATE = _YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?"
+
+# the regexes published with each primitive type in the FHIR specification (R4/R5)
+PATTERNS: dict[str, re.Pattern[str]] = {
+    name: re.compile(rf"^(?:{rx})$")
+    for name, rx in {
+        "date": _DATE,
+        "dateTime": _YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T" + _TIME + _ZONE + r")?)?)?",
+        "instant": _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T" + _TIME + _ZONE,
+        "time": _TIME,
+        "code": r"[^\s]+( [^\s]+)*",
+        "id": r"[A-Za-z0-9\-\.]{1,64}",
+        "oid": r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+",
+        "uuid": r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "uri": r"\S*",
+        "url": r"\S*",
+        "canonical": r"\S*",
+        "decimal": r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?",
+        "integer": r"[0]|[-+]?[1-9][0-9]*",
+        "unsignedInt": r"[0]|([1-9][0-9]*)",
+        "positiveInt": r"\+?[1-9][0-9]*",
+        "integer64": r"[0]|[-+]?[1-9][0-9]*",
+    }.items()
+}
+_INT_RANGES = {
+    "integer": (-(2**31), 2**31 - 1),
+    "unsignedInt": (0, 2**31 - 1),
+    "positiveInt": (1, 2**31 - 1),
+}
+_JSON_NUMBER = frozenset({"decimal", "integer", "unsignedInt", "positiveInt"})
+MAX_STRING = 1024 * 1024
+
+
+def _primitive_element(element: ElementPlan) -> bool:
+    return any(is_primitive(t) for t in element.type_codes)
+
+
+@rule("primitive", applies=_primitive_element)
+def primitive_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    t = item.type
+    if not is_primitive(t) or item.value is None:
+        return
+    assert t is not None
+    value = item.value
+    if t == "boolean":
+        if not isinstance(value, bool):
+            yield _bad(item, f"boolean must be JSON true or false, found {value!r}")
+        return
+    if t in _JSON_NUMBER or (t == "integer64" and ctx.release == "R4"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            yield _bad(item, f"{t} must be a JSON number, found {value!r}")
+            return
+        if t != "decimal":
+            if isinstance(value, float) and not value.is_integer():
+                yield _bad(item, f"{t} must be a whole number, found {value!r}")
+                return
+            low, high = _INT_RANGES.get(t, (-(2**63), 2**63 - 1))
+            if not low <= int(value) <= high:
+                yield _bad(item, f"{t} value {value} is out of range [{low}, {high}]")
+        return
+    if not isinstance(value, str):
+        yield _bad(item, f"{t} must be a JSON string, found {value!r}")
+        return
+    if value.strip() == "" and t != "string" and t != "markdown":
+        yield _bad(item, f"{t} must not be empty or blank")
+        return
+    if t in ("string", "markdown") and len(value) > MAX_STRING:
+        yield _bad(item, f"{t} is longer than {MAX_STRING} characters")
+    pattern = PATTERNS.get(t)
+    if pattern is not None and not pattern.match(value):
+        yield _bad(item, f"{value!r} is not a valid {t}")
+        return
+    if t in ("date", "dateTime", "instant") and len(value) >= 10:
+        try:
+            date.fromisoformat(value[:10])
+        except ValueError:
+            yield _bad(item, f"{value!r} is not a real calendar date")
+    if t == "instant":
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            yield _bad(item, f"{value!r} is not a valid instant")
+    if t == "base64Binary":
+        try:
+            base64.b64decode(value.replace("\n", "").replace("\r", "").replace(" ", ""), validate=True)
+        except (binascii.Error, ValueError):
+            yield _bad(item, "base64Binary content is not valid base64")
+    max_length = element.ed.get("maxLength")
+    if isinstance(max_length, int) and len(value) > max_length:
+        yield issue("error", "value", f"value is longer than maxLength {max_length}", item, "maxLength")
+
+
+def _bad(item: Item, message: str) -> Issue:
+    return issue("error", "value", message, item, "primitive")

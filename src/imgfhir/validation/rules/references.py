@@ -1,0 +1,72 @@
+"""References: resolve within the resource (contained) and the Bundle, and check the target's type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from imgfhir.outcome import Issue
+from imgfhir.validation.context import Context
+from imgfhir.validation.model import ElementPlan, Item, issue, rule
+
+
+def resolve_reference(ctx: Context, reference: Any) -> dict[str, Any] | None:
+    """The resource a Reference (or reference string) points to, if it is in this document."""
+    ref = reference.get("reference") if isinstance(reference, dict) else reference
+    if not isinstance(ref, str):
+        return None
+    if ref.startswith("#"):
+        for res in ctx.resource.get("contained", ()) if isinstance(ctx.resource, dict) else ():
+            if isinstance(res, dict) and res.get("id") == ref[1:]:
+                return res
+        return ctx.resource if ref == "#" else None
+    hit = ctx.entries.get(ref)
+    if hit is None and "/_history/" in ref:
+        hit = ctx.entries.get(ref.split("/_history/", 1)[0])
+    if hit is None and "/" in ref and not ref.startswith("urn:"):
+        local = "/".join(ref.split("/_history/", 1)[0].rsplit("/", 2)[-2:])
+        hit = ctx.entries.get(local) if not ref.startswith(("http:", "https:")) else None
+        if hit is None:
+            hit = ctx.known.get(local)
+    return hit
+
+
+def _is_reference(element: ElementPlan) -> bool:
+    return "Reference" in element.type_codes
+
+
+@rule("reference", applies=_is_reference)
+def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    if item.type not in (None, "Reference") or not isinstance(item.value, dict):
+        return
+    ref = item.value.get("reference")
+    if not isinstance(ref, str):
+        return
+    target = resolve_reference(ctx, item.value)
+    if target is None:
+        if ref.startswith("#"):
+            yield issue("error", "not-found", f"contained resource {ref} not found", item, "reference")
+        elif ctx.root.get("resourceType") == "Bundle":
+            message = f"reference {ref} cannot be resolved within the Bundle"
+            yield issue("warning", "not-found", message, item, "reference")
+        return
+    allowed = {
+        str(p).rsplit("/", 1)[-1]
+        for t in element.ed.get("type", ())
+        if t.get("code") == "Reference"
+        for p in t.get("targetProfile", ())
+    }
+    rt = target.get("resourceType")
+    if allowed and "Resource" not in allowed and rt not in allowed and not _profile_allows(ctx, element, rt):
+        message = f"reference to a {rt}; allowed targets: {', '.join(sorted(allowed))}"
+        yield issue("error", "structure", message, item, "reference")
+
+
+def _profile_allows(ctx: Context, element: ElementPlan, resource_type: Any) -> bool:
+    """A targetProfile that is a profile (not a core type) allows the type it constrains."""
+    for t in element.ed.get("type", ()):
+        for url in t.get("targetProfile", ()):
+            hit = ctx.scope.entry(str(url))
+            if hit is not None and hit[1].type == resource_type:
+                return True
+    return False

@@ -1,0 +1,357 @@
+"""Slicing: assign each occurrence to a slice by its discriminators, then check rules and slices.
+
+Discriminator paths are the restricted FHIRPath the spec allows (element names, `$this`,
+`extension('url')`, `resolve()`, `ofType(T)`), evaluated directly on the JSON: a general
+FHIRPath engine per occurrence and slice would dominate validation time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from imgfhir.outcome import Issue
+from imgfhir.validation.context import Context
+from imgfhir.validation.engine import check_element, children_of, slots, type_profile, upper_first
+from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.rules.cardinality import cardinality_issues
+from imgfhir.validation.rules.values import matches_fixed, matches_pattern
+
+_STEP = re.compile(
+    r"\s*(\$this|resolve\(\)|extension\('([^']*)'\)|extension\(\"([^\"]*)\"\)|ofType\(([^)]*)\)|[A-Za-z0-9_\[\]]+)\s*"
+)
+
+
+def steps(path: str) -> list[str]:
+    """Split a discriminator path into steps, keeping `extension('http://a.b/c')` whole."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(path):
+        m = _STEP.match(path, pos)
+        if not m:
+            raise ValueError(f"unsupported discriminator path {path!r}")
+        out.append(m.group(1))
+        pos = m.end()
+        if pos < len(path) and path[pos] == ".":
+            pos += 1
+    return out
+
+
+def _has_slicing(element: ElementPlan) -> bool:
+    return element.slicing is not None and bool(element.slices)
+
+
+@rule("slice", "group", applies=_has_slicing)
+def slicing(ctx: Context, element: ElementPlan, parent: Item) -> Iterator[Issue]:
+    yield from _check_slicing(ctx, element, parent, list(ctx.group))
+
+
+def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list[Item]) -> Iterator[Issue]:
+    spec = element.slicing or {}
+    discriminators = [d for d in spec.get("discriminator", ()) if isinstance(d, dict)]
+    rules = spec.get("rules", "open")
+    assigned: list[ElementPlan | None] = []
+    for it in items:
+        match = None
+        for sl in element.slices:
+            if _matches(ctx, element, sl, it, discriminators):
+                match = sl
+                break
+        assigned.append(match)
+    order = {id(s): i for i, s in enumerate(element.slices)}
+    last = -1
+    seen_unmatched = False
+    for it, found in zip(items, assigned, strict=True):
+        if found is None:
+            seen_unmatched = True
+            if rules == "closed":
+                message = f"this element does not match any known slice of {element.path} (slicing is closed)"
+                yield issue("error", "structure", message, it, "slice")
+            continue
+        if rules == "openAtEnd" and seen_unmatched:
+            message = f"slice {found.slice_name} comes after unsliced content (slicing of {element.path} is openAtEnd)"
+            yield issue("error", "structure", message, it, "slice")
+        if spec.get("ordered") and order[id(found)] < last:
+            message = f"slice {found.slice_name} is out of order (slicing of {element.path} is ordered)"
+            yield issue("error", "structure", message, it, "slice")
+        last = max(last, order[id(found)])
+    for sl in element.slices:
+        matched = [it for it, s in zip(items, assigned, strict=True) if s is sl]
+        yield from cardinality_issues(sl, parent, len(matched), f"{element.path}:{sl.slice_name}")
+        for it in matched:
+            yield from check_element(ctx, sl, it)
+        if _has_slicing(sl):  # re-slices
+            yield from _check_slicing(ctx, sl, parent, matched)
+
+
+def _matches(
+    ctx: Context, entry: ElementPlan, sl: ElementPlan, item: Item, discriminators: list[dict[str, Any]]
+) -> bool:
+    if not discriminators:  # no discriminator: the occurrence must conform to the slice
+        return not any(i.severity in ("error", "fatal") for i in check_element(ctx, sl, item))
+    for d in discriminators:
+        kind, path = str(d.get("type")), str(d.get("path", "$this"))
+        try:
+            if not _discriminate(ctx, sl, item, kind, steps(path)):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: list[str]) -> bool:
+    target, type_hint = _definition_at(ctx, sl, item.type, path)
+    values = _values_at(ctx, item, path)
+    if kind == "exists":
+        if target is None:
+            return False
+        required = target.min >= 1
+        forbidden = target.max == 0
+        return (bool(values) or not required) and (not values or not forbidden)
+    if target is None:
+        return False
+    if kind in ("value", "pattern"):
+        expected = _expected_value(target, sl, path)
+        if expected is None:
+            return False
+        how, value = expected
+        check = matches_fixed if how == "fixed" else matches_pattern
+        return any(check(value, v) for v, _ in values)
+    if kind == "type":
+        if path and path[-1] in ("resolve()", "reference"):
+            # the type of the referenced resource: resolved, or read from a literal `Type/id`
+            holder, _ = _definition_at(ctx, sl, item.type, path[:-1])
+            allowed = {_type_of_profile(ctx, p) for p in _target_profiles(holder or target)}
+            refs = _values_at(ctx, item, path[:-1])
+            return any(_referenced_type(ctx, v) in allowed for v, _ in refs)
+        allowed = set(target.type_codes)
+        return any(t in allowed for _, t in values if t)
+    if kind == "profile":
+        if target.type_codes == ("Reference",) and (not path or path[-1] != "resolve()"):
+            # a profile discriminator on a Reference means the referenced resource's profile
+            refs = _values_at(ctx, item, path)
+            path = [*path, "resolve()"]
+            values = _values_at(ctx, item, path)
+            if not values:
+                # not resolvable here (a logical or external reference): its stated or literal type is
+                # all there is to go on, as for a type discriminator
+                wanted = {_type_of_profile(ctx, p) for p in _target_profiles(target)}
+                return any(_stated_type(ctx, v) in wanted for v, _ in refs)
+        profiles = _target_profiles(target) if path and path[-1] == "resolve()" else _profiles(target, type_hint)
+        if not profiles:
+            # the element the path names carries no profile (a modelling slip seen in published IGs):
+            # the value must conform to what the slice states there, rather than match nothing
+            return any(_conforms_to_element(ctx, target, v, t) for v, t in values)
+        return any(_conforms(ctx, v, t, profiles) for v, t in values)
+    return False
+
+
+def _expected_value(target: ElementPlan, sl: ElementPlan, path: list[str]) -> tuple[str, Any] | None:
+    if target.fixed is not None:
+        return "fixed", target.fixed[1]
+    if target.pattern is not None:
+        return "pattern", target.pattern[1]
+    if path and path[-1] == "url" and target is not sl:
+        # an extension slice whose children were not unfolded: the url is the extension's canonical
+        owner = sl if len(path) == 1 else None
+        profile = type_profile(owner, "Extension") if owner is not None else None
+        if profile:
+            return "fixed", profile
+    return None
+
+
+def _type_of_profile(ctx: Context, url: str) -> str:
+    hit = ctx.scope.entry(url)
+    return str(hit[1].type) if hit is not None and hit[1].type else url.rsplit("/", 1)[-1]
+
+
+def _referenced_type(ctx: Context, reference: Any) -> str | None:
+    target = _resolve(ctx, reference)
+    if target is not None:
+        return str(target.get("resourceType"))
+    ref = reference.get("reference") if isinstance(reference, dict) else reference
+    if isinstance(ref, str) and not ref.startswith(("#", "urn:")):
+        parts = ref.split("/_history/")[0].rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2][:1].isupper():
+            return parts[-2]
+    return None
+
+
+def _stated_type(ctx: Context, reference: Any) -> str | None:
+    stated = reference.get("type") if isinstance(reference, dict) else None
+    if isinstance(stated, str):
+        return stated.rsplit("/", 1)[-1]
+    return _referenced_type(ctx, reference)
+
+
+def _profiles(element: ElementPlan, type_code: str | None) -> list[str]:
+    return [
+        str(p) for t in element.ed.get("type", ()) for p in t.get("profile", ()) if type_code in (None, t.get("code"))
+    ]
+
+
+def _target_profiles(element: ElementPlan) -> list[str]:
+    return [str(p) for t in element.ed.get("type", ()) for p in t.get("targetProfile", ())]
+
+
+def _conforms_to_element(ctx: Context, element: ElementPlan, value: Any, type_code: str | None) -> bool:
+    probe = Item(value, "$probe", (), type_code or _single(element))
+    return not any(i.severity in ("error", "fatal") for i in check_element(ctx, element, probe))
+
+
+def _conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
+    key = (id(value), tuple(profiles))
+    cached = ctx.conformance.get(key)
+    if cached is None:
+        cached = ctx.conformance[key] = _conforms_uncached(ctx, value, type_code, profiles)
+    return cached
+
+
+def _conforms_uncached(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
+    from imgfhir.validation.engine import check_resource
+    from imgfhir.validation.plan import compile_profile
+
+    for url in profiles:
+        if ctx.scope.entry(url) is None:
+            continue
+        probe = Item(value, "$probe", (), type_code)
+        if isinstance(value, dict) and "resourceType" in value:
+            found = list(check_resource(ctx, probe, [url]))
+        else:
+            plan = compile_profile(ctx.scope, url)
+            found = list(check_element(ctx, plan.root, probe))
+        if not any(i.severity in ("error", "fatal") for i in found):
+            return True
+    return False
+
+
+def _definition_at(
+    ctx: Context, sl: ElementPlan, type_code: str | None, path: list[str]
+) -> tuple[ElementPlan | None, str | None]:
+    """The element definition a discriminator path names inside slice `sl`."""
+    node: ElementPlan | None = sl
+    current_type = type_code
+    for step in path:
+        if node is None:
+            return None, None
+        if step == "$this":
+            continue
+        if step == "resolve()":
+            return node, current_type
+        if step.startswith("ofType("):
+            current_type = step[7:-1]
+            continue
+        if step.startswith("extension("):
+            url = step[11:-2]
+            ext = children_of(ctx, node, current_type).get("extension")
+            node = next((s for s in (ext.slices if ext else []) if url in _profiles(s, "Extension")), None)
+            current_type = "Extension"
+            continue
+        if node.slices and node is not sl and len(node.slices) == 1:
+            node = node.slices[0]  # a path through an element sliced once means that slice
+        children = children_of(ctx, node, current_type if current_type else _single(node))
+        nxt = children.get(step)
+        if nxt is None:
+            choice = children.get(step + "[x]")
+            nxt = choice
+        if nxt is None:
+            for name, child in children.items():
+                if child.is_choice and step.startswith(name[:-3]):
+                    nxt, current_type = child, step[len(name) - 3 :]
+                    break
+        else:
+            current_type = _single(nxt)
+        node = nxt
+    return node, current_type
+
+
+def _single(element: ElementPlan) -> str | None:
+    return element.type_codes[0] if len(element.type_codes) == 1 else None
+
+
+def _values_at(ctx: Context, item: Item, path: list[str]) -> list[tuple[Any, str | None]]:
+    """Instance values (with their FHIR type where known) at a discriminator path."""
+    current: list[tuple[Any, str | None]] = [(item.value, item.type)]
+    for step in path:
+        nxt: list[tuple[Any, str | None]] = []
+        for value, type_code in current:
+            if step == "$this":
+                nxt.append((value, type_code))
+            elif step == "resolve()":
+                target = _resolve(ctx, value)
+                if target is not None:
+                    nxt.append((target, str(target.get("resourceType"))))
+            elif step.startswith("ofType("):
+                if type_code == step[7:-1]:
+                    nxt.append((value, type_code))
+            elif step.startswith("extension("):
+                url = step[11:-2]
+                for ext in value.get("extension", ()) if isinstance(value, dict) else ():
+                    if isinstance(ext, dict) and ext.get("url") == url:
+                        nxt.append((ext, "Extension"))
+            elif isinstance(value, dict):
+                nxt.extend(_property(value, step))
+        current = nxt
+    return current
+
+
+def _property(obj: dict[str, Any], name: str) -> list[tuple[Any, str | None]]:
+    if name.endswith("[x]"):
+        stem = name[:-3]
+        out: list[tuple[Any, str | None]] = []
+        for key, value in obj.items():
+            if key.startswith(stem) and key[len(stem) : len(stem) + 1].isupper():
+                t = key[len(stem) :]
+                t = t if t[:1].isupper() and t not in _PRIMITIVE_NAMES else t[:1].lower() + t[1:]
+                out.extend((v, t) for v in (value if isinstance(value, list) else [value]))
+        return out
+    value = obj.get(name)
+    if value is None:
+        return _property(obj, name + "[x]") if name in _CHOICE_STEMS else []
+    return [(v, _resource_type(v)) for v in (value if isinstance(value, list) else [value])]
+
+
+# element names that are choices in some type, so `extension.value` finds `valueBoolean`
+_CHOICE_STEMS = frozenset({"value", "effective", "onset", "abatement", "deceased", "multipleBirth", "occurrence"})
+
+
+def _resource_type(value: Any) -> str | None:
+    rt = value.get("resourceType") if isinstance(value, dict) else None
+    return rt if isinstance(rt, str) else None
+
+
+_PRIMITIVE_NAMES = frozenset(
+    upper_first(p)
+    for p in [
+        "base64Binary",
+        "boolean",
+        "canonical",
+        "code",
+        "date",
+        "dateTime",
+        "decimal",
+        "id",
+        "instant",
+        "integer",
+        "integer64",
+        "markdown",
+        "oid",
+        "positiveInt",
+        "string",
+        "time",
+        "unsignedInt",
+        "uri",
+        "url",
+        "uuid",
+    ]
+)
+
+
+def _resolve(ctx: Context, reference: Any) -> dict[str, Any] | None:
+    from imgfhir.validation.rules.references import resolve_reference
+
+    return resolve_reference(ctx, reference)
+
+
+__all__ = ["slicing", "slots", "steps"]
