@@ -153,6 +153,9 @@ def check_element(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Is
     """All item rules of `element` on `item`, then its children (or, for a resource, its own definition)."""
     for r in element.item_rules:
         yield from r.fn(ctx, element, item)
+    if ctx.validator.extra_rules:
+        for r in ctx.validator.extra_rules_for(element)[0]:
+            yield from r.fn(ctx, element, item)
     if not isinstance(item.value, dict):
         return
     if is_nested_resource(ctx, item):
@@ -192,11 +195,14 @@ def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[I
             continue
         seen.add(id(child))
         group = occurrences(ctx, item, child, table)
-        if child.group_rules:
+        group_rules = child.group_rules
+        if ctx.validator.extra_rules:
+            group_rules = group_rules + ctx.validator.extra_rules_for(child)[1]
+        if group_rules:
             saved = ctx.group
             ctx.group = group
             try:
-                for r in child.group_rules:
+                for r in group_rules:
                     yield from r.fn(ctx, child, item)
             finally:
                 ctx.group = saved
@@ -243,7 +249,10 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
             if plan.type != rt:
                 yield issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile")
                 continue
-            for r in plan.root.item_rules:
+            root_rules = plan.root.item_rules
+            if ctx.validator.extra_rules:
+                root_rules = root_rules + ctx.validator.extra_rules_for(plan.root)[0]
+            for r in root_rules:
                 yield from r.fn(ctx, plan.root, root_item)
             yield from check_children(ctx, plan.root, root_item)
     finally:

@@ -13,6 +13,7 @@ from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
+    from imgfhir.validation.model import ElementPlan, Rule
 
 _RELEASE_ALIASES = {"R4": "R4", "R5": "R5", "4.0.1": "R4", "4.0": "R4", "5.0.0": "R5", "5.0": "R5"}
 
@@ -20,11 +21,32 @@ _RELEASE_ALIASES = {"R4": "R4", "R5": "R5", "4.0.1": "R4", "4.0": "R4", "5.0.0":
 class Validator:
     """Holds the package store and the compiled plans; reuse one for many resources."""
 
-    def __init__(self, store: PackageStore | None = None, *, packages: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        store: PackageStore | None = None,
+        *,
+        packages: list[str] | None = None,
+        rules: list[Rule] | None = None,
+    ) -> None:
         import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
 
         self.store = store if store is not None else load_store(extra=list(packages or []))
         self.known: dict[str, dict[str, Any]] = {}
+        # rules beyond the built-in table (plugins, callers): applied on top of every compiled plan
+        self.extra_rules: list[Rule] = list(rules or [])
+        self._extra_by_element: dict[int, tuple[list[Rule], list[Rule]]] = {}
+
+    def extra_rules_for(self, element: ElementPlan) -> tuple[list[Rule], list[Rule]]:
+        """(item rules, group rules) of `extra_rules` that apply to `element`, decided once per element."""
+        found = self._extra_by_element.get(id(element))
+        if found is None:
+            applicable = [r for r in self.extra_rules if r.applies(element)]
+            found = (
+                [r for r in applicable if r.kind == "item"],
+                [r for r in applicable if r.kind == "group"],
+            )
+            self._extra_by_element[id(element)] = found
+        return found
 
     def add_resources(self, resources: Any) -> None:
         """Resources that references may resolve to (e.g. an IG's other examples, a server's
