@@ -23,15 +23,9 @@ BROKEN = VALIDATION / "Observation-545-broken.json"
 DEVICE = VALIDATION / "Device-12.json"
 SARIF_SCHEMA = VALIDATION / "sarif-schema-2.1.0.json"
 
-# Until the validation engine lands, Validator() raises NotImplementedError and the command says so.
-needs_engine = pytest.mark.xfail(raises=NotImplementedError, strict=False, reason="validation engine not landed")
-
 
 def run(*args: str | Path, stdin: bytes | None = None) -> Any:
-    result = runner.invoke(app, [str(a) for a in args], input=stdin)
-    if "validation is not available yet" in result.stderr:
-        raise NotImplementedError(result.stderr)
-    return result
+    return runner.invoke(app, [str(a) for a in args], input=stdin)
 
 
 def assert_one_line_error(result: Any, code: int = 2) -> str:
@@ -159,7 +153,6 @@ def test_ndjson_lines_are_inputs_with_file_lines(tmp_path: Path) -> None:
 # -- with the engine ----------------------------------------------------------------------------
 
 
-@needs_engine
 def test_valid_example_passes() -> None:
     result = run("validate", GOOD)
     assert result.exit_code == 0, result.output
@@ -167,7 +160,6 @@ def test_valid_example_passes() -> None:
     assert not [parts for parts in issue_lines(result.stdout) if parts[0] in ("error", "fatal")]
 
 
-@needs_engine
 def test_broken_example_fails_with_positions() -> None:
     result = run("validate", BROKEN, GOOD)
     assert result.exit_code == 1, result.output
@@ -178,7 +170,6 @@ def test_broken_example_fails_with_positions() -> None:
     assert str(GOOD) not in result.stdout or "warning" in result.stdout  # listed only for warnings
 
 
-@needs_engine
 def test_fail_on_warning() -> None:
     result = run("validate", GOOD, "--format", "json")
     oo = orjson.loads(result.stdout)
@@ -188,7 +179,6 @@ def test_fail_on_warning() -> None:
     assert run("validate", GOOD, "--fail-on", "error").exit_code == 0
 
 
-@needs_engine
 def test_json_formats() -> None:
     one = orjson.loads(run("validate", BROKEN, "--format", "json").stdout)
     assert one["resourceType"] == "OperationOutcome"
@@ -205,7 +195,6 @@ def test_json_formats() -> None:
     assert [orjson.loads(line)["resourceType"] for line in lines] == ["OperationOutcome"] * 2
 
 
-@needs_engine
 def test_sarif_output_validates_against_the_schema(tmp_path: Path) -> None:
     out = tmp_path / "report.sarif"
     result = run("validate", BROKEN, GOOD, "--format", "sarif", "-o", out)
@@ -226,7 +215,6 @@ def test_sarif_output_validates_against_the_schema(tmp_path: Path) -> None:
     assert hits[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == BROKEN.as_uri()
 
 
-@needs_engine
 def test_profile_by_id_within_an_ig_and_fhir_version_aliases() -> None:
     by_id = run("validate", GOOD, "--ig", RDS_ID, "--profile", "radiation-dose-summary", "--format", "json")
     by_url = run("validate", GOOD, "--profile", RDS_CANONICAL, "--fhir-version", "4.0.1", "--format", "json")
@@ -234,7 +222,6 @@ def test_profile_by_id_within_an_ig_and_fhir_version_aliases() -> None:
     assert orjson.loads(by_id.stdout)["issue"] == orjson.loads(by_url.stdout)["issue"]
 
 
-@needs_engine
 def test_explicit_profile_applies_to_every_input() -> None:
     result = run("validate", DEVICE, "--profile", RDS_CANONICAL, "--format", "json")
     assert result.exit_code == 1
@@ -242,7 +229,6 @@ def test_explicit_profile_applies_to_every_input() -> None:
     assert any(RDS_CANONICAL in i["diagnostics"] and i["severity"] == "error" for i in issues), issues
 
 
-@needs_engine
 def test_stdin_resource() -> None:
     result = run("validate", "-", stdin=GOOD.read_bytes())
     assert result.exit_code == 0, result.output
