@@ -224,6 +224,22 @@ def test_ucum_enumerated_units(r4: Terminology) -> None:
     assert r4.validate_code(url, UCUM, "mGy").valid is False
 
 
+@pytest.mark.parametrize("release", ["r4", "r5"])
+def test_ucum_units_by_dimension(release: str, request: pytest.FixtureRequest) -> None:
+    term: Terminology = request.getfixturevalue(release)
+    url = "http://hl7.org/fhir/ValueSet/all-time-units"  # UCUM filter canonical = a
+    assert term.expand(url) is None
+    for unit in ("a", "mo", "wk", "d", "h", "min", "s", "ms"):
+        assert term.validate_code(url, UCUM, unit).valid is True, unit
+    for unit in ("m", "kg", "/s", "mL"):
+        assert term.validate_code(url, UCUM, unit).valid is False, unit
+    assert term.validate_code(url, UCUM, "mGy").valid is None  # outside the UCUM subset known offline
+    assert term.validate_code(url, UCUM, "kilo gram").valid is None
+    distance = "http://hl7.org/fhir/ValueSet/all-distance-units"
+    assert term.validate_code(distance, UCUM, "[in_i]").valid is True
+    assert term.validate_code(distance, UCUM, "g").valid is False
+
+
 def test_code_in_system(r4: Terminology) -> None:
     assert r4.code_in_system(DCM, "113813") is True
     assert r4.code_in_system(DCM, "no-such-code") is False

@@ -284,3 +284,30 @@ def test_preferred_binding_still_reports_a_wrong_display(bundled_store: PackageS
     assert [i.severity for i in run(ctx, plan, bad, "DiagnosticReport.category[0]")] == ["warning"]
     other = {"coding": [{"system": "http://loinc.org", "code": "85430-7"}]}
     assert run(ctx, plan, other, "DiagnosticReport.category[0]") == []
+
+
+def test_maximum_value_set(bundled_store: PackageStore, report: dict[str, Any]) -> None:
+    # gestational age: extensible age-units, additional binding (maximum) all-time-units
+    ctx = context(bundled_store, EU_PKG, report)
+    profile = "http://hl7.eu/fhir/imaging-r5/StructureDefinition/ObservationGestationalAgeEuImaging"
+    plan = element(bundled_store, profile, "Observation.value[x]")
+    where = "Observation.valueQuantity"
+
+    def found(code: str) -> list[tuple[str, str]]:
+        quantity = {"value": 20, "system": UCUM, "code": code}
+        return [(i.severity, i.message) for i in run(ctx, plan, quantity, where, "Quantity")]
+
+    assert found("wk") == []
+    seconds = found("s")  # a time unit outside age-units: the extensible warning only
+    assert [severity for severity, _ in seconds] == ["warning"]
+    millimetres = found("mm")  # not a time unit at all: beyond the maximum value set
+    assert [severity for severity, _ in millimetres] == ["warning", "error"]
+    assert "maximum value set http://hl7.org/fhir/ValueSet/all-time-units" in millimetres[1][1]
+
+
+def test_r4_language_max_value_set(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    plan = element(bundled_store, RDS, "Observation.language")  # preferred languages, max all-languages
+    assert plan.binding is not None and plan.binding.strength == "preferred"
+    assert run(ctx, plan, "de-CH", "Observation.language") == []
+    assert run(ctx, plan, "not a language", "Observation.language") == []  # never a false invalid

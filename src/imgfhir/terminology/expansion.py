@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from imgfhir.fhirpath.quantities import Dims
+from imgfhir.fhirpath.quantities import canonical as ucum_canonical
 from imgfhir.terminology.codesystems import (
     EXTERNAL_NAMES,
     LOINC,
@@ -40,11 +42,14 @@ class Expansion:
     displays: dict[Key, set[str]] = field(default_factory=dict)
     # grammar-based systems (UCUM, BCP 47, BCP 13) included whole: any well-formed code is a member
     whole: set[str] = field(default_factory=set)
+    # UCUM units selected by dimension (`canonical = m`): a known unit of one of these dimensions is
+    # a member, a known unit of another dimension is not
+    ucum_dims: set[Dims] = field(default_factory=set)
     _by_code: dict[str, list[Key]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def closed(self) -> bool:
-        return not self.open and not self.doubtful
+        return not self.open and not self.doubtful and not self.ucum_dims
 
     def member(self, system: str | None, code: str) -> tuple[bool | None, str | None]:
         """Whether (system, code) is in the value set; None with a reason when it cannot be told."""
@@ -67,6 +72,12 @@ class Expansion:
             if key in self.doubtful:
                 return None, self.doubtful[key]
             return True, None
+        if system == UCUM and self.ucum_dims:
+            unit = ucum_canonical(f"'{code}'") if plausible_code(system, code) else None
+            if unit is not None and unit.dims in self.ucum_dims:
+                return True, None
+            if unit is None and UCUM not in self.open:
+                return None, f"UCUM unit {code} is not known offline: not checked"
         reason = self.open.get(system) or self.open.get(ANY_SYSTEM)
         if reason is None:
             return False, None
@@ -87,6 +98,7 @@ class Expansion:
         for system, reason in other.open.items():
             self.open.setdefault(system, reason)
         self.whole |= other.whole
+        self.ucum_dims |= other.ucum_dims
         for key, names in other.displays.items():
             self.displays.setdefault(key, set()).update(names)
 
@@ -106,6 +118,8 @@ class Expansion:
             if self.member(*key)[0] is True and other.member(*key)[0] is True:
                 del result.doubtful[key]
         result.whole = self.whole & other.whole
+        if self.ucum_dims or other.ucum_dims:  # units by dimension, intersected: not enumerable
+            result.open.setdefault(UCUM, "UCUM units by dimension, intersected: not checked offline")
         for system, reason in self.open.items():
             if system in other.open or ANY_SYSTEM in other.open:
                 result.open.setdefault(system, reason)
@@ -227,6 +241,11 @@ class Composer:
                 if names:
                     result.displays.setdefault((system, real), set()).update(names)
             return result
+        if system == UCUM and len(filters) == 1 and filters[0].get("property") == "canonical":
+            dims = self._ucum_dims(filters[0])
+            if dims is not None:
+                result.ucum_dims.add(dims)
+                return result
         if cs is not None and not cs.complete and system in EXTERNAL_NAMES:
             cs = None  # a content=not-present stub of SNOMED CT and the like
         if cs is None or not cs.complete:
@@ -258,3 +277,12 @@ class Composer:
             if selected is None or concept.code in selected:
                 result.codes[(system, concept.code)] = concept.display
         return result
+
+    @staticmethod
+    def _ucum_dims(flt: dict[str, Any]) -> Dims | None:
+        """The dimension a UCUM `canonical = unit` filter selects, when the unit is one we know."""
+        value = flt.get("value")
+        if flt.get("op") != "=" or not isinstance(value, str):
+            return None
+        unit = ucum_canonical(f"'{value}'")
+        return unit.dims if unit is not None else None

@@ -4,6 +4,8 @@
 - extensible: the same finding is a warning;
 - preferred / example: membership is not checked;
 - a display that is none of the designations of a known CodeSystem is a warning (any strength);
+- a code outside the maximum value set (R4 maxValueSet extension, R5 additional binding with
+  purpose "maximum") is an error whatever the strength;
 - when membership cannot be decided offline (SNOMED CT, LOINC, a value set we do not have), one
   information issue says so.
 """
@@ -27,10 +29,35 @@ CHECKED = ("required", "extensible")
 Coded = tuple[str | None, str, str | None]  # (system, code, display)
 
 
+MAX_VALUE_SET = "http://hl7.org/fhir/StructureDefinition/elementdefinition-maxValueSet"
+
+
 def _bindable(element: ElementPlan) -> bool:
-    if element.binding is None or not element.binding.value_set:
+    if element.binding is None or not (element.binding.value_set or maximum_value_set(element)):
         return False
     return any(t in BINDABLE or t in _QUANTITY_LIKE for t in element.type_codes)
+
+
+def maximum_value_set(element: ElementPlan) -> str | None:
+    """The binding's maximum value set: R4 maxValueSet extension or an R5 additional binding."""
+    if "binding:max" not in element.memo:
+        found: str | None = None
+        raw = element.ed.get("binding")
+        if isinstance(raw, dict):
+            for ext in raw.get("extension") or []:
+                if isinstance(ext, dict) and ext.get("url") == MAX_VALUE_SET:
+                    value = ext.get("valueCanonical") or ext.get("valueUri")
+                    found = value if isinstance(value, str) else found
+            for extra in raw.get("additional") or []:
+                if (
+                    isinstance(extra, dict)
+                    and extra.get("purpose") == "maximum"
+                    and isinstance(extra.get("valueSet"), str)
+                ):
+                    found = extra["valueSet"]
+        element.memo["binding:max"] = found
+    value = element.memo["binding:max"]
+    return value if isinstance(value, str) else None
 
 
 def _str(value: Any) -> str | None:
@@ -62,43 +89,12 @@ def _type_of(element: ElementPlan, item: Item) -> str | None:
 
 @rule(RULE, "item", applies=_bindable)
 def binding(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
-    assert element.binding is not None and element.binding.value_set
-    strength = element.binding.strength
+    assert element.binding is not None
+    coded, kind = _coded(element, item)
+    if kind is None:
+        return
+    term = ctx.terminology
     value_set = element.binding.value_set
-    type_code = _type_of(element, item)
-    value = item.value
-    if type_code == "CodeableReference":
-        value = value.get("concept") if isinstance(value, dict) else None
-        if value is None:
-            return  # a reference only: nothing coded to check
-        type_code = "CodeableConcept"
-    if type_code in ("code", "string", "uri"):
-        if isinstance(value, str):
-            yield from _check(ctx.terminology, item, strength, value_set, [(None, value, None)], "code")
-    elif type_code == "Coding":
-        coded = _coding(value)
-        if coded is not None:
-            yield from _check(ctx.terminology, item, strength, value_set, [coded], "Coding")
-    elif type_code == "CodeableConcept":
-        codings = _codings(value)
-        if codings:
-            yield from _check(ctx.terminology, item, strength, value_set, codings, "CodeableConcept")
-        elif strength == "required" and isinstance(value, dict):
-            yield issue(
-                "error",
-                "code-invalid",
-                f"no code provided, and a code from value set {value_set} is required",
-                item,
-                RULE,
-            )
-    elif type_code in _QUANTITY_LIKE and isinstance(value, dict) and isinstance(value.get("code"), str):
-        unit = (_str(value.get("system")), value["code"], None)
-        yield from _check(ctx.terminology, item, strength, value_set, [unit], "Quantity")
-
-
-def _check(
-    term: Terminology, item: Item, strength: str, value_set: str, coded: list[Coded], kind: str
-) -> Iterator[Issue]:
     # displays: judged against the code system whatever the strength
     for system, code, display in coded:
         if system is not None and display is not None and term.check_display(system, code, display) is False:
@@ -112,7 +108,46 @@ def _check(
                 item,
                 RULE,
             )
+    if value_set:
+        yield from _check(term, item, element.binding.strength, value_set, coded, kind)
+    maximum = maximum_value_set(element)
+    if maximum and coded:
+        checks = [term.validate_code(maximum, system, code) for system, code, _ in coded]
+        if checks and all(check.valid is False for check in checks):
+            shown = ", ".join(f"{s}#{c}" if s else f"'{c}'" for s, c, _ in coded)
+            yield issue("error", "code-invalid", f"{shown} is not in the maximum value set {maximum}", item, RULE)
+
+
+def _coded(element: ElementPlan, item: Item) -> tuple[list[Coded], str | None]:
+    """The codes an item carries and the kind of value holding them (None: nothing to check)."""
+    type_code = _type_of(element, item)
+    value = item.value
+    if type_code == "CodeableReference":
+        value = value.get("concept") if isinstance(value, dict) else None
+        if value is None:
+            return [], None  # a reference only: nothing coded to check
+        type_code = "CodeableConcept"
+    if type_code in ("code", "string", "uri"):
+        return ([(None, value, None)], "code") if isinstance(value, str) else ([], None)
+    if type_code == "Coding":
+        coded = _coding(value)
+        return ([coded], "Coding") if coded is not None else ([], None)
+    if type_code == "CodeableConcept":
+        return (_codings(value), "CodeableConcept") if isinstance(value, dict) else ([], None)
+    if type_code in _QUANTITY_LIKE and isinstance(value, dict) and isinstance(value.get("code"), str):
+        return [(_str(value.get("system")), value["code"], None)], "Quantity"
+    return [], None
+
+
+def _check(
+    term: Terminology, item: Item, strength: str, value_set: str, coded: list[Coded], kind: str
+) -> Iterator[Issue]:
     if strength not in CHECKED:
+        return
+    if not coded:
+        if strength == "required":
+            message = f"no code provided, and a code from value set {value_set} is required"
+            yield issue("error", "code-invalid", message, item, RULE)
         return
     checks: list[tuple[Coded, CodeCheck]] = [(c, term.validate_code(value_set, c[0], c[1], None)) for c in coded]
     if any(check.valid for _, check in checks):
