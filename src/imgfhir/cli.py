@@ -420,10 +420,7 @@ def validate(
                 if validator is None:
                     from imgfhir.validation import Validator
 
-                    try:
-                        validator = Validator(store)  # one for the whole run: profiles are compiled once
-                    except NotImplementedError:
-                        _fail("validation is not available yet", EXIT_FAILURE)
+                    validator = Validator(store)  # one for the whole run: profiles are compiled once
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
             if loaded.text is not None or ndjson:
