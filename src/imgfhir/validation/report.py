@@ -131,7 +131,7 @@ def operation_outcome(name: str, outcome: Outcome) -> dict[str, Any]:
     """The outcome as an OperationOutcome naming its input; issues carry line, column and rule
     in the core `operationoutcome-*` extensions."""
     oo = outcome.to_operation_outcome()
-    for fhir_issue, issue in zip(oo["issue"], outcome.issues, strict=False):
+    for n, (fhir_issue, issue) in enumerate(zip(oo["issue"], outcome.issues, strict=False)):
         ext: list[dict[str, Any]] = []
         if issue.line is not None:
             ext.append({"url": EXT_LINE, "valueInteger": issue.line})
@@ -139,10 +139,11 @@ def operation_outcome(name: str, outcome: Outcome) -> dict[str, Any]:
             ext.append({"url": EXT_COL, "valueString": str(issue.column)})
         if issue.rule:
             ext.append({"url": EXT_MESSAGE_ID, "valueString": issue.rule})
-        if ext:
-            fhir_issue["extension"] = ext + fhir_issue.get("extension", [])
-    rest = {k: v for k, v in oo.items() if k != "resourceType"}
-    return {"resourceType": "OperationOutcome", "extension": [{"url": EXT_FILE, "valueString": name}], **rest}
+        if ext:  # extensions first, as FHIR JSON writes them
+            rest = {k: v for k, v in fhir_issue.items() if k != "extension"}
+            oo["issue"][n] = {"extension": ext + fhir_issue.get("extension", []), **rest}
+    body = {k: v for k, v in oo.items() if k != "resourceType"}
+    return {"resourceType": "OperationOutcome", "extension": [{"url": EXT_FILE, "valueString": name}], **body}
 
 
 def _dumps(value: Any, indent: bool) -> str:
