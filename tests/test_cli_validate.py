@@ -229,6 +229,26 @@ def test_explicit_profile_applies_to_every_input() -> None:
     assert any(RDS_CANONICAL in i["diagnostics"] and i["severity"] == "error" for i in issues), issues
 
 
+def test_ndjson_positions_are_file_lines(tmp_path: Path) -> None:
+    bulk = tmp_path / "bulk.ndjson"
+    lines = [orjson.dumps(orjson.loads(path.read_bytes())) for path in (GOOD, DEVICE, BROKEN)]
+    bulk.write_bytes(b"\n".join(lines) + b"\n")
+    result = run("validate", bulk, "--format", "sarif")
+    assert result.exit_code == 1, result.output
+    results = orjson.loads(result.stdout)["runs"][0]["results"]
+    hits = [
+        r["locations"][0]
+        for r in results
+        if r["locations"][0].get("logicalLocations", [{}])[0].get("fullyQualifiedName")
+        == "Observation.effectiveDateTime"
+    ]
+    assert len(hits) == 1
+    region = hits[0]["physicalLocation"]["region"]
+    assert region["startLine"] == 3
+    assert lines[2].decode()[region["startColumn"] - 1 :].startswith('"2019-13-45')
+    assert hits[0]["physicalLocation"]["artifactLocation"]["uri"] == bulk.as_uri()
+
+
 def test_stdin_resource() -> None:
     result = run("validate", "-", stdin=GOOD.read_bytes())
     assert result.exit_code == 0, result.output
