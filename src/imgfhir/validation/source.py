@@ -109,7 +109,7 @@ def _parse(data: str | bytes | bytearray | memoryview, name: str, max_bytes: int
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in exc.msg:  # orjson >= 3.9 limits depth itself
+        if "recursion" in exc.msg or "depth" in exc.msg:  # newer orjson limits depth itself (1024)
             return _fatal(name, f"JSON nested deeper than {MAX_DEPTH} levels")
         line, column = _char_position(text, exc.pos)
         return _fatal(name, f"invalid JSON at line {line}, column {column}: {exc.msg}", line=line, column=column)
