@@ -66,6 +66,13 @@ def _value_of(ed: dict[str, Any], prefix: str) -> tuple[str, Any] | None:
     return None
 
 
+def _type_codes(ed: dict[str, Any]) -> tuple[str, ...]:
+    base = ed.get("base")
+    if isinstance(base, dict) and base.get("path") == "Resource.id":
+        return ("id",)  # R4 publishes Resource.id as a string; it has always been an id
+    return tuple(type_code(t) for t in ed.get("type", ()))
+
+
 def _element(node: Node, profile_url: str, release: str) -> ElementPlan:
     ed = node.el
     binding = ed.get("binding")
@@ -76,7 +83,7 @@ def _element(node: Node, profile_url: str, release: str) -> ElementPlan:
         ed=ed,
         min=int(ed.get("min", 0) or 0),
         max=_max(ed.get("max", "*")),
-        type_codes=tuple(type_code(t) for t in ed.get("type", ())),
+        type_codes=_type_codes(ed),
         profile_url=profile_url,
         fhir_release=release,
         slice_name=node.slice_name,

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from imgfhir.outcome import Issue, Outcome
 from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical, fhir_release, load_store
@@ -59,12 +55,16 @@ class Validator:
         self, resource: Any, profile: str | list[str] | None = None, *, fhir_version: str | None = None
     ) -> Outcome:
         """Never raises: bad input and internal errors become fatal/error issues."""
+        from imgfhir.validation.source import load, with_positions
+
         outcome = Outcome()
         try:
-            res = _load(resource, outcome)
-            if res is None:
+            loaded = load(resource)
+            if loaded.resource is None:
+                outcome.extend(loaded.issues)
                 return outcome
-            outcome.extend(self._validate(res, _as_list(profile), fhir_version))
+            issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
+            outcome.extend(with_positions(issues, loaded.text) if loaded.text is not None else issues)
         except RecursionError:
             outcome.issues.append(Issue("fatal", "too-costly", "resource nested too deeply to validate"))
         except Exception as exc:  # noqa: BLE001 - the contract is an outcome, never a traceback
@@ -94,6 +94,14 @@ class Validator:
             try:
                 return self.store.scope_for_canonical(url, release), []
             except UnknownCanonical as exc:
+                if release is not None:
+                    try:
+                        other = self.store.scope_for_canonical(url).release
+                    except UnknownCanonical:
+                        other = None
+                    if other is not None:
+                        message = f"profile {url} is defined for FHIR {other}, not FHIR {release}"
+                        return None, [Issue("error", "not-supported", message, rule="profile")]
                 return None, [Issue("error", "not-found", f"unknown profile: {exc}", rule="profile")]
         meta = res.get("meta")
         declared = meta.get("profile") if isinstance(meta, dict) else None
@@ -128,28 +136,6 @@ def _as_list(profile: str | list[str] | None) -> list[str]:
     if profile is None:
         return []
     return [profile] if isinstance(profile, str) else list(profile)
-
-
-def _load(resource: Any, outcome: Outcome) -> dict[str, Any] | None:
-    if isinstance(resource, dict):
-        data: Any = resource
-    else:
-        try:
-            if isinstance(resource, (os.PathLike, Path)):
-                raw: bytes | str = Path(resource).read_bytes()
-            else:
-                raw = resource
-            data = orjson.loads(raw)
-        except (OSError, orjson.JSONDecodeError, TypeError) as exc:
-            outcome.issues.append(Issue("fatal", "invalid", f"cannot read the resource: {exc}"))
-            return None
-    if not isinstance(data, dict):
-        outcome.issues.append(Issue("fatal", "structure", "expected a JSON object (a FHIR resource)"))
-        return None
-    if not isinstance(data.get("resourceType"), str):
-        outcome.issues.append(Issue("fatal", "structure", "the JSON object has no resourceType"))
-        return None
-    return data
 
 
 def _bundle_index(res: dict[str, Any]) -> dict[str, dict[str, Any]]:

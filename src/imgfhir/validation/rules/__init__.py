@@ -1,6 +1,7 @@
 """The built-in rules; importing this package registers them in `imgfhir.validation.model.RULES`."""
 
 from imgfhir.validation.rules import (
+    bindings,
     cardinality,
     extensions,
     invariants,
@@ -11,4 +12,14 @@ from imgfhir.validation.rules import (
     values,
 )
 
-__all__ = ["cardinality", "extensions", "invariants", "primitives", "references", "slicing", "structure", "values"]
+__all__ = [
+    "bindings",
+    "cardinality",
+    "extensions",
+    "invariants",
+    "primitives",
+    "references",
+    "slicing",
+    "structure",
+    "values",
+]

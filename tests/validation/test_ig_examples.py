@@ -1,0 +1,78 @@
+"""The oracle: every example instance the imaging IGs publish validates with no errors.
+
+Each example is validated against the profiles it declares, in its IG's FHIR release, with the
+IG's other examples available for reference resolution (as the IG publisher validates them).
+Where an example is itself wrong, KNOWN pins the exact issue with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from imgfhir.packages import PackageStore, load_store
+from imgfhir.validation import Validator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "ig-examples"
+IGS = {
+    "hl7.fhir.uv.radiation-dose-summary": "R4",
+    "hl7.fhir.uv.dicom-sr": "R5",
+    "hl7.fhir.eu.imaging": "R4",
+    "hl7.fhir.eu.imaging-r5": "R5",
+}
+# files in the examples folders that are not FHIR resources
+NOT_FHIR = {
+    "hl7.fhir.uv.dicom-sr/Example-MeasurementReport.json": "the DICOM JSON model of the SR, input of the mapping"
+}
+# (example, severity, rule, expression) → why the example, not the validator, is wrong
+KNOWN: dict[tuple[str, str, str, str], str] = {}
+
+
+def cases() -> list[tuple[str, str]]:
+    return [(ig, p.name) for ig in IGS for p in sorted((EXAMPLES / ig).glob("*.json"))]
+
+
+@pytest.fixture(scope="module")
+def store() -> PackageStore:
+    return load_store(env=False, entry_points=False)
+
+
+@pytest.fixture(scope="module")
+def validators(store: PackageStore) -> dict[str, Validator]:
+    out = {}
+    for ig in IGS:
+        v = Validator(store)
+        v.add_resources(orjson.loads(p.read_bytes()) for p in (EXAMPLES / ig).glob("*.json"))
+        out[ig] = v
+    return out
+
+
+@pytest.mark.parametrize(("ig", "name"), cases())
+def test_ig_example_is_valid(validators: dict[str, Validator], ig: str, name: str) -> None:
+    key = f"{ig}/{name}"
+    outcome = validators[ig].validate(EXAMPLES / ig / name, fhir_version=IGS[ig])
+    if key in NOT_FHIR:
+        assert [i.severity for i in outcome.issues] == ["fatal"], NOT_FHIR[key]
+        return
+    errors = [i for i in outcome.issues if i.severity in ("error", "fatal")]
+    unexpected = [i for i in errors if (key, i.severity, str(i.rule), str(i.expression)) not in KNOWN]
+    assert not unexpected, "\n".join(
+        f"{i.severity} [{i.rule}] {i.expression} (line {i.line}): {i.message}" for i in unexpected
+    )
+    pinned = {k for k in KNOWN if k[0] == key}
+    assert pinned <= {(key, i.severity, str(i.rule), str(i.expression)) for i in errors}, "a pinned issue is gone"
+
+
+def test_examples_declare_profiles_we_know(store: PackageStore) -> None:
+    """Guards the oracle: examples are checked against their IG profiles, not only the base types."""
+    declared = unknown = 0
+    for ig in IGS:
+        scope = store.scope(ig)
+        for path in (EXAMPLES / ig).glob("*.json"):
+            res = orjson.loads(path.read_bytes())
+            for url in res.get("meta", {}).get("profile", []) if isinstance(res, dict) else []:
+                declared += 1
+                unknown += scope.entry(url) is None
+    assert declared > 50 and unknown == 0

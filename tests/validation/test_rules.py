@@ -1,0 +1,54 @@
+"""Each rule kind catches what it is for: fixtures derived from real IG examples with one change each.
+
+tests/fixtures/validation/invalid/expected.json names, for every fixture, the example it was
+derived from, the change, and the issues the FHIR rules require (severity, rule, location).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from imgfhir.packages import PackageStore, load_store
+from imgfhir.validation import Validator
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+INVALID = FIXTURES / "validation" / "invalid"
+CASES: list[dict[str, Any]] = orjson.loads((INVALID / "expected.json").read_bytes())["cases"]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    store: PackageStore = load_store([FIXTURES / "snapshot" / "local-profiles"], env=False, entry_points=False)
+    return Validator(store)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
+def test_rule_reports_the_violation(validator: Validator, case: dict[str, Any]) -> None:
+    outcome = validator.validate(INVALID / case["file"], case.get("profile"), fhir_version=case["fhirVersion"])
+    found = {(i.severity, i.rule, i.expression) for i in outcome.issues}
+    for expected in case["expected"]:
+        key = (expected["severity"], expected["rule"], expected["expression"])
+        assert key in found, f"{case['change']}: expected {key}, got {sorted(map(str, found))}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
+def test_the_unchanged_example_has_no_such_issue(validator: Validator, case: dict[str, Any]) -> None:
+    """The oracle for the fixture: its source example does not already carry the expected issue."""
+    source = FIXTURES / "ig-examples" / case["derived_from"]
+    outcome = validator.validate(source, case.get("profile"), fhir_version=case["fhirVersion"])
+    found = {(i.severity, i.rule, i.expression) for i in outcome.issues}
+    for expected in case["expected"]:
+        assert (expected["severity"], expected["rule"], expected["expression"]) not in found
+
+
+def test_every_rule_kind_has_three_fixtures() -> None:
+    kinds = Counter(e["rule"] for c in CASES for e in c["expected"])
+    for kind in ("cardinality", "pattern", "fixed", "primitive", "unknown-element", "json-shape", "extension", "type"):
+        assert kinds[kind] >= 3, kind
+    assert sum(n for r, n in kinds.items() if r.startswith(("obs-", "ext-"))) >= 3  # FHIRPath invariants
+    assert sum(1 for c in CASES if c["file"].startswith("slice-")) >= 3
