@@ -240,6 +240,24 @@ def test_ucum_units_by_dimension(release: str, request: pytest.FixtureRequest) -
     assert term.validate_code(distance, UCUM, "g").valid is False
 
 
+def test_grammar_based_systems_for_code_elements(r4: Terminology, r5: Terminology) -> None:
+    # Attachment.contentType and Resource.language are `code`s: no system to go by
+    for term in (r4, r5):
+        assert term.validate_code("http://hl7.org/fhir/ValueSet/mimetypes", None, "application/pdf").valid is True
+        assert term.validate_code("http://hl7.org/fhir/ValueSet/all-languages", None, "de-CH").valid is True
+        assert term.validate_code("http://hl7.org/fhir/ValueSet/mimetypes", None, "pdf").valid is None
+
+
+def test_jurisdiction_takes_any_well_formed_country_code(r4: Terminology) -> None:
+    url = "http://hl7.org/fhir/ValueSet/jurisdiction"  # whole ISO 3166 and 3166-2, m49 regions by filter
+    assert r4.validate_code(url, "urn:iso:std:iso:3166", "DE").valid is True
+    assert r4.validate_code(url, "urn:iso:std:iso:3166:-2", "DE-BY").valid is True
+    assert r4.validate_code(url, "urn:iso:std:iso:3166", "Germany").valid is None
+    assert r4.validate_code(url, "http://unstats.un.org/unsd/methods/m49/m49.htm", "001").valid is None
+    # iso3166-1-2 enumerates the alpha-2 codes: decidable
+    assert r4.validate_code("http://hl7.org/fhir/ValueSet/iso3166-1-2", "urn:iso:std:iso:3166", "XX").valid is False
+
+
 def test_code_in_system(r4: Terminology) -> None:
     assert r4.code_in_system(DCM, "113813") is True
     assert r4.code_in_system(DCM, "no-such-code") is False

@@ -35,6 +35,7 @@ EXTERNAL_NAMES: dict[str, str] = {
     "urn:ietf:bcp:47": "BCP 47 language tags",
     "urn:ietf:bcp:13": "MIME types (BCP 13)",
     "urn:iso:std:iso:3166": "ISO 3166",
+    "urn:iso:std:iso:3166:-2": "ISO 3166-2",
     "urn:iso:std:iso:4217": "ISO 4217",
     "http://hl7.org/fhir/sid/ndc": "NDC",
     "http://hl7.org/fhir/sid/cvx": "CVX",
@@ -47,19 +48,36 @@ _UCUM_ATOM = r"(?:\[[!-Z\\^-z|~]+\]|[!#-'*,0-9:-Z\\^-z|~]+?)(?:[+-]?[0-9]+)?"
 _UCUM_COMPONENT = rf"(?:{_UCUM_ATOM}(?:{_UCUM_ANNOTATION})?|{_UCUM_ANNOTATION}|[0-9]+)"
 _UCUM_TERM = re.compile(rf"/?(?:{_UCUM_COMPONENT}|\((?:.+)\))(?:[./](?:{_UCUM_COMPONENT}|\((?:.+)\)))*")
 _BCP47 = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
+# ISO 3166-1 alpha-2, alpha-3 or numeric; ISO 3166-2 subdivisions (`DE-BY`, `GB-ENG`)
+_ISO3166 = re.compile(r"[A-Z]{2}|[A-Z]{3}|[0-9]{3}")
+_ISO3166_2 = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?:\s*;.*)?")
 
 
+# systems whose codes follow a grammar: a syntax check stands in for the code system we do not have
+GRAMMARS: dict[str, str] = {
+    UCUM: "UCUM unit",
+    "urn:ietf:bcp:47": "BCP 47 language tag",
+    "urn:ietf:bcp:13": "MIME type",
+    "urn:iso:std:iso:3166": "ISO 3166 country code",
+    "urn:iso:std:iso:3166:-2": "ISO 3166-2 subdivision code",
+}
+
+
 def plausible_code(system: str, code: str) -> bool | None:
-    """A syntax check for grammar-based systems (UCUM, BCP 47, BCP 13); None for other systems."""
+    """A syntax check for grammar-based systems (UCUM, BCP 47, BCP 13, ISO 3166); None for other systems."""
     if not code or code != code.strip():
-        return False if system in (UCUM, "urn:ietf:bcp:47", "urn:ietf:bcp:13") else None
+        return False if system in GRAMMARS else None
     if system == UCUM:
         return " " not in code and _UCUM_TERM.fullmatch(code) is not None
     if system == "urn:ietf:bcp:47":
         return _BCP47.fullmatch(code) is not None
     if system == "urn:ietf:bcp:13":
         return _MIME.fullmatch(code) is not None
+    if system == "urn:iso:std:iso:3166":
+        return _ISO3166.fullmatch(code) is not None
+    if system == "urn:iso:std:iso:3166:-2":
+        return _ISO3166_2.fullmatch(code) is not None
     return None
 
 

@@ -16,6 +16,7 @@ from imgfhir.fhirpath.quantities import Dims
 from imgfhir.fhirpath.quantities import canonical as ucum_canonical
 from imgfhir.terminology.codesystems import (
     EXTERNAL_NAMES,
+    GRAMMARS,
     LOINC,
     SNOMED,
     UCUM,
@@ -25,7 +26,6 @@ from imgfhir.terminology.codesystems import (
 )
 
 ANY_SYSTEM = "*"
-GRAMMAR_SYSTEMS = {UCUM: "UCUM unit", "urn:ietf:bcp:47": "BCP 47 language tag", "urn:ietf:bcp:13": "MIME type"}
 Key = tuple[str, str]  # (system, code)
 
 
@@ -64,6 +64,8 @@ class Expansion:
                 return True, None
             if hits:
                 return None, self.doubtful[hits[0]]
+            if any(plausible_code(whole, code) for whole in self.whole):
+                return True, None  # a `code` element bound to all languages or all MIME types
             if self.open:
                 return None, next(iter(self.open.values()))
             return False, None
@@ -249,8 +251,8 @@ class Composer:
         if cs is not None and not cs.complete and system in EXTERNAL_NAMES:
             cs = None  # a content=not-present stub of SNOMED CT and the like
         if cs is None or not cs.complete:
-            if system in GRAMMAR_SYSTEMS and not filters:
-                result.open[system] = f"not a well-formed {GRAMMAR_SYSTEMS[system]}: not checked offline"
+            if system in GRAMMARS and not filters:
+                result.open[system] = f"not a well-formed {GRAMMARS[system]}: not checked offline"
                 result.whole.add(system)
             else:
                 reason = (
