@@ -427,3 +427,48 @@ def test_undecidable_exclude_makes_listed_codes_doubtful() -> None:
     }
     exp = composer.compose(vs)
     assert exp.member(SCT, "1")[0] is None and not exp.closed
+
+
+def test_value_set_with_only_a_published_expansion() -> None:
+    composer = Composer(lambda url: None, lambda url: None)
+    vs = {
+        "resourceType": "ValueSet",
+        "status": "active",
+        "expansion": {
+            "timestamp": "2024-01-01T00:00:00Z",
+            "total": 2,
+            "contains": [
+                {
+                    "system": "http://example.org/cs",
+                    "code": "a",
+                    "contains": [{"system": "http://example.org/cs", "code": "b"}],
+                }
+            ],
+        },
+    }
+    exp = composer.compose(vs)
+    assert exp.closed and set(exp.codes) == {("http://example.org/cs", "a"), ("http://example.org/cs", "b")}
+    vs["expansion"]["total"] = 3  # a partial (paged) expansion: other codes are undecidable
+    assert composer.compose(vs).member("http://example.org/cs", "c")[0] is None
+
+
+def test_import_cycles_do_not_recurse(bundled_store: PackageStore) -> None:
+    term = Terminology(bundled_store.scope(release="R4"))
+    cs = CodeSystemIndex(BODY_CS)
+    vs_a = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/vs/a",
+        "compose": {
+            "include": [{"system": cs.url, "concept": [{"code": "hand"}]}, {"valueSet": ["http://example.org/vs/b"]}]
+        },
+    }
+    vs_b = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/vs/b",
+        "compose": {"include": [{"valueSet": ["http://example.org/vs/a"]}]},
+    }
+    resources = {"http://example.org/vs/a": vs_a, "http://example.org/vs/b": vs_b}
+    term.value_set = resources.get  # type: ignore[method-assign]
+    exp = term.expansion("http://example.org/vs/a")
+    assert exp is not None and exp.member(cs.url, "hand") == (True, None)
+    assert exp.member(cs.url, "head")[0] is None  # the cycle leaves the rest undecidable
