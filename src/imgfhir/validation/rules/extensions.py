@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item)
     if not isinstance(contexts, list) or not contexts:
         return
     where = _extended_path(element)
+    instance_where = _instance_path(ctx, item)
     if where is None:
         return
     for c in contexts:
@@ -73,6 +75,8 @@ def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item)
             return  # fhirpath/extension contexts: not checked here (listed in README)
         if expr in ("Element", "Resource", "DomainResource", "Base") or _context_matches(ctx, expr, where):
             return
+        if instance_where is not None and _context_matches(ctx, expr, instance_where):
+            return
     allowed = ", ".join(str(c.get("expression")) for c in contexts if isinstance(c, dict))
     message = f"extension {sd.get('url')} is not allowed on {where} (context: {allowed})"
     yield issue("error", "structure", message, item, "extension-context")
@@ -82,6 +86,24 @@ def _extended_path(element: ElementPlan) -> str | None:
     """The definition path of the element carrying the extension (`Composition`, `Coding`, ...)."""
     head, _, last = element.path.rpartition(".")
     return head if last in ("extension", "modifierExtension") and head else None
+
+
+def _instance_path(ctx: Context, item: Item) -> str | None:
+    """`List.source` for `Bundle.entry[0].resource.source.extension[0]`: the extended element's path
+    inside the resource being validated, for elements whose definition came from their datatype."""
+    prefix = ctx.resource_item.expression
+    if not item.expression.startswith(prefix):
+        return None
+    rest = item.expression[len(prefix) :]
+    head, sep, _ = rest.rpartition(".extension")
+    if not sep:
+        head, sep, _ = rest.rpartition(".modifierExtension")
+    if not sep:
+        return None
+    return _INDEX.sub("", f"{ctx.resource.get('resourceType')}{head}")
+
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 def _context_matches(ctx: Context, expr: str, path: str) -> bool:

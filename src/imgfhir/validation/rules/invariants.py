@@ -10,6 +10,7 @@ from imgfhir.fhirpath import CompiledExpression, FhirPathError, compile
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.rules.references import resolve_reference
 
 # checked natively, with the same meaning, by the json-shape and extension rules
 NATIVE = frozenset({"ele-1", "ext-1"})
@@ -75,6 +76,7 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 context_node=None if at_root else item.value,
                 context_type=None if at_root else _context_type(element, item),
                 root_resource=ctx.root,
+                resolver=lambda ref: resolve_reference(ctx, ref),
             )
         except (FhirPathError, RecursionError) as exc:
             message = f"{inv.key} not checked: evaluation failed ({exc})"
