@@ -1,0 +1,862 @@
+"""Hypothesis strategies built from profiles: valid instances, and mutants the validator must catch.
+
+`from_profile(canonical)` walks the compiled plan of a profile (`imgfhir.validation.plan`) and
+constructs instances that meet it: cardinality (optional elements mostly omitted, bounded
+depth), choice types, primitive lexical forms, fixed and pattern values, slices (each slice is
+generated from its own definition, so value/pattern/type/exists discriminators hold by
+construction), required and extensible bindings drawn from the offline expansion, and literal
+references typed by the element's target profiles. Nothing is filtered.
+
+`mutations(canonical)` draws a valid instance and breaks it in one targeted place, returning the
+mutant and the issue (rule, FHIRPath location) the validator must report.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+
+from imgfhir.packages import PackageStore, Scope, UnknownCanonical, load_store
+from imgfhir.snapshot import SnapshotError
+from imgfhir.validation.model import ElementPlan
+from imgfhir.validation.plan import ProfilePlan, compile_profile
+
+if TYPE_CHECKING:
+    from imgfhir.terminology import Terminology
+
+FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
+MAX_DEPTH = 5  # below this, only required elements are generated
+_RESOURCE_SKIP = frozenset({"implicitRules", "language", "text", "contained", "meta"})
+# optional elements left out: they take part in invariants that construction does not model
+_SKIP_OPTIONAL = frozenset({"dataAbsentReason", "extension", "modifierExtension", "id"})
+_QUANTITY = frozenset({"Quantity", "SimpleQuantity", "Age", "Distance", "Duration", "Count", "MoneyQuantity"})
+_NUMBERS = frozenset({"integer", "unsignedInt", "positiveInt", "decimal"})
+MUTATION_KINDS = (
+    "drop-required",
+    "exceed-max",
+    "primitive-format",
+    "fixed-value",
+    "pattern-value",
+    "binding",
+    "unknown-element",
+    "dangling-reference",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedIssue:
+    """What the validator must report for a mutant: an error with `rule` at `expression`."""
+
+    kind: str
+    rule: str
+    expression: str
+    change: str
+
+
+@dataclass(slots=True)
+class Site:
+    """One generated value: where it is (JSON pointer, FHIRPath) and the definition it came from."""
+
+    pointer: tuple[str | int, ...]
+    expression: str
+    parent_expression: str
+    element: ElementPlan
+    type: str | None
+    key: str
+    array: bool
+    group_size: int  # occurrences of this element (or slice) in its parent
+    slice_element: ElementPlan | None  # the slicing entry when this value belongs to a slice
+    discriminating: bool  # inside a slice's discriminator path: breaking it changes slice matching
+    how: str = "generated"  # generated | fixed | pattern | bound | reference
+
+
+@dataclass(slots=True)
+class _Draw:
+    draw: Callable[[st.SearchStrategy[Any]], Any]
+    sites: list[Site] = field(default_factory=list)
+
+
+def upper_first(code: str) -> str:
+    return code[:1].upper() + code[1:]
+
+
+def _is_primitive(code: str | None) -> bool:
+    return bool(code) and code[:1].islower()  # type: ignore[index]
+
+
+def _is_array(element: ElementPlan) -> bool:
+    base = element.ed.get("base")
+    max_value = base.get("max") if isinstance(base, dict) else element.ed.get("max")
+    return max_value not in ("0", "1")
+
+
+# ---- primitive values ---------------------------------------------------------------------------
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ID = st.text(_LETTERS + "0123456789-.", min_size=1, max_size=16)
+_WORD = st.text(_LETTERS + "0123456789", min_size=1, max_size=10)
+_TEXT = st.text(
+    st.characters(categories=("L", "N", "P", "Zs"), max_codepoint=0x2FFF, exclude_characters="\u2028\u2029"),
+    min_size=1,
+    max_size=16,
+).map(lambda s: s.strip() or "x")
+_MOMENT = st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2049, 12, 31)).map(
+    lambda d: d.replace(tzinfo=UTC)
+)
+
+
+def _date(d: datetime, precision: int) -> str:
+    return [f"{d:%Y}", f"{d:%Y-%m}", f"{d:%Y-%m-%d}"][precision]
+
+
+def _datetime(d: datetime, precision: int) -> str:
+    return _date(d, precision) if precision < 3 else d.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+PRIMITIVES: dict[str, st.SearchStrategy[Any]] = {
+    "boolean": st.booleans(),
+    "integer": st.integers(-1000, 1000),
+    "unsignedInt": st.integers(0, 1000),
+    "positiveInt": st.integers(1, 1000),
+    "integer64": st.integers(-(10**12), 10**12).map(str),
+    "decimal": st.one_of(
+        st.integers(-10000, 10000),
+        st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).map(lambda f: round(f, 4)),
+    ),
+    "string": _TEXT,
+    "markdown": _TEXT,
+    "code": _WORD,
+    "id": _ID,
+    "uri": _WORD.map(lambda w: f"http://example.org/{w}"),
+    "url": _WORD.map(lambda w: f"http://example.org/{w}"),
+    "canonical": _WORD.map(lambda w: f"http://example.org/fhir/{w}"),
+    "oid": st.lists(st.integers(0, 999), min_size=1, max_size=4).map(lambda xs: "urn:oid:1." + ".".join(map(str, xs))),
+    "uuid": st.uuids().map(lambda u: f"urn:uuid:{u}"),
+    "date": st.tuples(_MOMENT, st.integers(0, 2)).map(lambda t: _date(*t)),
+    "dateTime": st.tuples(_MOMENT, st.integers(0, 3)).map(lambda t: _datetime(*t)),
+    "instant": _MOMENT.map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"),
+    "time": _MOMENT.map(lambda d: d.strftime("%H:%M:%S")),
+    "base64Binary": st.binary(min_size=1, max_size=24).map(lambda b: base64.b64encode(b).decode()),
+    "xhtml": st.just('<div xmlns="http://www.w3.org/1999/xhtml">generated</div>'),
+}
+
+# codes for required bindings to value sets that cannot be expanded offline (grammar-checked)
+_FALLBACK_CODES: dict[str, tuple[str | None, str, str | None]] = {
+    "http://hl7.org/fhir/ValueSet/all-languages": ("urn:ietf:bcp:47", "en", None),
+    "http://hl7.org/fhir/ValueSet/languages": ("urn:ietf:bcp:47", "en", None),
+    "http://hl7.org/fhir/ValueSet/mimetypes": ("urn:ietf:bcp:13", "application/json", None),
+    "http://hl7.org/fhir/ValueSet/ucum-units": ("http://unitsofmeasure.org", "mm", None),
+}
+
+# a lexically wrong value per primitive type, for mutants (the validator's `primitive` rule)
+BAD_PRIMITIVES: dict[str, Any] = {
+    "boolean": "true",
+    "integer": 1.5,
+    "unsignedInt": -1,
+    "positiveInt": 0,
+    "decimal": "1.0",
+    "code": " padded code",
+    "id": "not an id!",
+    "oid": "1.2.3",
+    "uuid": "urn:uuid:NOT-A-UUID",
+    "uri": "has spaces in it",
+    "url": "has spaces in it",
+    "canonical": "has spaces in it",
+    "date": "2024-13-01",
+    "dateTime": "2024-02-30T10:00:00Z",
+    "instant": "2024-01-01",
+    "time": "25:00:00",
+    "base64Binary": "!!not base64!!",
+    "string": 42,
+    "markdown": 42,
+}
+
+
+def _merge_pattern(pattern: Any, value: Any) -> Any:
+    """`value` with everything `pattern` states laid over it (arrays: entry by entry)."""
+    if isinstance(pattern, dict) and isinstance(value, dict):
+        out = dict(value)
+        for k, v in pattern.items():
+            out[k] = _merge_pattern(v, value[k]) if k in value else copy.deepcopy(v)
+        return out
+    if isinstance(pattern, list) and isinstance(value, list):
+        merged = [_merge_pattern(p, value[i]) if i < len(value) else copy.deepcopy(p) for i, p in enumerate(pattern)]
+        return merged + value[len(pattern) :]
+    return copy.deepcopy(pattern)
+
+
+# ---- the builder ---------------------------------------------------------------------------------
+
+
+class ProfileBuilder:
+    """Constructs instances of one profile from its compiled plan."""
+
+    def __init__(self, store: PackageStore, canonical: str, release: str | None = None) -> None:
+        self.store = store
+        self.scope: Scope = store.scope_for_canonical(canonical, release)
+        self.plan: ProfilePlan = compile_profile(self.scope, canonical)
+        self.canonical = self.plan.url
+        self.release = self.scope.release
+        self._expansions: dict[str, list[tuple[str, str, str | None]] | None] = {}
+
+    # -- lookups
+
+    def terminology(self) -> Terminology:
+        from imgfhir.terminology import Terminology
+
+        term = self.scope.memo.get("terminology")
+        if not isinstance(term, Terminology):
+            term = self.scope.memo["terminology"] = Terminology(self.scope)
+        return term
+
+    def expansion(self, value_set: str | None) -> list[tuple[str, str, str | None]] | None:
+        if not value_set:
+            return None
+        if value_set not in self._expansions:
+            try:
+                codes = self.terminology().expand(value_set)
+            except Exception:  # noqa: BLE001 - an unexpandable value set just means no bound codes
+                codes = None
+            self._expansions[value_set] = sorted(codes, key=lambda c: (c[0] or "", c[1]))[:200] if codes else None
+        return self._expansions[value_set]
+
+    def _plan(self, url: str) -> ProfilePlan | None:
+        if self.scope.entry(url) is None:
+            return None
+        try:
+            return compile_profile(self.scope, url)
+        except (SnapshotError, UnknownCanonical):
+            return None
+
+    def children(self, element: ElementPlan, type_code: str | None) -> dict[str, ElementPlan]:
+        if element.children:
+            return element.children
+        ref = element.ed.get("contentReference")
+        if isinstance(ref, str):
+            url, _, fragment = ref.partition("#")
+            plan = self._plan(url or FHIR_SD + fragment.split(".")[0])
+            node = plan.root if plan else None
+            for name in fragment.split(".")[1:]:
+                node = node.children.get(name) if node else None
+            return node.children if node else {}
+        if not type_code or _is_primitive(type_code):
+            return {}
+        plan = None
+        profile = self.type_profile(element, type_code)
+        if profile:
+            plan = self._plan(profile)
+        plan = plan or self._plan(FHIR_SD + type_code)
+        return plan.root.children if plan else {}
+
+    @staticmethod
+    def type_profile(element: ElementPlan, type_code: str | None) -> str | None:
+        for t in element.ed.get("type", ()):
+            profiles = t.get("profile") or []
+            if profiles and (len(element.type_codes) == 1 or t.get("code") == type_code):
+                return str(profiles[0])
+        return None
+
+    def target_types(self, element: ElementPlan) -> list[str]:
+        out: list[str] = []
+        for t in element.ed.get("type", ()):
+            for url in t.get("targetProfile", ()):
+                hit = self.scope.entry(str(url))
+                name = str(hit[1].type) if hit is not None and hit[1].type else str(url).rsplit("/", 1)[-1]
+                if name not in out:
+                    out.append(name)
+        return [t for t in out if t not in ("Resource", "DomainResource")] or ["Patient"]
+
+    # -- generation
+
+    def resource(self, d: _Draw) -> dict[str, Any]:
+        rt = self.plan.type
+        out: dict[str, Any] = {"resourceType": rt}
+        out.update(self.complex(d, self.plan.root, rt, rt, (), 0, None, None))
+        return out
+
+    def optional(self, d: _Draw, depth: int) -> bool:
+        if depth >= MAX_DEPTH:
+            return False
+        return bool(d.draw(st.integers(0, 3 + depth)) == 3)
+
+    def complex(
+        self,
+        d: _Draw,
+        element: ElementPlan,
+        type_code: str | None,
+        expr: str,
+        pointer: tuple[str | int, ...],
+        depth: int,
+        slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
+        rel: list[str] | None,
+    ) -> dict[str, Any]:
+        """A JSON object for `element` carrying `type_code`, children walked from the plan."""
+        if type_code == "Reference" and not element.children:
+            return self.reference(d, element, expr, pointer, slice_ctx, rel)
+        kids = self.children(element, type_code)
+        out: dict[str, Any] = {}
+        is_root = depth == 0
+        if type_code == "Reference" and "reference" in kids and kids["reference"].max != 0:
+            out["reference"] = self.reference(d, element, expr, pointer, slice_ctx, rel)["reference"]
+        wanted = self.invariant_children(element, kids)
+        for child in kids.values():
+            if child.max == 0 or child.name in out:
+                continue
+            on_path = _on_discriminator_path(slice_ctx, None if rel is None else [*rel, child.name.removesuffix("[x]")])
+            if on_path or child.name == wanted:
+                self.element_values(d, child, type_code, expr, pointer, depth, out, slice_ctx, rel, force=True)
+                continue
+            if is_root and child.name in _RESOURCE_SKIP and child.min == 0:
+                continue
+            if child.name == "url" and type_code == "Extension" and child.fixed is None:
+                continue
+            required = child.min > 0 or any(s.min > 0 for s in child.slices)
+            if not required and (child.name in _SKIP_OPTIONAL or not self.optional(d, depth)):
+                continue
+            if not required and any(
+                t in ("Resource", "Narrative") or (t[:1].isupper() and _is_resource(self, t)) for t in child.type_codes
+            ):
+                continue
+            self.element_values(d, child, type_code, expr, pointer, depth, out, slice_ctx, rel)
+        if type_code == "Reference" and "type" in out and isinstance(out.get("reference"), str):
+            out["type"] = out["reference"].split("/")[0]  # the stated type agrees with the literal one
+            d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, "type")]
+        for first, second in self.exclusive_children(element):
+            keys = [k for k in out if k == first or (k.startswith(first) and k[len(first) : len(first) + 1].isupper())]
+            drop = [
+                k for k in out if k == second or (k.startswith(second) and k[len(second) : len(second) + 1].isupper())
+            ]
+            if keys and drop:
+                for k in drop:
+                    del out[k]
+                    d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, k)]
+        if type_code in _QUANTITY and not element.children and "value" not in out:
+            out["value"] = d.draw(PRIMITIVES["decimal"])
+        if type_code in _QUANTITY and "code" in out and "system" not in out:
+            out["system"] = "http://unitsofmeasure.org"
+        if type_code == "Period" and "start" in out and "end" in out:
+            del out["end"]
+        if type_code == "Extension" and not any(k.startswith("value") for k in out) and "extension" not in out:
+            # ext-1: an extension has a value or nested extensions
+            vx = kids.get("value[x]")
+            if vx is not None and vx.max != 0:
+                self.element_values(d, vx, type_code, expr, pointer, depth, out, slice_ctx, rel, force=True)
+        if not out and type_code and not _is_primitive(type_code):
+            self.fill_empty(d, kids, type_code, expr, pointer, depth, out, slice_ctx, rel)
+        return out
+
+    def invariant_children(self, element: ElementPlan, kids: dict[str, ElementPlan]) -> str | None:
+        """A child to force so that `a.exists() or b.exists() ...` invariants of `element` hold."""
+        for c in element.ed.get("constraint", ()):
+            m = _ONE_OF.match(str(c.get("expression", "")))
+            if not m or c.get("severity") != "error":
+                continue
+            names = re.findall(r"(\w+)\.exists\(\)", m.group(0))
+            for name in names:
+                child = kids.get(name) or kids.get(name + "[x]")
+                if child is not None and child.max != 0 and not _is_resource(self, (child.type_codes or ("x",))[0]):
+                    return child.name
+        return None
+
+    def exclusive_children(self, element: ElementPlan) -> list[tuple[str, str]]:
+        """(a, b) pairs an invariant of `element` forbids together: `a.empty() or b.empty()`,
+        `a.exists() implies b.empty()`."""
+        found = element.memo.get("strategies:exclusive")
+        if found is None:
+            found = []
+            for c in element.ed.get("constraint", ()):
+                expr = str(c.get("expression", "")).strip()
+                m = _EXCLUSIVE.match(expr)
+                if m and c.get("severity") == "error":
+                    found.append((m.group(1), m.group(2)))
+            element.memo["strategies:exclusive"] = found
+        return list(found)
+
+    def fill_empty(
+        self,
+        d: _Draw,
+        kids: dict[str, ElementPlan],
+        type_code: str,
+        expr: str,
+        pointer: tuple[str | int, ...],
+        depth: int,
+        out: dict[str, Any],
+        slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
+        rel: list[str] | None,
+    ) -> None:
+        """ele-1: an element has a value or children; pick one simple child to fill an empty object."""
+        prefer = ("value[x]", "value", "text", "display", "code", "system", "start", "name", "family", "reference")
+        for name in prefer:
+            child = kids.get(name)
+            if child is not None and child.max != 0:
+                self.element_values(d, child, type_code, expr, pointer, MAX_DEPTH, out, slice_ctx, rel, force=True)
+                if out:
+                    return
+        for child in kids.values():
+            if child.max != 0 and child.name not in ("id", "extension", "modifierExtension"):
+                self.element_values(d, child, type_code, expr, pointer, MAX_DEPTH, out, slice_ctx, rel, force=True)
+                if out:
+                    return
+
+    def element_values(
+        self,
+        d: _Draw,
+        child: ElementPlan,
+        parent_type: str | None,
+        expr: str,
+        pointer: tuple[str | int, ...],
+        depth: int,
+        out: dict[str, Any],
+        slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
+        rel: list[str] | None,
+        force: bool = False,
+    ) -> None:
+        """Occurrences of `child` in `out`: its slices first (in order), then unsliced values."""
+        array = _is_array(child)
+        plan_items: list[tuple[ElementPlan, ElementPlan | None]] = []  # (definition, slicing entry)
+        slicing = child.slicing if child.slices else None
+        if slicing is not None:
+            for sl in child.slices:
+                if sl.max == 0:
+                    continue
+                n = sl.min
+                if (
+                    n == 0
+                    and depth < MAX_DEPTH
+                    and child.name not in ("modifierExtension",)
+                    and self.optional(d, depth)
+                ):
+                    n = 1
+                plan_items += [(sl, child)] * n
+            closed = slicing.get("rules") == "closed"
+            if not plan_items and not closed and (child.min > 0 or force) and child.name != "extension":
+                plan_items.append((child, None))
+            while len(plan_items) < child.min:
+                plan_items.append(plan_items[-1] if plan_items else (child, None))
+        else:
+            n = max(child.min, 1)
+            if child.max is None or child.max > n:
+                extra = d.draw(st.integers(0, 1)) if depth < 2 and array else 0
+                n += extra
+            plan_items = [(child, None)] * n
+        if child.max is not None:
+            plan_items = plan_items[: child.max]
+        if not plan_items:
+            return
+        # choice: the JSON key carries the type
+        values: list[tuple[str, Any]] = []
+        for i, (definition, entry) in enumerate(plan_items):
+            type_code = self.pick_type(d, child, definition)
+            key = child.name[:-3] + upper_first(type_code) if child.is_choice else child.name
+            index = i if array else None
+            name_expr = f"{expr}.{key}" + (f"[{index}]" if index is not None else "")
+            ptr = (*pointer, key) + ((index,) if index is not None else ())
+            sub_ctx, sub_rel = (
+                slice_ctx,
+                (None if rel is None else [*rel, child.name[:-3] if child.is_choice else child.name]),
+            )
+            if entry is not None:
+                discs = [
+                    [s for s in str(x.get("path", "$this")).split(".") if s != "$this"]
+                    for x in (entry.slicing or {}).get("discriminator", ())
+                    if isinstance(x, dict)
+                ]
+                sub_ctx, sub_rel = (entry, discs), []
+            discriminating = _discriminating(sub_ctx, sub_rel)
+            value, how = self.value(d, definition, type_code, name_expr, ptr, depth + 1, sub_ctx, sub_rel)
+            group = sum(1 for dd, _ in plan_items if dd is definition)
+            d.sites.append(
+                Site(ptr, name_expr, expr, definition, type_code, key, array, group, entry, discriminating, how)
+            )
+            values.append((key, value))
+        for key, value in values:
+            if array:
+                out.setdefault(key, []).append(value)
+            else:
+                out[key] = value
+
+    def pick_type(self, d: _Draw, child: ElementPlan, definition: ElementPlan) -> str:
+        if not definition.type_codes and not child.type_codes:
+            return "BackboneElement" if "contentReference" in definition.ed else "string"
+        codes = definition.type_codes or child.type_codes
+        if definition is child and child.is_choice and child.slices and (child.slicing or {}).get("rules") == "closed":
+            allowed = [t for s in child.slices for t in s.type_codes]
+            codes = tuple(t for t in codes if t in allowed) or codes
+        simple = [t for t in codes if t not in ("Resource",)] or list(codes)
+        return str(d.draw(st.sampled_from(simple))) if len(simple) > 1 else simple[0]
+
+    def value(
+        self,
+        d: _Draw,
+        element: ElementPlan,
+        type_code: str,
+        expr: str,
+        pointer: tuple[str | int, ...],
+        depth: int,
+        slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
+        rel: list[str] | None,
+    ) -> tuple[Any, str]:
+        if element.fixed is not None:
+            return copy.deepcopy(element.fixed[1]), "fixed"
+        binding = element.binding
+        if binding is not None and binding.strength in ("required", "extensible"):
+            codes = self.expansion(binding.value_set)
+            if codes and element.pattern is None:
+                system, code, display = d.draw(st.sampled_from(codes))
+                coded = self.coded(type_code, system, code, display)
+                if coded is not None:
+                    return coded, "bound"
+        if binding is not None and binding.strength == "required" and element.pattern is None:
+            fallback = _FALLBACK_CODES.get(str(binding.value_set).split("|")[0])
+            coded = self.coded(type_code, *fallback) if fallback else None
+            if coded is not None:
+                return coded, "generated"
+        if element.pattern is not None:
+            pattern = element.pattern[1]
+            if _is_primitive(type_code) or not element.children:
+                return copy.deepcopy(pattern), "pattern"
+            generated = self.complex(d, element, type_code, expr, pointer, depth, slice_ctx, rel)
+            return _merge_pattern(pattern, generated), "pattern"
+        if _is_primitive(type_code):
+            if type_code == "string" and expr.endswith(".reference"):
+                return f"Patient/{d.draw(_ID)}", "reference"
+            strategy = PRIMITIVES.get(type_code, _TEXT)
+            return d.draw(strategy), "generated"
+        if _is_resource(self, type_code):
+            return {"resourceType": type_code, "id": d.draw(_ID)}, "generated"
+        return self.complex(d, element, type_code, expr, pointer, depth, slice_ctx, rel), "generated"
+
+    @staticmethod
+    def coded(type_code: str, system: str | None, code: str, display: str | None) -> Any:
+        coding: dict[str, Any] = {"code": code}
+        if system:
+            coding = {"system": system, "code": code}
+        if display:
+            coding["display"] = display
+        if type_code in ("code", "string", "uri"):
+            return code
+        if type_code == "Coding":
+            return coding
+        if type_code == "CodeableConcept":
+            return {"coding": [coding]}
+        if type_code == "CodeableReference":
+            return {"concept": {"coding": [coding]}}
+        if type_code in _QUANTITY:
+            return {"value": 1, **({"system": system} if system else {}), "code": code}
+        return None
+
+    def reference(
+        self,
+        d: _Draw,
+        element: ElementPlan,
+        expr: str,
+        pointer: tuple[str | int, ...],
+        slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
+        rel: list[str] | None,
+    ) -> dict[str, Any]:
+        target = d.draw(st.sampled_from(self.target_types(element)))
+        ref = {"reference": f"{target}/{d.draw(_ID)}"}
+        d.sites.append(
+            Site(
+                (*pointer, "reference"),
+                f"{expr}.reference",
+                expr,
+                element,
+                "string",
+                "reference",
+                False,
+                1,
+                slice_ctx[0] if slice_ctx else None,
+                _discriminating(slice_ctx, None if rel is None else [*rel, "reference"]),
+                "reference",
+            )
+        )
+        return ref
+
+
+def _is_resource(builder: ProfileBuilder, type_code: str) -> bool:
+    if type_code in ("Resource", "DomainResource"):
+        return True
+    hit = builder.scope.entry(FHIR_SD + type_code)
+    return hit is not None and hit[1].kind == "resource"
+
+
+_EXCLUSIVE = re.compile(r"^\(?\s*(\w+)\.(?:empty\(\)\s+or|exists\(\)\s+implies)\s+(\w+)\.empty\(\)\s*\)?$")
+_ONE_OF = re.compile(r"^\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?$")
+
+
+def _on_discriminator_path(slice_ctx: tuple[ElementPlan, list[list[str]]] | None, rel: list[str] | None) -> bool:
+    """Whether `rel` (names below a slice item) is a prefix of one of the slice's discriminator paths."""
+    if slice_ctx is None or rel is None:
+        return False
+    for path in slice_ctx[1]:
+        names = [p.removesuffix("[x]") for p in path if not p.startswith(("ofType(", "resolve(", "extension("))]
+        if len(rel) <= len(names) and names[: len(rel)] == rel:
+            return True
+    return False
+
+
+def _discriminating(slice_ctx: tuple[ElementPlan, list[list[str]]] | None, rel: list[str] | None) -> bool:
+    """Whether a value at `rel` (names below the slice item) takes part in a discriminator of `slice_ctx`."""
+    if slice_ctx is None or rel is None:
+        return False
+    for path in slice_ctx[1]:
+        names = [p for p in path if not p.startswith(("ofType(", "resolve(", "extension("))]
+        if any(p.startswith(("resolve(", "extension(")) for p in path) or not names:
+            return True
+        n = min(len(names), len(rel))
+        if [x.removesuffix("[x]") for x in names[:n]] == rel[:n]:
+            return True
+    return False
+
+
+# ---- public API --------------------------------------------------------------------------------
+
+_BUILDERS: dict[tuple[int, str, str | None], ProfileBuilder] = {}
+_STORE: list[PackageStore] = []
+
+
+def builder_for(canonical: str, *, store: PackageStore | None = None, release: str | None = None) -> ProfileBuilder:
+    """The (cached) builder of `canonical`; raises UnknownCanonical / SnapshotError."""
+    if store is None:
+        if not _STORE:
+            _STORE.append(load_store())
+        store = _STORE[0]
+    key = (id(store), canonical, release)
+    found = _BUILDERS.get(key)
+    if found is None:
+        found = _BUILDERS[key] = ProfileBuilder(store, canonical, release)
+    return found
+
+
+def _with_sites(builder: ProfileBuilder) -> st.SearchStrategy[tuple[dict[str, Any], list[Site]]]:
+    @st.composite
+    def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> tuple[dict[str, Any], list[Site]]:
+        d = _Draw(draw)
+        return builder.resource(d), d.sites
+
+    return build()
+
+
+def from_profile(
+    canonical: str, *, store: PackageStore | None = None, release: str | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Instances of the profile `canonical` (a StructureDefinition in `store`), valid by construction."""
+    builder = builder_for(canonical, store=store, release=release)
+    return _with_sites(builder).map(lambda pair: pair[0])
+
+
+def mutations(
+    canonical: str,
+    *,
+    store: PackageStore | None = None,
+    release: str | None = None,
+    kinds: tuple[str, ...] = MUTATION_KINDS,
+) -> st.SearchStrategy[tuple[dict[str, Any], ExpectedIssue]]:
+    """(mutant, expected issue) pairs: a generated instance broken in one targeted place.
+
+    Draws that offer no place for any of `kinds` are rejected (`hypothesis.reject`)."""
+    from hypothesis import reject
+
+    builder = builder_for(canonical, store=store, release=release)
+
+    @st.composite
+    def mutate(draw: Callable[[st.SearchStrategy[Any]], Any]) -> tuple[dict[str, Any], ExpectedIssue]:
+        instance, sites = draw(_with_sites(builder))
+        options = [(k, s) for k in kinds for s in candidates(k, sites, builder)]
+        if not options:
+            reject()
+        kind, site = draw(st.sampled_from(options))
+        return apply_mutation(builder, instance, kind, site)
+
+    return mutate()
+
+
+def candidates(kind: str, sites: list[Site], builder: ProfileBuilder) -> list[Site | None]:
+    """The places in one generated instance where a mutation of `kind` is well defined."""
+    safe = [s for s in sites if not s.discriminating and not _under_special(s, sites)]
+    if kind == "drop-required":
+        return [s for s in safe if s.group_size <= _min_of(s) and not (s.array and s.group_size > 1)]
+    if kind == "exceed-max":
+        return [s for s in safe if s.array and _max_of(s) is not None and s.group_size >= (_max_of(s) or 0)]
+    if kind == "primitive-format":
+        return [s for s in safe if s.how == "generated" and s.type in BAD_PRIMITIVES and _plain(s)]
+    if kind == "fixed-value":
+        return [s for s in safe if s.how == "fixed" and _is_primitive(s.type) and s.key != "url"]
+    if kind == "pattern-value":
+        return [s for s in safe if s.how == "pattern" and _patternable(s)]
+    if kind == "binding":
+        return [s for s in safe if s.how == "bound" and s.element.binding and s.element.binding.strength == "required"]
+    if kind == "unknown-element":
+        return [None]
+    if kind == "dangling-reference":
+        return [s for s in safe if s.how == "reference"]
+    return []
+
+
+def _min_of(site: Site) -> int:
+    return site.element.min
+
+
+def _max_of(site: Site) -> int | None:
+    return site.element.max
+
+
+def _plain(site: Site) -> bool:
+    return site.element.binding is None and site.key not in ("url", "reference") and site.element.pattern is None
+
+
+def _patternable(site: Site) -> bool:
+    pattern = site.element.pattern[1] if site.element.pattern else None
+    return _is_primitive(site.type) or (isinstance(pattern, dict) and _first_leaf(pattern) is not None)
+
+
+def _under_special(site: Site, sites: list[Site]) -> bool:
+    """Inside a value of an extension or of a slice without discriminators: leave those alone."""
+    return any(p in ("extension", "modifierExtension") for p in site.pointer)
+
+
+def _first_leaf(value: Any) -> list[str | int] | None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str):
+                return [k]
+            sub = _first_leaf(v)
+            if sub is not None:
+                return [k, *sub]
+    if isinstance(value, list) and value:
+        sub = _first_leaf(value[0])
+        return None if sub is None else [0, *sub]
+    return None
+
+
+def _get(obj: Any, pointer: tuple[str | int, ...] | list[str | int]) -> Any:
+    for p in pointer:
+        obj = obj[p]
+    return obj
+
+
+def apply_mutation(
+    builder: ProfileBuilder, instance: dict[str, Any], kind: str, site: Site | None
+) -> tuple[dict[str, Any], ExpectedIssue]:
+    mutant = copy.deepcopy(instance)
+    rt = builder.plan.type
+    if site is None:  # unknown-element at the root
+        mutant["colour"] = "red"
+        return mutant, ExpectedIssue(kind, "unknown-element", f"{rt}.colour", "added colour")
+    parent = _get(mutant, site.pointer[:-1])
+    last = site.pointer[-1]
+    if kind == "drop-required":
+        if site.array:
+            holder = _get(mutant, site.pointer[:-2])
+            key = site.pointer[-2]
+            del holder[key][last]
+            if not holder[key]:
+                del holder[key]
+        else:
+            del parent[last]
+        return mutant, ExpectedIssue(kind, "cardinality", site.parent_expression, f"removed {site.expression}")
+    if kind == "exceed-max":
+        parent.append(copy.deepcopy(parent[last]))
+        return mutant, ExpectedIssue(kind, "cardinality", site.parent_expression, f"repeated {site.expression}")
+    if kind == "primitive-format":
+        parent[last] = BAD_PRIMITIVES[str(site.type)]
+        return mutant, ExpectedIssue(kind, "primitive", site.expression, f"{site.expression} = {parent[last]!r}")
+    if kind == "fixed-value":
+        parent[last] = _different(parent[last])
+        return mutant, ExpectedIssue(kind, "fixed", site.expression, f"{site.expression} changed")
+    if kind == "pattern-value":
+        if isinstance(parent[last], dict):
+            leaf = _first_leaf(builder_pattern(site))
+            assert leaf is not None
+            holder = _get(parent[last], leaf[:-1])
+            holder[leaf[-1]] = _different(holder[leaf[-1]])
+        else:
+            parent[last] = _different(parent[last])
+        return mutant, ExpectedIssue(kind, "pattern", site.expression, f"{site.expression} changed")
+    if kind == "binding":
+        value = parent[last]
+        if isinstance(value, str):
+            parent[last] = "not-in-the-value-set"
+        else:
+            for coding in _codings(value):
+                coding["code"] = "not-in-the-value-set"
+                coding.pop("display", None)
+        return mutant, ExpectedIssue(kind, "binding", site.expression, f"{site.expression} code outside the value set")
+    if kind == "dangling-reference":
+        parent[last] = "#missing"
+        return mutant, ExpectedIssue(kind, "reference", site.parent_expression, f"{site.expression} = '#missing'")
+    raise ValueError(f"unknown mutation kind {kind}")
+
+
+def builder_pattern(site: Site) -> Any:
+    return site.element.pattern[1] if site.element.pattern else None
+
+
+def _codings(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, dict):
+        return []
+    if "coding" in value:
+        return [c for c in value["coding"] if isinstance(c, dict)]
+    if "concept" in value:
+        return _codings(value["concept"])
+    return [value] if "code" in value else []
+
+
+def _different(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "-other"
+    return "other"
+
+
+def example_instances(
+    canonical: str, n: int, seed: int, *, store: PackageStore | None = None, release: str | None = None
+) -> list[dict[str, Any]]:
+    """`n` generated instances of `canonical`, reproducible for a given seed (for `imgfhir example`)."""
+    import random
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+
+    strategy = from_profile(canonical, store=store, release=release)
+    found: list[dict[str, Any]] = []
+
+    @hseed(seed)
+    @settings(
+        max_examples=n * 5 + 10,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[__import__("hypothesis").Phase.generate],
+    )
+    @given(strategy)
+    def collect(instance: dict[str, Any]) -> None:
+        if len(found) < n:
+            found.append(instance)
+
+    random.seed(seed)
+    collect()
+    return found[:n]
+
+
+__all__ = [
+    "MUTATION_KINDS",
+    "ExpectedIssue",
+    "ProfileBuilder",
+    "Site",
+    "builder_for",
+    "example_instances",
+    "from_profile",
+    "mutations",
+]
