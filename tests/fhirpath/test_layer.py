@@ -180,3 +180,27 @@ def test_overrides_do_not_leak_into_fhirpathpy() -> None:
     fhirpathpy: Any = importlib.import_module("fhirpathpy")
     assert evaluate(PATIENT, "true.toString()") == ["true"]
     assert fhirpathpy.evaluate(PATIENT, "true.toString()") == ["True"]  # fhirpathpy as shipped
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["name.given1", "Encounter.name.given", "Patient.deceasedBoolean", "(Patient.deceased as Period).start.x",
+     "Patient.children().skip(1)", "Patient.descendants()[0]", "contact.name.given2"],
+)  # fmt: skip
+def test_strict_mode_rejects_invalid_paths(expression: str) -> None:
+    with pytest.raises(FhirPathError) as info:
+        compile(expression, "R4", strict=True, context_type="Patient")
+    assert info.value.phase == "semantic"
+    compile(expression, "R4")  # lenient (the default) accepts them
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["name.given", "Patient.name.where(use = 'official').family", "deceased.ofType(boolean)", "text.div",
+     "contact.name.family", "identifier.period.start", "meta.versionId", "extension.value.ofType(Coding).code",
+     "children().exists()", "Patient.name.first().given.extension('x').exists()", "id.length() > 1",
+     "(deceased as dateTime).exists()", "contained.ofType(Observation).value", "name.select(given.first())"],
+)  # fmt: skip
+def test_strict_mode_accepts_valid_paths(expression: str) -> None:
+    compile(expression, "R4", strict=True, context_type="Patient")
+    compile(expression, "R5", strict=True, context_type="Patient")

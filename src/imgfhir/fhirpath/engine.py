@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from imgfhir.fhirpath import _patches
+from imgfhir.fhirpath.checker import SemanticError, check
 from imgfhir.fhirpath.functions import FUNCTIONS
 
 _engine: Any = importlib.import_module("fhirpathpy.engine")
@@ -96,13 +97,47 @@ def _tokens(expression: str, listener: Any) -> list[Any]:
     return tokens
 
 
+def _single_quoted(expression: str) -> str:
+    """Double-quoted strings (``contains(":")``, used by some core invariants) as FHIRPath's single-quoted."""
+    if '"' not in expression:
+        return expression
+    out: list[str] = []
+    i, n = 0, len(expression)
+    while i < n:
+        ch = expression[i]
+        if ch in "'`" or expression.startswith(("//", "/*"), i):
+            if ch in "'`":
+                end = i + 1
+                while end < n and expression[end] != ch:
+                    end += 2 if expression[end] == "\\" else 1
+                end += 1
+            else:
+                end = expression.find("\n" if expression[i + 1] == "/" else "*/", i + 2)
+                end = n if end < 0 else end + (1 if expression[i + 1] == "/" else 2)
+            out.append(expression[i:end])
+            i = end
+        elif ch == '"':
+            end = i + 1
+            while end < n and expression[end] != '"':
+                end += 2 if expression[end] == "\\" else 1
+            body = expression[i + 1 : end].replace('\\"', '"').replace("'", "\\'")
+            out.append(f"'{body}'")
+            i = end + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def _rewrite(expression: str, listener: Any) -> tuple[str, list[bool]]:
     """Work around grammar gaps before parsing.
 
-    ``x.div`` becomes ``x.`div``` (a keyword used as a member name), and a partial DateTime literal written
+    Double-quoted strings become single-quoted, ``x.div`` becomes ``x.`div``` (a keyword used as a member
+    name), and a partial DateTime literal written
     with a bare ``T`` (``@2015T``) loses the ``T`` the grammar rejects; the second result flags, per DATETIME
     literal in source order, whether it had one, so `_mark_datetimes` can restore it in the AST.
     """
+    expression = _single_quoted(expression)
     tokens = _tokens(expression, listener)
     edits: list[tuple[int, int, str]] = []
     partial: list[bool] = []
@@ -257,15 +292,32 @@ def _model(release: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4096)
-def compile(expression: str, release: str = "R4") -> CompiledExpression:
-    """Parse `expression` once per (expression, release); syntax errors raise `FhirPathError`."""
-    _model(release)
+def _parsed(expression: str) -> dict[str, Any]:
+    """The AST of `expression`, shared by its compilations (release, strictness); evaluation only reads it."""
     try:
-        ast = _parse(expression)
-    except FhirPathError:
-        raise
+        return _parse(expression)
     except Exception as exc:
         raise FhirPathError(str(exc) or type(exc).__name__, expression, "syntax") from exc
+
+
+@lru_cache(maxsize=4096)
+def compile(
+    expression: str, release: str = "R4", *, strict: bool = False, context_type: str | None = None
+) -> CompiledExpression:
+    """Parse `expression` once per (expression, release, ...); syntax errors raise `FhirPathError`.
+
+    With `strict` and a `context_type` (``"Patient"``, ``"Patient.contact"``, ``"HumanName"``) the expression
+    is also checked against the FHIR model (see `checker`): unknown elements, foreign type names, choice
+    elements named with a type suffix, order-dependent functions on unordered input raise
+    `FhirPathError` with ``phase='semantic'``.
+    """
+    model = _model(release)
+    ast = _parsed(expression)
+    if strict and context_type:
+        try:
+            check(ast, model, context_type)
+        except SemanticError as exc:
+            raise FhirPathError(str(exc), expression, "semantic") from exc
     return CompiledExpression(expression, release.upper(), ast)
 
 

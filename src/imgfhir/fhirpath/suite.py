@@ -8,7 +8,8 @@ Scoring: every <test> counts. A test with ``invalid`` passes when the engine rai
 evaluation). Otherwise the result must match the <output> items in order (any order when
 ``ordered="false"``): booleans, integers and decimals by type and value, string-like types (string, code,
 id, uri, ...) by text, date/dateTime/time by their literal text, Quantity by value and unit.
-``predicate="true"`` reduces the result to ``exists()`` first.
+``predicate="true"`` reduces the result to ``exists()`` first. Tests with ``mode="strict"`` compile with
+imgfhir's strict model checks (fhirpathpy has none); other modes run as any test.
 """
 
 from __future__ import annotations
@@ -128,14 +129,15 @@ def load_input(folder: Path, inputfile: str | None) -> Any:
     return None if raw is None else orjson.loads(raw)
 
 
-Evaluator = Callable[[str, str, Any], list[Any]]
+Evaluator = Callable[[str, str, Any, bool], list[Any]]
 
 
-def _imgfhir(expression: str, release: str, resource: Any) -> list[Any]:
-    return compile(expression, release).evaluate(resource, raw=True)
+def _imgfhir(expression: str, release: str, resource: Any, strict: bool) -> list[Any]:
+    context = resource.get("resourceType") if strict and isinstance(resource, dict) else None
+    return compile(expression, release, strict=strict, context_type=context).evaluate(resource, raw=True)
 
 
-def _fhirpathpy(expression: str, release: str, resource: Any) -> list[Any]:
+def _fhirpathpy(expression: str, release: str, resource: Any, strict: bool) -> list[Any]:
     fhirpathpy: Any = importlib.import_module("fhirpathpy")
     models: Any = importlib.import_module("fhirpathpy.models")
     env = {"resource": resource, "rootResource": resource, "context": resource}
@@ -157,7 +159,8 @@ def run_test(test: SuiteTest, folder: Path, release: str, engine: str = "imgfhir
     if resource is None:
         return Outcome(test, False, f"no JSON form of input {test.inputfile}")
     try:
-        result = EVALUATORS[engine](test.expression, release, copy.deepcopy(resource))
+        strict = test.mode == "strict"
+        result = EVALUATORS[engine](test.expression, release, copy.deepcopy(resource), strict)
     except (FhirPathError, Exception) as exc:  # noqa: BLE001 - the peer raises anything
         if test.invalid:
             return Outcome(test, True)
