@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import textwrap
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -291,8 +292,9 @@ def format_known_failures(reports: Iterable[Report], previous: dict[tuple[str, s
         entries = by_group[group]
         reasons = dict.fromkeys(previous[e] for e in entries if e in previous)
         reason = " / ".join(r for r in reasons if r) or "TODO: reason"
-        header = f"# {group}: {reason.removeprefix(group + ': ')}"
-        blocks.append("\n".join([header, *(f"{rel} {name}" for rel, name in entries)]))
+        text = f"{group}: {reason.removeprefix(group + ': ')}"
+        header = textwrap.wrap(text, 110, initial_indent="# ", subsequent_indent="# ")
+        blocks.append("\n".join([*header, *(f"{rel} {name}" for rel, name in entries)]))
     header = "# Official FHIRPath suite tests imgfhir fails, per suite group with the reason (tests/fhirpath/).\n"
     header += "# Regenerate with `python bench/fhirpath_suite.py --write-known-failures` (keeps the reasons).\n"
     return header + "\n" + "\n\n".join(blocks) + "\n"
