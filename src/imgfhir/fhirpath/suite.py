@@ -293,8 +293,8 @@ def format_known_failures(reports: Iterable[Report], previous: dict[tuple[str, s
         reasons = dict.fromkeys(previous[e] for e in entries if e in previous)
         reason = " / ".join(r for r in reasons if r) or "TODO: reason"
         text = f"{group}: {reason.removeprefix(group + ': ')}"
-        header = textwrap.wrap(text, 110, initial_indent="# ", subsequent_indent="# ")
-        blocks.append("\n".join([*header, *(f"{rel} {name}" for rel, name in entries)]))
+        lines = textwrap.wrap(text, 110, initial_indent="# ", subsequent_indent="# ")
+        blocks.append("\n".join([*lines, *(f"{rel} {name}" for rel, name in entries)]))
     header = "# Official FHIRPath suite tests imgfhir fails, per suite group with the reason (tests/fhirpath/).\n"
     header += "# Regenerate with `python bench/fhirpath_suite.py --write-known-failures` (keeps the reasons).\n"
     return header + "\n" + "\n\n".join(blocks) + "\n"
