@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from imgfhir.fhirpath import CompiledExpression, FhirPathError, compile
-from imgfhir.outcome import Issue
+from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.references import resolve_reference
@@ -15,15 +15,45 @@ from imgfhir.validation.rules.references import resolve_reference
 # checked natively, with the same meaning, by the json-shape and extension rules
 NATIVE = frozenset({"ele-1", "ext-1"})
 
+Shortcut = Callable[[Any], "bool | None"]
+
+
+def _no_contained(node: Any) -> bool | None:
+    """The contained-resource invariants (dom-2..dom-5) hold trivially without contained resources."""
+    return True if isinstance(node, dict) and not node.get("contained") else None
+
+
+def _has_div(node: Any) -> bool | None:
+    text = node.get("text") if isinstance(node, dict) else None
+    return isinstance(text, dict) and bool(text.get("div"))
+
+
+# Exact core expressions with a cheap equivalent (None: evaluate the FHIRPath after all). Every
+# resource carries these, so without shortcuts they would dominate validation time.
+_SHORTCUTS: dict[str, Shortcut] = {
+    "contained.contained.empty()": _no_contained,
+    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()": _no_contained,
+    "contained.meta.security.empty()": _no_contained,
+    "text.`div`.exists()": _has_div,
+}
+_DOM_3 = "contained.where((('#'+id in (%resource.descendants().reference"  # R4 and R5 spellings
+
+
+def _shortcut(expression: str) -> Shortcut | None:
+    if expression.startswith(_DOM_3):
+        return _no_contained
+    return _SHORTCUTS.get(expression)
+
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
     key: str
-    severity: str
+    severity: Severity
     human: str
     expression: str
     compiled: CompiledExpression | None
     problem: str | None
+    shortcut: Shortcut | None
 
 
 def _constraints(element: ElementPlan) -> list[dict[str, Any]]:
@@ -44,10 +74,10 @@ def _compiled(element: ElementPlan) -> list[Invariant]:
                 compiled, problem = compile(expression, element.fhir_release), None
             except (FhirPathError, ValueError) as exc:
                 compiled, problem = None, str(exc)
-            severity = "warning" if c.get("severity") == "warning" else "error"
-            cached.append(
-                Invariant(str(c.get("key")), severity, str(c.get("human", "")), expression, compiled, problem)
-            )
+            severity: Severity = "warning" if c.get("severity") == "warning" else "error"
+            human = str(c.get("human", ""))
+            key = str(c.get("key"))
+            cached.append(Invariant(key, severity, human, expression, compiled, problem, _shortcut(expression)))
         element.memo["invariants"] = cached
     return cached
 
@@ -60,12 +90,22 @@ def _context_type(element: ElementPlan, item: Item) -> str | None:
     return str(base.get("path")) if isinstance(base, dict) and "." in str(base.get("path")) else None
 
 
+def _failed(inv: Invariant, item: Item) -> Issue:
+    return issue(inv.severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
+
+
 @rule("invariant", applies=lambda e: bool(_constraints(e)))
 def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     if item.value is None:
         return
     at_root = item.value is ctx.resource
     for inv in _compiled(element):
+        if inv.shortcut is not None:
+            verdict = inv.shortcut(item.value)
+            if verdict is not None:
+                if not verdict:
+                    yield _failed(inv, item)
+                continue
         if inv.compiled is None:
             message = f"{inv.key} not checked: the expression cannot be compiled ({inv.problem})"
             yield issue("information", "informational", message, item, inv.key)
@@ -83,5 +123,4 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
             yield issue("information", "informational", message, item, inv.key)
             continue
         if result and not all(r is True for r in result):
-            message = f"{inv.key}: {inv.human} [{inv.expression}]"
-            yield issue(inv.severity, "invariant", message, item, inv.key)  # type: ignore[arg-type]
+            yield _failed(inv, item)
