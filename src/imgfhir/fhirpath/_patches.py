@@ -103,6 +103,8 @@ def _gated(ours: Callable[..., Any], original: Callable[..., Any]) -> Callable[.
 
 
 def _scoped(ctx: dict[str, Any], run: Callable[[], Any]) -> Any:
+    if not ctx.get("imgfhir_scoped"):  # only expressions that define variables need scopes
+        return run()
     saved = ctx["vars"]
     ctx["vars"] = copy.copy(saved)
     try:
@@ -247,7 +249,7 @@ def _extension_members(item: Any, key: str) -> list[Any] | None:
 
 def _member_invocation(original: Callable[..., Any]) -> Callable[..., Any]:
     def member_invocation(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
-        key = str(_engine.do_eval(ctx, parent_data, node["children"][0])[0]).replace("`", "")
+        key = str(node["children"][0].get("text", "")).strip('`"')
         folded = isinstance(parent_data, list) and key in ("extension", "id")
         if folded and any(_extension_members(item, key) is not None for item in parent_data):
             out: list[Any] = []
@@ -261,7 +263,12 @@ def _member_invocation(original: Callable[..., Any]) -> Callable[..., Any]:
             for item in result:
                 if isinstance(item, _nodes.ResourceNode) and isinstance(item.path, str):
                     item.path = _choice_type(model, item.path)
-        return _fold_primitive_extensions(result) if len(result) > 1 else result
+        if len(result) > 1 and any(
+            isinstance(item, _nodes.ResourceNode) and (item.data is None or _is_extension_part(item.data))
+            for item in result
+        ):
+            return _fold_primitive_extensions(result)
+        return result
 
     return member_invocation
 

@@ -6,6 +6,9 @@ model per release (so ``is``, ``as`` and ``ofType`` know the FHIR type hierarchy
 environment variables, one exception type, and the gap-closing overrides of ``_patches`` and
 ``functions``, which are active only while this layer evaluates (fhirpathpy used directly in the
 same process keeps its own behaviour).
+
+Evaluation sets fhirpathpy's process-wide ``TypeInfo.model`` for its duration: evaluate from one thread
+at a time (or one process per worker).
 """
 
 from __future__ import annotations
@@ -44,11 +47,11 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 _VS_PREFIX = "http://hl7.org/fhir/ValueSet/"
 _EXT_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
-SYSTEM_VARIABLES = frozenset({"resource", "rootResource", "context", "ucum", "sct", "loinc"})
 
 
 class FhirPathError(Exception):
-    """A FHIRPath expression that does not parse (``phase='syntax'``) or fails while evaluating."""
+    """A FHIRPath expression that does not parse (``phase='syntax'``), fails strict model checks
+    (``'semantic'``, only with ``compile(strict=True)``) or fails while evaluating (``'evaluation'``)."""
 
     def __init__(self, message: str, expression: str, phase: str) -> None:
         super().__init__(message)
@@ -243,6 +246,7 @@ class CompiledExpression:
             "imgfhir": True,
             "traceFn": _trace,
             "imgfhir_resolver": resolver,
+            "imgfhir_scoped": "defineVariable" in self.expression,
         }
         try:
             with _active(self.model):
