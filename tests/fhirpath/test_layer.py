@@ -204,3 +204,21 @@ def test_strict_mode_rejects_invalid_paths(expression: str) -> None:
 def test_strict_mode_accepts_valid_paths(expression: str) -> None:
     compile(expression, "R4", strict=True, context_type="Patient")
     compile(expression, "R5", strict=True, context_type="Patient")
+
+
+def test_narrative_checks() -> None:
+    good = {"resourceType": "Patient", "text": {"div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Hi</p></div>'}}
+    assert evaluate(good, "text.div.htmlChecks()") == [True]
+    for div in [
+        '<div xmlns="http://www.w3.org/1999/xhtml"><script>x()</script></div>',
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">Hi</p></div>',
+        "<div><p>no namespace</p></div>",
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p>unclosed</div>',
+    ]:
+        assert evaluate({"resourceType": "Patient", "text": {"div": div}}, "text.div.htmlChecks()") == [False], div
+
+
+def test_lenient_syntax_seen_in_published_invariants() -> None:
+    assert evaluate(PATIENT, 'id.contains("1")') == [True]  # double-quoted strings (R5 core eld-11)
+    assert evaluate(PATIENT, "'a' & \"it's\"") == ["ait's"]
+    assert evaluate({"resourceType": "Patient", "text": {"div": "<div/>"}}, "text.div.exists()") == [True]

@@ -19,6 +19,10 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from functools import cmp_to_key
 from typing import Any
 
+from imgfhir.fhirpath import temporal
+from imgfhir.fhirpath._patches import type_is
+from imgfhir.fhirpath.quantities import CALENDAR_YEAR_MONTH, comparable, product_unit, to_base
+
 _nodes: Any = importlib.import_module("fhirpathpy.engine.nodes")
 _util: Any = importlib.import_module("fhirpathpy.engine.util")
 _equality: Any = importlib.import_module("fhirpathpy.engine.invocations.equality")
@@ -223,10 +227,6 @@ def _precision(ctx: dict[str, Any], coll: list[Any]) -> Any:
 # -- sort -------------------------------------------------------------------------------------------------------------
 
 
-class _Descending:
-    """Marks a sort key that orders descending (``sort(-family)``)."""
-
-
 def _compare_values(a: Any, b: Any) -> int:
     if a is None or b is None:
         return (a is not None) - (b is not None)
@@ -350,16 +350,12 @@ def _type_of(item: Any) -> Any:
 
 
 def _as(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
-    from imgfhir.fhirpath._patches import type_is
-
     if len(coll) > 1:
         raise FunctionError(f"as() expects a single item, got {len(coll)}")
     return [item for item in coll if type_is(_type_of(item), type_info, exact_primitives=True)]
 
 
 def _of_type(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
-    from imgfhir.fhirpath._patches import type_is
-
     return [item for item in coll if type_is(_type_of(item), type_info, exact_primitives=True)]
 
 
@@ -410,8 +406,6 @@ def _arith(name: str, sign: int) -> Callable[..., Any]:
     original = _REGISTRY[name]["fn"]
 
     def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
-        from imgfhir.fhirpath import temporal
-
         pair = _pair(a, b)
         if pair is not None and _temporal(pair[0]):
             x, y = pair
@@ -429,8 +423,6 @@ def _product(divide: bool) -> Callable[..., Any]:
     original = _REGISTRY["/" if divide else "*"]["fn"]
 
     def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
-        from imgfhir.fhirpath.quantities import product_unit
-
         pair = _pair(a, b)
         if pair is None:
             raise FunctionError("arithmetic needs single operands")
@@ -454,8 +446,6 @@ def _product(divide: bool) -> Callable[..., Any]:
 
 def _quantity_compare(x: Any, y: Any) -> int | str | None:
     """-1/0/1; None when not comparable (empty); "fallback" to leave it to fhirpathpy."""
-    from imgfhir.fhirpath.quantities import CALENDAR_YEAR_MONTH, to_base
-
     ux, uy = str(x.unit), str(y.unit)
     definite_year_month = {"'a'", "'mo'"}
     if (ux in CALENDAR_YEAR_MONTH and uy in definite_year_month) or (
@@ -478,8 +468,6 @@ def _comparison(name: str) -> Callable[..., Any]:
     }  # fmt: skip
 
     def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
-        from imgfhir.fhirpath import temporal
-
         pair = _pair(a, b)
         if pair is not None:
             x, y = pair
@@ -675,8 +663,6 @@ def _extension(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
 
 
 def _comparable(ctx: dict[str, Any], coll: list[Any], other: Any) -> Any:
-    from imgfhir.fhirpath.quantities import comparable
-
     left = _singleton(coll, "comparable()")
     right = _singleton(_util.arraify(other), "comparable()")
     if not isinstance(left, _nodes.FP_Quantity) or not isinstance(right, _nodes.FP_Quantity):
@@ -720,8 +706,6 @@ _CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 
 def _conforms_to(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
     """conformsTo(url) for the core resource definitions; other profiles need the validator (error here)."""
-    from imgfhir.fhirpath._patches import type_is
-
     if not isinstance(url, str) or not url.startswith(_CORE_PROFILE):
         raise FunctionError(f"conformsTo({url!r}) needs a profile validator")
     wanted = _nodes.TypeInfo(name=url.removeprefix(_CORE_PROFILE), namespace="FHIR")
