@@ -222,3 +222,23 @@ def test_lenient_syntax_seen_in_published_invariants() -> None:
     assert evaluate(PATIENT, 'id.contains("1")') == [True]  # double-quoted strings (R5 core eld-11)
     assert evaluate(PATIENT, "'a' & \"it's\"") == ["ait's"]
     assert evaluate({"resourceType": "Patient", "text": {"div": "<div/>"}}, "text.div.exists()") == [True]
+
+
+class _FakeTerminology:
+    def expand(self, url: str) -> dict[str, Any]:
+        codes = [{"code": c} for c in ("male", "female", "other", "unknown")]
+        return {"resourceType": "ValueSet", "url": url, "expansion": {"contains": codes}}
+
+    def validateVS(self, url: str, code: str) -> dict[str, Any]:
+        return {"resourceType": "Parameters", "parameter": [{"name": "result", "valueBoolean": code == "male"}]}
+
+
+def test_terminologies_delegate_to_the_callers_service() -> None:
+    patient = {"resourceType": "Patient", "gender": "male"}
+    env = {"terminologies": _FakeTerminology()}
+    url = "http://hl7.org/fhir/ValueSet/administrative-gender"
+    assert evaluate(patient, f"%terminologies.expand('{url}').expansion.contains.count()", env=env) == [4]
+    expression = f"%terminologies.validateVS('{url}', $this.gender).parameter.where(name = 'result').value"
+    assert evaluate(patient, expression, env=env) == [True]
+    with pytest.raises(FhirPathError):
+        evaluate(patient, f"%terminologies.expand('{url}')")

@@ -701,6 +701,29 @@ def _resolve(ctx: dict[str, Any], coll: list[Any]) -> list[Any]:
     return found
 
 
+_TX_METHODS = ("expand", "lookup", "validateVS", "validateCS", "subsumes", "translate")
+
+
+def _argument(value: Any) -> Any:
+    items = [_util.get_data(v) for v in _util.arraify(value)]
+    return None if not items else items[0] if len(items) == 1 else items
+
+
+def _terminology(method: str) -> Callable[..., Any]:
+    """``%terminologies.<method>(...)``: calls the same-named method of the object the caller put in
+    ``env["terminologies"]`` with plain JSON arguments; it returns a FHIR resource (dict) or None."""
+
+    def fn(ctx: dict[str, Any], coll: list[Any], *args: Any) -> Any:
+        service = _util.get_data(coll[0]) if len(coll) == 1 else None
+        call = getattr(service, method, None)
+        if not callable(call):
+            raise FunctionError(f"{method}() is a %terminologies function; no terminology service was given")
+        result = call(*(_argument(a) for a in args))
+        return [] if result is None else _nodes.ResourceNode.create_node(result)
+
+    return fn
+
+
 _CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 
 
@@ -758,6 +781,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "comparable": {"fn": _comparable, "arity": {1: ["AnyAtRoot"]}},
     "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},
     "resolve": {"fn": _resolve},
+    **{name: {"fn": _terminology(name), "variadic": "Any"} for name in _TX_METHODS},
     "+": {"fn": _arith("+", 1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "-": {"fn": _arith("-", -1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "*": {"fn": _product(divide=False), "arity": {2: ["Any", "Any"]}, "nullable": True},
