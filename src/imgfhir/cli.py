@@ -467,5 +467,113 @@ def _profile_url(store: PackageStore, wanted: str, ig: Package | None, release: 
     _fail(f"unknown profile {wanted}{where}{hint}")
 
 
+class BundleKind(StrEnum):
+    collection = "collection"
+    transaction = "transaction"
+
+
+@app.command("from-dicom")
+def from_dicom(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE", show_default=False, help="X-Ray Radiation Dose SR files (DICOM Part 10)."),
+    ],
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="DIR|-",
+            help="Write one FILE-stem.json Bundle per input into DIR; - or none: standard output (the Bundle "
+            "as JSON, one Bundle per line for several inputs).",
+        ),
+    ] = None,
+    bundle: Annotated[
+        BundleKind, typer.Option("--bundle", case_sensitive=False, help="Bundle type to build.")
+    ] = BundleKind.collection,
+    validate_result: Annotated[
+        bool,
+        typer.Option("--validate", help="Validate each Bundle (FHIR R4, the IG profiles); exit 1 on errors."),
+    ] = False,
+    modality: Annotated[
+        str | None,
+        typer.Option(
+            "--modality",
+            metavar="CODE",
+            help="Irradiating modality (DX, RF, XA, CR, MG, CT...): projection X-ray RDSRs do not state it.",
+        ),
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Convert DICOM X-Ray Radiation Dose SRs (CT and projection X-ray) to Radiation Dose Summary Bundles.
+
+    Conversion warnings (what the RDSR does not hold, what was left out) go to stderr, information
+    too with --verbose. Exit codes: 0 converted (and valid with --validate), 1 validation errors or
+    unwritable output, 2 for usage errors and files that cannot be converted (the others still are).
+    """
+    import orjson
+
+    try:
+        from imgfhir.dicom import DicomError, convert_rdsr
+    except ImportError as exc:  # pragma: no cover - only without pydicom
+        _fail(f"from-dicom needs pydicom: pip install 'imgfhir[dicom]' ({exc})")
+    settings = _settings(ctx, package, verbose)
+    to_stdout = out is None or out == "-"
+    out_dir = None if to_stdout else Path(str(out))
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"cannot create {out_dir}: {exc.strerror or exc}", EXIT_FAILURE)
+    validator: Validator | None = None
+    code = 0
+    bundles: list[dict[str, Any]] = []
+    for path in files:
+        if not path.is_file():
+            typer.echo(f"error: no such file: {path}", err=True)
+            code = max(code, EXIT_ERROR)
+            continue
+        try:
+            conversion = convert_rdsr(path, bundle.value, modality=modality)
+        except DicomError as exc:
+            typer.echo(f"error: {_one_line(str(exc))}", err=True)
+            code = max(code, EXIT_ERROR)
+            continue
+        for issue in conversion.issues:
+            if issue.severity != "information" or settings.verbose:
+                typer.echo(f"{issue.severity}: {path.name}: {_one_line(issue.message)}", err=True)
+        if validate_result:
+            if validator is None:
+                from imgfhir.validation import Validator
+
+                with _store(settings) as store:
+                    validator = Validator(store)
+            outcome = validator.validate(conversion.bundle, fhir_version="R4")
+            problems = outcome.at_least("error")
+            for issue in problems:
+                typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
+            warnings = len(outcome.at_least("warning")) - len(problems)
+            typer.echo(f"{path.name}: {len(problems)} validation errors, {warnings} warnings", err=True)
+            if problems:
+                code = max(code, EXIT_FAILURE)
+        if out_dir is not None:
+            target = out_dir / f"{path.stem}.json"
+            try:
+                target.write_bytes(orjson.dumps(conversion.bundle, option=orjson.OPT_INDENT_2) + b"\n")
+            except OSError as exc:
+                _fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILURE)
+        else:
+            bundles.append(conversion.bundle)
+    if to_stdout and bundles:
+        if len(files) == 1:
+            typer.echo(orjson.dumps(bundles[0], option=orjson.OPT_INDENT_2).decode())
+        else:
+            for item in bundles:
+                typer.echo(orjson.dumps(item).decode())
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:
     app(prog_name="imgfhir")
