@@ -69,7 +69,8 @@ def pattern_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Is
 
 
 def _show(value: Any) -> str:
-    import orjson
+    import json
 
-    text = orjson.dumps(value).decode()
+    # the stdlib encoder: instance values may be anything JSON allows, e.g. integers beyond 64 bits
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= 200 else text[:197] + "..."
