@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from imgfhir.packages import ENV_VAR, PackageStore, bundled_dir, load_store
 from imgfhir.packages.lock import LockEntry
 from tests.support import RDS_ID, lock_entry
+
+
+# Property tests: deterministic in CI (the same examples every run, so a red CI is reproducible),
+# random locally; IMGFHIR_HYPOTHESIS=nightly runs many more examples.
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.register_profile("nightly", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("IMGFHIR_HYPOTHESIS") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture(autouse=True)
