@@ -12,7 +12,6 @@ from imgfhir.packages import ENV_VAR, PackageStore, bundled_dir, load_store
 from imgfhir.packages.lock import LockEntry
 from tests.support import RDS_ID, lock_entry
 
-
 # Property tests: deterministic in CI (the same examples every run, so a red CI is reproducible),
 # random locally; IMGFHIR_HYPOTHESIS=nightly runs many more examples.
 settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
