@@ -381,6 +381,14 @@ def validate(
     ] = None,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
+    plugins: Annotated[
+        bool,
+        typer.Option(
+            "--plugins",
+            help="Also run the rules installed distributions publish in the imgfhir.rules entry-point group "
+            "(e.g. imgfhir's own dose-plausibility checks).",
+        ),
+    ] = False,
 ) -> None:
     """Validate FHIR resources (JSON) against their base definitions and profiles, offline.
 
@@ -412,15 +420,17 @@ def validate(
             _fail(f"no JSON files in {', '.join(paths)}")
         validator: Validator | None = None  # built on first use: unreadable inputs need no engine
         results: list[tuple[str, Outcome]] = []
-        for name, source in itertools.chain([first], inputs):
-            loaded = load(source, name=name)
+        # every input is loaded first, so references between the inputs resolve (as in an IG build)
+        batch = [(name, load(source, name=name)) for name, source in itertools.chain([first], inputs)]
+        for name, loaded in batch:
             if loaded.resource is None:
                 outcome = Outcome(loaded.issues)
             else:
                 if validator is None:
                     from imgfhir.validation import Validator
 
-                    validator = Validator(store)  # one for the whole run: profiles are compiled once
+                    validator = Validator(store, plugins=plugins)  # one for the run: profiles compile once
+                    validator.add_resources(other.resource for _, other in batch if other.resource is not None)
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
             if loaded.text is not None or ndjson:

@@ -23,6 +23,7 @@ class Validator:
         *,
         packages: list[str] | None = None,
         rules: list[Rule] | None = None,
+        plugins: bool = False,
     ) -> None:
         import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
 
@@ -30,6 +31,14 @@ class Validator:
         self.known: dict[str, dict[str, Any]] = {}
         # rules beyond the built-in table (plugins, callers): applied on top of every compiled plan
         self.extra_rules: list[Rule] = list(rules or [])
+        # problems with the setup itself (a broken plugin), reported with every outcome
+        self.diagnostics: list[Issue] = []
+        if plugins:
+            from imgfhir.validation.plugins import load_plugin_rules
+
+            found = load_plugin_rules()
+            self.extra_rules.extend(found)
+            self.diagnostics.extend(found.warnings)
         self._extra_by_element: dict[int, tuple[list[Rule], list[Rule]]] = {}
 
     def extra_rules_for(self, element: ElementPlan) -> tuple[list[Rule], list[Rule]]:
@@ -82,7 +91,7 @@ class Validator:
         rt = str(res.get("resourceType"))
         item = Item(res, rt, (), rt)
         ctx = Context(self, scope, scope.release, res, res, item, entries=_bundle_index(res), known=self.known)
-        issues = problems + list(check_resource(ctx, item, profiles))
+        issues = self.diagnostics + problems + list(check_resource(ctx, item, profiles))
         return _dedupe(issues)
 
     def scope_for(
