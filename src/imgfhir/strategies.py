@@ -14,6 +14,7 @@ mutant and the issue (rule, FHIRPath location) the validator must report.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import re
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
+import imgfhir.validation.rules  # noqa: F401 - plans compiled before the rule table is filled keep no rules
 from imgfhir.packages import PackageStore, Scope, UnknownCanonical, load_store
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.model import ElementPlan
@@ -355,10 +357,13 @@ class ProfileBuilder:
     def invariant_children(self, element: ElementPlan, kids: dict[str, ElementPlan]) -> str | None:
         """A child to force so that `a.exists() or b.exists() ...` invariants of `element` hold."""
         for c in element.ed.get("constraint", ()):
-            m = _ONE_OF.match(str(c.get("expression", "")))
+            expression = str(c.get("expression", ""))
+            if " implies " in expression:  # construct the consequent: (...) implies (a.exists() or ...)
+                expression = expression.rsplit(" implies ", 1)[1].strip()
+            m = _ONE_OF.match(expression)
             if not m or c.get("severity") != "error":
                 continue
-            names = re.findall(r"(\w+)\.exists\(\)", m.group(0))
+            names = sorted(re.findall(r"(\w+)\.exists\(\)", m.group(0)), key=lambda n: n in _SKIP_OPTIONAL)
             for name in names:
                 child = kids.get(name) or kids.get(name + "[x]")
                 if child is not None and child.max != 0 and not _is_resource(self, (child.type_codes or ("x",))[0]):
@@ -436,6 +441,9 @@ class ProfileBuilder:
                     n = 1
                 plan_items += [(sl, child)] * n
             closed = slicing.get("rules") == "closed"
+            if not plan_items and force and child.name != "extension":
+                usable = [sl for sl in child.slices if sl.max != 0]
+                plan_items += [(usable[0], child)] if usable else []
             if not plan_items and not closed and (child.min > 0 or force) and child.name != "extension":
                 plan_items.append((child, None))
             while len(plan_items) < child.min:
@@ -508,12 +516,12 @@ class ProfileBuilder:
         binding = element.binding
         if binding is not None and binding.strength in ("required", "extensible"):
             codes = self.expansion(binding.value_set)
-            if codes and element.pattern is None:
+            if codes and element.pattern is None and not element.children:
                 system, code, display = d.draw(st.sampled_from(codes))
                 coded = self.coded(type_code, system, code, display)
                 if coded is not None:
                     return coded, "bound"
-        if binding is not None and binding.strength == "required" and element.pattern is None:
+        if binding is not None and binding.strength == "required" and element.pattern is None and not element.children:
             fallback = _FALLBACK_CODES.get(str(binding.value_set).split("|")[0])
             coded = self.coded(type_code, *fallback) if fallback else None
             if coded is not None:
@@ -670,20 +678,28 @@ def mutations(
     @st.composite
     def mutate(draw: Callable[[st.SearchStrategy[Any]], Any]) -> tuple[dict[str, Any], ExpectedIssue]:
         instance, sites = draw(_with_sites(builder))
-        options = [(k, s) for k in kinds for s in candidates(k, sites, builder)]
+        options = {k: c for k in kinds if (c := candidates(k, sites, builder, instance))}
         if not options:
             reject()
-        kind, site = draw(st.sampled_from(options))
+        kind = draw(st.sampled_from(sorted(options)))
+        site = draw(st.sampled_from(options[kind]))
         return apply_mutation(builder, instance, kind, site)
 
     return mutate()
 
 
-def candidates(kind: str, sites: list[Site], builder: ProfileBuilder) -> list[Site | None]:
+def candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> list[Site | None]:
     """The places in one generated instance where a mutation of `kind` is well defined."""
     safe = [s for s in sites if not s.discriminating and not _under_special(s, sites)]
     if kind == "drop-required":
-        return [s for s in safe if s.group_size <= _min_of(s) and not (s.array and s.group_size > 1)]
+        return [
+            s
+            for s in safe
+            if s.how != "reference"
+            and s.group_size <= _min_of(s)
+            and not (s.array and s.group_size > 1)
+            and len(_get(instance, s.pointer[: -2 if s.array else -1])) > 1  # the parent keeps a child
+        ]
     if kind == "exceed-max":
         return [s for s in safe if s.array and _max_of(s) is not None and s.group_size >= (_max_of(s) or 0)]
     if kind == "primitive-format":
@@ -820,43 +836,110 @@ def _different(value: Any) -> Any:
     return "other"
 
 
-def example_instances(
-    canonical: str, n: int, seed: int, *, store: PackageStore | None = None, release: str | None = None
-) -> list[dict[str, Any]]:
-    """`n` generated instances of `canonical`, reproducible for a given seed (for `imgfhir example`)."""
-    import random
+def _run(strategy: st.SearchStrategy[Any], n: int, seed: int, body: Callable[[Any], None]) -> None:
+    """Feed `n` draws of `strategy` to `body`, reproducibly for `seed` (no shrinking, no database)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as with_seed
 
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import seed as hseed
-
-    strategy = from_profile(canonical, store=store, release=release)
-    found: list[dict[str, Any]] = []
-
-    @hseed(seed)
+    @with_seed(seed)
     @settings(
-        max_examples=n * 5 + 10,
+        max_examples=n,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        phases=[__import__("hypothesis").Phase.generate],
+        phases=[Phase.generate],
     )
     @given(strategy)
-    def collect(instance: dict[str, Any]) -> None:
+    def run(value: Any) -> None:
+        body(value)
+
+    run()
+
+
+def example_instances(
+    canonical: str, n: int, seed: int = 0, *, store: PackageStore | None = None, release: str | None = None
+) -> list[dict[str, Any]]:
+    """`n` generated instances of `canonical`, reproducible for a given seed (`imgfhir example`)."""
+    found: list[dict[str, Any]] = []
+
+    def keep(instance: dict[str, Any]) -> None:
         if len(found) < n:
             found.append(instance)
 
-    random.seed(seed)
-    collect()
+    strategy = from_profile(canonical, store=store, release=release)
+    while len(found) < n:
+        before = len(found)
+        _run(strategy, n - len(found), seed + before, keep)
+        if len(found) == before:
+            break
     return found[:n]
+
+
+@dataclass
+class FuzzReport:
+    """What `fuzz` found for one profile: valid instances, and mutants caught or missed, by kind."""
+
+    canonical: str
+    examples: int = 0
+    invalid: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
+    caught: dict[str, int] = field(default_factory=dict)
+    missed: dict[str, list[tuple[ExpectedIssue, dict[str, Any]]]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.invalid and not any(self.missed.values())
+
+
+def fuzz(
+    canonical: str,
+    max_examples: int = 100,
+    seed: int = 0,
+    *,
+    store: PackageStore | None = None,
+    release: str | None = None,
+) -> FuzzReport:
+    """Generate instances of `canonical` and mutants of them, validate each, and count the outcomes."""
+    from hypothesis.errors import Unsatisfiable
+
+    from imgfhir.validation import Validator
+
+    builder = builder_for(canonical, store=store, release=release)
+    validator = Validator(builder.store)
+    report = FuzzReport(builder.canonical)
+
+    def errors(instance: dict[str, Any]) -> list[tuple[str | None, str | None, str]]:
+        outcome = validator.validate(instance, builder.canonical, fhir_version=builder.release)
+        return [(i.rule, i.expression, i.message) for i in outcome.issues if i.severity in ("error", "fatal")]
+
+    def valid(instance: dict[str, Any]) -> None:
+        report.examples += 1
+        found = errors(instance)
+        if found:
+            report.invalid.append((instance, [f"{r} at {e}: {m}" for r, e, m in found]))
+
+    def mutant(pair: tuple[dict[str, Any], ExpectedIssue]) -> None:
+        instance, expected = pair
+        if any((r, e) == (expected.rule, expected.expression) for r, e, _ in errors(instance)):
+            report.caught[expected.kind] = report.caught.get(expected.kind, 0) + 1
+        else:
+            report.missed.setdefault(expected.kind, []).append((expected, instance))
+
+    _run(from_profile(canonical, store=builder.store, release=release), max_examples, seed, valid)
+    for kind in MUTATION_KINDS:
+        with contextlib.suppress(Unsatisfiable):  # no place for this kind in this profile's instances
+            _run(mutations(canonical, store=builder.store, release=release, kinds=(kind,)), max_examples, seed, mutant)
+    return report
 
 
 __all__ = [
     "MUTATION_KINDS",
     "ExpectedIssue",
+    "FuzzReport",
     "ProfileBuilder",
     "Site",
     "builder_for",
     "example_instances",
     "from_profile",
+    "fuzz",
     "mutations",
 ]
