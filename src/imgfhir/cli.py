@@ -30,7 +30,6 @@ EXIT_ERROR = 2  # usage errors and every expected failure (see module docstring)
 EXIT_FAILURE = 1  # anything else that stops a command (unwritable output, unsupported feature)
 
 
-
 # Typer's own click-style exception classes (vendored in newer typer, click's in older ones).
 _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -487,7 +486,12 @@ def from_dicom(
     ctx: typer.Context,
     files: Annotated[
         list[Path],
-        typer.Argument(metavar="FILE", show_default=False, help="X-Ray Radiation Dose SR files (DICOM Part 10)."),
+        typer.Argument(
+            metavar="FILE",
+            show_default=False,
+            help="X-Ray Radiation Dose SRs and TID 1500 measurement reports (DICOM Part 10, or DICOM JSON for"
+            " measurement reports).",
+        ),
     ],
     out: Annotated[
         str | None,
@@ -503,7 +507,7 @@ def from_dicom(
     ] = BundleKind.collection,
     validate_result: Annotated[
         bool,
-        typer.Option("--validate", help="Validate each Bundle (FHIR R4, the IG profiles); exit 1 on errors."),
+        typer.Option("--validate", help="Validate each Bundle against the IG profiles; exit 1 on errors."),
     ] = False,
     modality: Annotated[
         str | None,
@@ -516,7 +520,8 @@ def from_dicom(
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Convert DICOM X-Ray Radiation Dose SRs (CT and projection X-ray) to Radiation Dose Summary Bundles.
+    """Convert DICOM SRs to IG Bundles: RDSRs (CT, projection X-ray) to Radiation Dose Summary (R4),
+    TID 1500 measurement reports to DICOM SR IG resources (R5); told apart by the root concept.
 
     Conversion warnings (what the RDSR does not hold, what was left out) go to stderr, information
     too with --verbose. Exit codes: 0 converted (and valid with --validate), 1 validation errors or
@@ -525,7 +530,7 @@ def from_dicom(
     import orjson
 
     try:
-        from imgfhir.dicom import DicomError, convert_rdsr
+        from imgfhir.dicom import DicomError, convert_file
     except ImportError as exc:  # pragma: no cover - only without pydicom
         _fail(f"from-dicom needs pydicom: pip install 'imgfhir[dicom]' ({exc})")
     settings = _settings(ctx, package, verbose)
@@ -545,7 +550,7 @@ def from_dicom(
             code = max(code, EXIT_ERROR)
             continue
         try:
-            conversion = convert_rdsr(path, bundle.value, modality=modality)
+            conversion = convert_file(path, bundle.value, modality=modality)
         except DicomError as exc:
             typer.echo(f"error: {_one_line(str(exc))}", err=True)
             code = max(code, EXIT_ERROR)
@@ -559,7 +564,7 @@ def from_dicom(
 
                 with _store(settings) as store:
                     validator = Validator(store)
-            outcome = validator.validate(conversion.bundle, fhir_version="R4")
+            outcome = validator.validate(conversion.bundle, fhir_version=conversion.fhir_version)
             problems = outcome.at_least("error")
             for issue in problems:
                 typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
@@ -583,6 +588,96 @@ def from_dicom(
                 typer.echo(orjson.dumps(item).decode())
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def example(
+    ctx: typer.Context,
+    canonical: Annotated[str, typer.Argument(help="Canonical URL of the profile to generate instances of.")],
+    n: Annotated[int, typer.Option("-n", min=1, help="How many instances (more than one: NDJSON).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same instances.")] = 0,
+    fhir_version: Annotated[
+        Release | None,
+        typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write generated instances that are valid against a profile (sample data)."""
+    import orjson
+
+    from imgfhir.snapshot import SnapshotError
+    from imgfhir.strategies import example_instances
+
+    settings = _settings(ctx, package, verbose)
+    with _store(settings) as store:
+        try:
+            found = example_instances(
+                canonical, n, seed, store=store, release=fhir_version.value if fhir_version else None
+            )
+        except SnapshotError as exc:
+            _fail(f"{canonical}: {exc}")
+    if n == 1 and found:
+        typer.echo(orjson.dumps(found[0], option=orjson.OPT_INDENT_2).decode())
+        return
+    for instance in found:
+        typer.echo(orjson.dumps(instance).decode())
+
+
+@app.command()
+def fuzz(
+    ctx: typer.Context,
+    canonical: Annotated[str, typer.Argument(help="Canonical URL of the profile to fuzz the validator with.")],
+    max_examples: Annotated[
+        int, typer.Option("--max-examples", min=1, help="Generated instances, and mutants per kind.")
+    ] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for reproducible runs.")] = 0,
+    fhir_version: Annotated[
+        Release | None,
+        typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Validate generated instances and mutants of a profile; print examples and mutants caught/missed by kind.
+
+    Exit 1 when a generated instance is invalid or a mutant is missed."""
+    from rich.table import Table
+
+    from imgfhir.snapshot import SnapshotError
+    from imgfhir.strategies import MUTATION_KINDS
+    from imgfhir.strategies import fuzz as run_fuzz
+
+    settings = _settings(ctx, package, verbose)
+    with _store(settings) as store:
+        try:
+            report = run_fuzz(
+                canonical, max_examples, seed, store=store, release=fhir_version.value if fhir_version else None
+            )
+        except SnapshotError as exc:
+            _fail(f"{canonical}: {exc}")
+    table = Table(title=report.canonical)
+    for column in ("check", "examples", "ok", "failed"):
+        table.add_column(column, justify="left" if column == "check" else "right")
+    table.add_row(
+        "valid instances", str(report.examples), str(report.examples - len(report.invalid)), str(len(report.invalid))
+    )
+    for kind in MUTATION_KINDS:
+        caught, missed = report.caught.get(kind, 0), len(report.missed.get(kind, []))
+        table.add_row(f"mutant: {kind}", str(caught + missed), str(caught), str(missed))
+    console = _console()
+    console.print(table)
+    for instance, errors in report.invalid[:3]:
+        console.print(f"invalid generated instance: {errors[0]}", markup=False, highlight=False)
+    for misses in report.missed.values():
+        expected, _ = misses[0]
+        console.print(
+            f"missed: {expected.kind}: expected {expected.rule} at {expected.expression} ({expected.change})",
+            markup=False,
+            highlight=False,
+        )
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 def main() -> None:

@@ -63,6 +63,30 @@ def test_unconvertible_files_are_one_line_errors(tmp_path: Path) -> None:
     assert orjson.loads(result.stdout)["type"] == "collection"  # the good file is still converted
 
 
+def test_measurement_report_is_told_apart_and_validated_as_r5(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    sr_json = RDSR_DIR.parent / "sr" / "Example-MeasurementReport.dicom.json"
+    result = run("from-dicom", sr_json, "--validate", "--bundle", "transaction")
+    assert result.exit_code == 0, result.output
+    bundle = orjson.loads(result.stdout)
+    profiles = {p for e in bundle["entry"] for p in e["resource"].get("meta", {}).get("profile", [])}
+    assert "http://hl7.org/fhir/uv/dicom-sr/StructureDefinition/imaging-measurement" in profiles
+    assert "0 validation errors" in result.stderr
+    # the same report as a Part 10 file: recognised by its root concept
+    data = orjson.loads(sr_json.read_bytes())
+    data["00080050"]["Value"] = [data["00080050"]["Value"]]
+    ds = Dataset.from_json(data)
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    part10 = tmp_path / "report.dcm"
+    ds.save_as(part10, enforce_file_format=True)
+    result = run("from-dicom", part10)
+    assert result.exit_code == 0, result.output
+    assert len(orjson.loads(result.stdout)["entry"]) == len(bundle["entry"])
+
+
 def test_unknown_modality_is_an_error() -> None:
     result = run("from-dicom", DX, "--modality", "US")
     assert result.exit_code == 2

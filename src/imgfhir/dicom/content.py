@@ -9,7 +9,9 @@ notation) so messages can name it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,10 +27,29 @@ class DicomError(Exception):
     """Input that cannot be converted: one line, naming the file and the content item when there is one."""
 
 
+@contextmanager
+def pydicom_warnings() -> Iterator[list[Any]]:
+    """pydicom's warnings about non-conformant values, as information Issues (each once) instead of stderr noise."""
+    from imgfhir.outcome import Issue
+
+    issues: list[Any] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield issues
+    seen: set[str] = set()
+    for warning in caught:
+        text = str(warning.message).split(" Please see ")[0]
+        if text not in seen:
+            seen.add(text)
+            issues.append(Issue("information", "informational", f"DICOM value not conformant: {text}",
+                                rule="dicom-read"))
+
+
 def read_dataset(source: str | Path | Any) -> tuple[Any, str]:
     """A pydicom Dataset from a path (or the Dataset itself) and a name for messages."""
     if not isinstance(source, str | Path):
-        return source, str(getattr(source, "filename", None) or "dataset")
+        filename = getattr(source, "filename", None)
+        return source, Path(filename).name if isinstance(filename, str) and filename else "dataset"
     try:
         import pydicom
         from pydicom.errors import InvalidDicomError
@@ -102,6 +123,11 @@ class ContentItem:
     datetime: str | None = None
     uid: str | None = None
     person: str | None = None
+    observation_uid: str | None = None
+    # IMAGE / COMPOSITE: (SOP Class UID, SOP Instance UID, frame numbers, segment numbers)
+    reference: tuple[str, str, list[str], list[str]] | None = None
+    # SCOORD / SCOORD3D: graphic type, graphic data, frame of reference UID (3D)
+    graphic: tuple[str, list[float], str | None] | None = None
     source: Any = field(default=None, repr=False)  # the pydicom item, until its children are read
     _children: list[ContentItem] | None = field(default=None, repr=False)
 
@@ -162,6 +188,12 @@ def _code(seq: Any) -> Code | None:
     return Code(value, _str(item.get("CodingSchemeDesignator")), _str(item.get("CodeMeaning")))
 
 
+def _values(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]
+
+
 def content_tree(dataset: Any, name: str = "dataset") -> ContentItem:
     """The root CONTAINER of an SR dataset and everything below it.
 
@@ -205,5 +237,19 @@ def _item(ds: Any, position: str) -> ContentItem:
         item.uid = _str(ds.get("UID")) or None
     elif value_type == "PNAME":
         item.person = _str(ds.get("PersonName")) or None
+    elif value_type in ("IMAGE", "COMPOSITE", "WAVEFORM"):
+        refs = ds.get("ReferencedSOPSequence")
+        if refs:
+            ref = refs[0]
+            item.reference = (
+                _str(ref.get("ReferencedSOPClassUID")),
+                _str(ref.get("ReferencedSOPInstanceUID")),
+                [_str(x) for x in _values(ref.get("ReferencedFrameNumber"))],
+                [_str(x) for x in _values(ref.get("ReferencedSegmentNumber"))],
+            )
+    elif value_type in ("SCOORD", "SCOORD3D"):
+        data = [float(x) for x in _values(ds.get("GraphicData"))]
+        item.graphic = (_str(ds.get("GraphicType")), data, _str(ds.get("ReferencedFrameOfReferenceUID")) or None)
+    item.observation_uid = _str(ds.get("ObservationUID")) or None
     item.source = ds
     return item

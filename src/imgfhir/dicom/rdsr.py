@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from imgfhir.dicom.content import READ_ERRORS, ContentItem, DicomError, content_tree, read_dataset
+from imgfhir.dicom.content import READ_ERRORS, ContentItem, DicomError, content_tree, pydicom_warnings, read_dataset
 from imgfhir.outcome import Issue
 
 RDS_PROFILE = "http://hl7.org/fhir/uv/radiation-dose-summary/StructureDefinition/radiation-dose-summary"
@@ -159,6 +159,7 @@ class Conversion:
     rdsr: Rdsr
     bundle: dict[str, Any]
     issues: list[Issue]
+    fhir_version: str = "R4"
 
     @property
     def observation(self) -> dict[str, Any]:
@@ -537,9 +538,10 @@ def convert_rdsr(
     source: str | Path | Any, bundle_type: BundleType = "collection", modality: str | None = None
 ) -> Conversion:
     """Read an RDSR and build the Radiation Dose Summary Bundle; raises DicomError on unusable input."""
-    rdsr = read_rdsr(source, modality)
-    bundle = build_bundle(rdsr, bundle_type)  # building adds issues of its own
-    return Conversion(rdsr=rdsr, bundle=bundle, issues=list(rdsr.issues))
+    with pydicom_warnings() as caught:
+        rdsr = read_rdsr(source, modality)
+        bundle = build_bundle(rdsr, bundle_type)  # building adds issues of its own
+    return Conversion(rdsr=rdsr, bundle=bundle, issues=[*rdsr.issues, *caught])
 
 
 def build_bundle(rdsr: Rdsr, bundle_type: BundleType = "collection") -> dict[str, Any]:
