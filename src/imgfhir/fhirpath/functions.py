@@ -724,6 +724,18 @@ def _terminology(method: str) -> Callable[..., Any]:
     return fn
 
 
+def _member_of(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
+    """memberOf(valueset): asks the caller's ``env["memberOf"]`` callable (value JSON, value set url →
+    True, False, or None when it cannot be decided offline); without one, it is an error."""
+    check = ctx["vars"].get("memberOf") if isinstance(ctx.get("vars"), dict) else None
+    if not callable(check):
+        raise FunctionError("memberOf() needs a terminology service; none was given")
+    if len(coll) != 1:
+        return []
+    verdict = check(_util.get_data(coll[0]), url)
+    return [] if verdict is None else [bool(verdict)]
+
+
 _CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 
 
@@ -780,6 +792,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "extension": {"fn": _extension, "arity": {1: ["String"]}},
     "comparable": {"fn": _comparable, "arity": {1: ["AnyAtRoot"]}},
     "conformsTo": {"fn": _conforms_to, "arity": {1: ["String"]}},
+    "memberOf": {"fn": _member_of, "arity": {1: ["String"]}},
     "resolve": {"fn": _resolve},
     **{name: {"fn": _terminology(name), "variadic": "Any"} for name in _TX_METHODS},
     "+": {"fn": _arith("+", 1), "arity": {2: ["Any", "Any"]}, "nullable": True},

@@ -90,6 +90,23 @@ def _context_type(element: ElementPlan, item: Item) -> str | None:
     return str(base.get("path")) if isinstance(base, dict) and "." in str(base.get("path")) else None
 
 
+def _member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
+    """FHIRPath memberOf() over the offline terminology: a code, Coding or CodeableConcept."""
+    if not isinstance(value_set, str):
+        return None
+    codings: list[tuple[str | None, str]] = []
+    if isinstance(value, str):
+        codings.append((None, value))
+    elif isinstance(value, dict):
+        for coding in value.get("coding", [value]) if isinstance(value.get("coding", [value]), list) else []:
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                codings.append((coding.get("system"), coding["code"]))
+    verdicts = [ctx.terminology.validate_code(value_set, system, code).valid for system, code in codings]
+    if any(v is True for v in verdicts):
+        return True
+    return False if verdicts and all(v is False for v in verdicts) else None
+
+
 def _failed(inv: Invariant, item: Item) -> Issue:
     return issue(inv.severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
 
@@ -116,6 +133,7 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 context_node=None if at_root else item.value,
                 context_type=None if at_root else _context_type(element, item),
                 root_resource=ctx.root,
+                env={"memberOf": lambda value, url: _member_of(ctx, value, url)},
                 resolver=lambda ref: resolve_reference(ctx, ref),
             )
         except (FhirPathError, RecursionError) as exc:
