@@ -165,3 +165,18 @@ def _mutants_of_kind(validator: Validator, store: PackageStore, url: str, kind: 
         assert any((i.rule, i.expression) == (expected.rule, expected.expression) for i in issues), expected
 
     check()
+
+
+def test_cli_example_writes_valid_instances(store: PackageStore, validator: Validator) -> None:
+    import orjson
+    from typer.testing import CliRunner
+
+    from imgfhir.cli import app
+
+    url = RDS + "modality-device"
+    result = CliRunner().invoke(app, ["example", url, "-n", "2", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert _errors(validator, orjson.loads(line), url, "R4") == []

@@ -667,7 +667,7 @@ def fuzz(
         table.add_row(f"mutant: {kind}", str(caught + missed), str(caught), str(missed))
     console = _console()
     console.print(table)
-    for instance, errors in report.invalid[:3]:
+    for _instance, errors in report.invalid[:3]:
         console.print(f"invalid generated instance: {errors[0]}", markup=False, highlight=False)
     for misses in report.missed.values():
         expected, _ = misses[0]

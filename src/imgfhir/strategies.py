@@ -861,15 +861,17 @@ def example_instances(
 ) -> list[dict[str, Any]]:
     """`n` generated instances of `canonical`, reproducible for a given seed (`imgfhir example`)."""
     found: list[dict[str, Any]] = []
+    drawn = [0]
 
     def keep(instance: dict[str, Any]) -> None:
-        if len(found) < n:
+        drawn[0] += 1
+        if drawn[0] > 1 and len(found) < n:  # the first draw is always hypothesis's simplest instance
             found.append(instance)
 
     strategy = from_profile(canonical, store=store, release=release)
     while len(found) < n:
         before = len(found)
-        _run(strategy, n - len(found), seed + before, keep)
+        _run(strategy, n - len(found) + 1, seed + before, keep)
         if len(found) == before:
             break
     return found[:n]
