@@ -393,8 +393,13 @@ class _Builder:
             if url:
                 derived.append(url)
         for child in group.children:
-            if child.value_type in ("SCOORD", "SCOORD3D", "IMAGE") and not child.is_("121191"):
-                self.issues.append(_issue("warning", f"{child.label}: image regions are not mapped yet"))
+            if child.value_type in ("SCOORD", "SCOORD3D"):
+                url = self.region(child)
+                if url:
+                    derived.append(url)
+            elif child.value_type == "IMAGE" and not child.is_("121191"):
+                self.issues.append(_issue("warning", f"{child.label}: image references of this kind are not"
+                                                     " mapped yet"))
         group_derived = list(derived)
         source = self.source_item(group)
         if source:
@@ -514,6 +519,59 @@ class _Builder:
         self.issues.append(_issue("information", f"{item.label}: the segmentation's series UID is not in the SR;"
                                                  " ImagingSelection.seriesUid is left out"))
         return self.add(f"segment/{item.position}", selection)
+
+    def region(self, item: ContentItem) -> str | None:
+        """An Image Region (SCOORD on a referenced image, or SCOORD3D in a frame of reference)."""
+        if item.graphic is None or not item.graphic[1]:
+            self.issues.append(_issue("warning", f"{item.label}: no graphic data; left out"))
+            return None
+        graphic_type, data, frame_of_reference = item.graphic
+        selection: dict[str, Any] = {
+            "resourceType": "ImagingSelection",
+            "status": "available",
+            "subject": self.patient_ref(),
+            "code": {"coding": [{"system": DCM, "code": "111030", "display": "Image Region"}]},
+            "derivedFrom": [{"reference": self.study}],
+        }
+        if item.value_type == "SCOORD":
+            kinds_2d = {"POINT": "point", "POLYLINE": "polyline", "CIRCLE": "circle", "ELLIPSE": "ellipse"}
+            image = next((c for c in item.children if c.value_type == "IMAGE" and c.reference), None)
+            if graphic_type not in kinds_2d or image is None or image.reference is None:
+                why = f"graphic type {graphic_type}" if graphic_type not in kinds_2d else "no selected-from image"
+                self.issues.append(_issue("warning", f"{item.label}: {why} cannot be an ImagingSelection 2D region;"
+                                                     " left out"))
+                return None
+            sop_class, sop_uid, frames, _ = image.reference
+            instance: dict[str, Any] = {
+                "uid": sop_uid,
+                "sopClass": {"system": SOP_CLASS_SYSTEM, "code": sop_class,
+                             "display": SOP_CLASS_NAMES.get(sop_class, sop_class)},
+            }
+            if frames:
+                instance["subset"] = frames
+            instance["imageRegion2D"] = [{"regionType": kinds_2d[graphic_type], "coordinate": data}]
+            selection["meta"] = {"profile": [IG + "image-region-2d"]}
+            selection["instance"] = [instance]
+        else:
+            kinds_3d = {"POINT": "point", "MULTIPOINT": "multipoint", "POLYLINE": "polyline",
+                        "POLYGON": "polygon", "ELLIPSE": "ellipse", "ELLIPSOID": "ellipsoid"}
+            if graphic_type not in kinds_3d:
+                self.issues.append(_issue("warning", f"{item.label}: graphic type {graphic_type} cannot be an"
+                                                     " ImagingSelection 3D region; left out"))
+                return None
+            if not frame_of_reference:
+                self.issues.append(_issue("warning", f"{item.label}: no Referenced Frame of Reference UID; left out"))
+                return None
+            selection["meta"] = {"profile": [IG + "image-region-3d"]}
+            selection["frameOfReferenceUid"] = frame_of_reference
+            # R5 keeps 3D coordinates under an instance; a region in a frame of reference has none
+            self.issues.append(_issue("warning", f"{item.label}: {kinds_3d[graphic_type]} coordinates in the frame of"
+                                                 " reference have no place in ImagingSelection without an instance"
+                                                 " (imageRegion3D is per instance in R5); only the frame of reference"
+                                                 " UID is kept"))
+        self.issues.append(_issue("information", f"{item.label}: the series UID is not in the SR;"
+                                                 " ImagingSelection.seriesUid is left out"))
+        return self.add(f"region/{item.position}", selection)
 
     def source_item(self, item: ContentItem) -> str | None:
         if not item.observation_uid:
