@@ -227,3 +227,33 @@ def test_rdsr_without_accumulated_dose(name: str, container: str, validator: Val
     codes = {c["code"]["coding"][0]["code"] for c in conversion.observation.get("component", [])}
     assert not codes & (PROJECTION | CT)  # no total made up from the events
     assert validator.validate(conversion.bundle, fhir_version="R4").ok
+
+
+def test_utc_offset_keeps_the_time() -> None:
+    ds = pydicom.dcmread(RDSR_DIR / "CT-RDSR-Siemens-Multi-1.dcm")
+    ds.TimezoneOffsetFromUTC = "+0100"
+    obs = convert_rdsr(ds).observation
+    assert obs["effectiveDateTime"] == "2018-01-05T17:21:03.083003+01:00"
+    assert "note" not in obs or not any("UTC offset" in n["text"] for n in obs["note"])
+
+
+def test_biplane_totals_stay_per_plane(validator: Validator) -> None:
+    import copy
+
+    ds = pydicom.dcmread(RDSR_DIR / "RF-RDSR-Siemens-Zee.dcm")
+    index = next(i for i, item in enumerate(ds.ContentSequence) if _code(item) == ("113702", "DCM"))
+    plane_b = copy.deepcopy(ds.ContentSequence[index])
+    planes = ((ds.ContentSequence[index], ("113620", "Plane A")), (plane_b, ("113621", "Plane B")))
+    for container, (code, meaning) in planes:
+        plane = next(i for i in container.ContentSequence if _code(i) == ("113764", "DCM"))
+        plane.ConceptCodeSequence[0].CodeValue = code
+        plane.ConceptCodeSequence[0].CodeMeaning = meaning
+    ds.ContentSequence.insert(index + 1, plane_b)
+    conversion = convert_rdsr(ds, modality="XA")
+    dap = [c for c in conversion.observation["component"] if c["code"]["coding"][0]["code"] == "113722"]
+    assert [c["code"]["text"] for c in dap] == [
+        "Dose Area Product Total (Plane A)",
+        "Dose Area Product Total (Plane B)",
+    ]
+    assert [c["valueQuantity"]["value"] for c in dap] == [160, 160]  # 1.6e-5 Gy.m2 each, never summed
+    assert validator.validate(conversion.bundle, fhir_version="R4").ok
