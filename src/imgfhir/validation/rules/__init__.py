@@ -2,6 +2,7 @@
 
 from imgfhir.validation.rules import (
     bindings,
+    bundles,
     cardinality,
     extensions,
     invariants,
@@ -15,6 +16,7 @@ from imgfhir.validation.rules import (
 
 __all__ = [
     "bindings",
+    "bundles",
     "cardinality",
     "extensions",
     "invariants",
