@@ -1,4 +1,4 @@
-"""FHIRPath memberOf() in invariants is answered by the offline terminology."""
+"""FHIRPath memberOf() and conformsTo() in invariants: answered by the offline terminology and the validator."""
 
 from __future__ import annotations
 
@@ -31,3 +31,11 @@ def test_member_of_fails_for_a_code_outside_the_value_set(validator: Validator) 
     res = orjson.loads(EXAMPLE.read_bytes()) | {"interpretation": [{"coding": [HIGH | {"code": "not-a-code"}]}]}
     outcome = validator.validate(res, PROFILE)
     assert [(i.severity, i.expression) for i in outcome.issues if i.rule == "mo-1"] == [("error", "Observation")]
+
+
+def test_conforms_to_an_ig_profile(validator: Validator) -> None:
+    res = orjson.loads(EXAMPLE.read_bytes())
+    assert not [i for i in validator.validate(res, PROFILE).issues if i.rule == "mo-2"]
+    del res["partOf"]  # required by the Radiation Dose Summary profile
+    found = [(i.severity, i.expression) for i in validator.validate(res, PROFILE).issues if i.rule == "mo-2"]
+    assert found == [("warning", "Observation")]

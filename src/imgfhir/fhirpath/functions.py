@@ -740,7 +740,11 @@ _CORE_PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 
 
 def _conforms_to(ctx: dict[str, Any], coll: list[Any], url: Any) -> Any:
-    """conformsTo(url) for the core resource definitions; other profiles need the validator (error here)."""
+    """conformsTo(url): the caller's ``env["conformsTo"]`` (value JSON, url → bool) when given, else the
+    core resource definitions only; other profiles without a validator are an error."""
+    check = ctx["vars"].get("conformsTo") if isinstance(ctx.get("vars"), dict) else None
+    if callable(check) and isinstance(url, str):  # the caller's validator: any profile
+        return [bool(check(_util.get_data(item), url)) for item in coll]
     if not isinstance(url, str) or not url.startswith(_CORE_PROFILE):
         raise FunctionError(f"conformsTo({url!r}) needs a profile validator")
     wanted = _nodes.TypeInfo(name=url.removeprefix(_CORE_PROFILE), namespace="FHIR")

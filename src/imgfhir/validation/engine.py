@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.packages import UnknownCanonical
@@ -257,3 +258,27 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
             yield from check_children(ctx, plan.root, root_item)
     finally:
         ctx.resource, ctx.resource_item, ctx.depth = saved
+
+
+def conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
+    """Does `value` meet one of `profiles` (no errors)? Asked again and again by slicing: cached per call."""
+    key = (id(value), tuple(profiles))
+    cached = ctx.conformance.get(key)
+    if cached is None:
+        cached = ctx.conformance[key] = _conforms_uncached(ctx, value, type_code, profiles)
+    return cached
+
+
+def _conforms_uncached(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
+    for url in profiles:
+        if ctx.scope.entry(url) is None:
+            continue
+        probe = Item(value, "$probe", (), type_code)
+        if isinstance(value, dict) and "resourceType" in value:
+            found = list(check_resource(ctx, probe, [url]))
+        else:
+            plan = compile_profile(ctx.scope, url)
+            found = list(check_element(ctx, plan.root, probe))
+        if not any(i.severity in ("error", "fatal") for i in found):
+            return True
+    return False

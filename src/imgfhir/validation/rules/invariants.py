@@ -9,6 +9,7 @@ from typing import Any
 from imgfhir.fhirpath import CompiledExpression, FhirPathError, compile
 from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
+from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.references import resolve_reference
 
@@ -133,7 +134,10 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 context_node=None if at_root else item.value,
                 context_type=None if at_root else _context_type(element, item),
                 root_resource=ctx.root,
-                env={"memberOf": lambda value, url: _member_of(ctx, value, url)},
+                env={
+                    "memberOf": lambda value, url: _member_of(ctx, value, url),
+                    "conformsTo": lambda value, url: conforms(ctx, value, None, [url]),
+                },
                 resolver=lambda ref: resolve_reference(ctx, ref),
             )
         except (FhirPathError, RecursionError) as exc:

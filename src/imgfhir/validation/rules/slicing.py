@@ -13,7 +13,7 @@ from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import check_element, children_of, slots, type_profile, upper_first
+from imgfhir.validation.engine import check_element, children_of, conforms, slots, type_profile, upper_first
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.cardinality import cardinality_issues
 from imgfhir.validation.rules.values import matches_fixed, matches_pattern
@@ -143,7 +143,7 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: li
             # the element the path names carries no profile (a modelling slip seen in published IGs):
             # the value must conform to what the slice states there, rather than match nothing
             return any(_conforms_to_element(ctx, target, v, t) for v, t in values)
-        return any(_conforms(ctx, v, t, profiles) for v, t in values)
+        return any(conforms(ctx, v, t, profiles) for v, t in values)
     return False
 
 
@@ -198,32 +198,6 @@ def _target_profiles(element: ElementPlan) -> list[str]:
 def _conforms_to_element(ctx: Context, element: ElementPlan, value: Any, type_code: str | None) -> bool:
     probe = Item(value, "$probe", (), type_code or _single(element))
     return not any(i.severity in ("error", "fatal") for i in check_element(ctx, element, probe))
-
-
-def _conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
-    key = (id(value), tuple(profiles))
-    cached = ctx.conformance.get(key)
-    if cached is None:
-        cached = ctx.conformance[key] = _conforms_uncached(ctx, value, type_code, profiles)
-    return cached
-
-
-def _conforms_uncached(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
-    from imgfhir.validation.engine import check_resource
-    from imgfhir.validation.plan import compile_profile
-
-    for url in profiles:
-        if ctx.scope.entry(url) is None:
-            continue
-        probe = Item(value, "$probe", (), type_code)
-        if isinstance(value, dict) and "resourceType" in value:
-            found = list(check_resource(ctx, probe, [url]))
-        else:
-            plan = compile_profile(ctx.scope, url)
-            found = list(check_element(ctx, plan.root, probe))
-        if not any(i.severity in ("error", "fatal") for i in found):
-            return True
-    return False
 
 
 def _definition_at(
