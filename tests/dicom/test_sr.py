@@ -213,3 +213,39 @@ def test_other_template_and_non_sr_are_refused(tmp_path: Path) -> None:
     broken.write_text('{"00080016": ', encoding="utf-8")
     with pytest.raises(DicomError, match=r"broken\.dicom\.json"):
         convert_sr(broken)
+
+
+def test_document_level_derived_measurements_and_qualitative_evaluations(tmp_path: Path) -> None:
+    def add(data: dict[str, Any]) -> None:
+        def concept(value: str, scheme: str, meaning: str) -> dict[str, Any]:
+            return {"vr": "SQ", "Value": [{"00080100": {"vr": "SH", "Value": [value]},
+                                           "00080102": {"vr": "SH", "Value": [scheme]},
+                                           "00080104": {"vr": "LO", "Value": [meaning]}}]}
+
+        num = {"0040A010": {"vr": "CS", "Value": ["CONTAINS"]}, "0040A040": {"vr": "CS", "Value": ["NUM"]},
+               "0040A043": concept("118565006", "SCT", "Volume"),
+               "0040A300": {"vr": "SQ", "Value": [{"0040A30A": {"vr": "DS", "Value": [12.5]},
+                                                   "004008EA": concept("mm3", "UCUM", "cubic millimeter")}]},
+               "0040A730": {"vr": "SQ", "Value": [{"0040A010": {"vr": "CS", "Value": ["INFERRED FROM"]},
+                                                   "0040DB73": {"vr": "UL", "Value": [1, 4, 1]}}]}}
+        code = {"0040A010": {"vr": "CS", "Value": ["CONTAINS"]}, "0040A040": {"vr": "CS", "Value": ["CODE"]},
+                "0040A043": concept("RID36042", "RADLEX", "Malignancy"),
+                "0040A168": concept("RID36043", "RADLEX", "benign")}
+        for name, item in ((concept("126011", "DCM", "Derived Imaging Measurements"), num),
+                           (concept("C0034375", "UMLS", "Qualitative Evaluations"), code)):
+            data["0040A730"]["Value"].append({
+                "0040A010": {"vr": "CS", "Value": ["CONTAINS"]}, "0040A040": {"vr": "CS", "Value": ["CONTAINER"]},
+                "0040A050": {"vr": "CS", "Value": ["SEPARATE"]}, "0040A043": name,
+                "0040A730": {"vr": "SQ", "Value": [item]},
+            })
+
+    result = convert_sr(_modified(tmp_path, add))
+    derived = result.resources("http://hl7.org/fhir/uv/dicom-sr/StructureDefinition/derived-imaging-measurement")
+    assert [(d["code"]["coding"][0]["code"], d["valueQuantity"]["value"]) for d in derived] == [("118565006", 12.5)]
+    group_url = next(e["fullUrl"] for e in result.bundle["entry"]
+                     if GROUP_PROFILE in e["resource"].get("meta", {}).get("profile", []))
+    assert derived[0]["derivedFrom"] == [{"reference": group_url}]
+    qualitative = result.resources(QUALITATIVE_PROFILE)
+    assert [q["valueCodeableConcept"]["coding"][0]["code"] for q in qualitative][-1] == "RID36043"
+    outcome = Validator().validate(result.bundle, fhir_version="R5")
+    assert [str(i) for i in outcome.issues if i.severity == "error"] == []

@@ -124,6 +124,7 @@ class ContentItem:
     uid: str | None = None
     person: str | None = None
     observation_uid: str | None = None
+    referenced_position: str | None = None  # a by-reference relationship: the target's position ("1.4.1")
     # IMAGE / COMPOSITE: (SOP Class UID, SOP Instance UID, frame numbers, segment numbers)
     reference: tuple[str, str, list[str], list[str]] | None = None
     # SCOORD / SCOORD3D: graphic type, graphic data, frame of reference UID (3D)
@@ -251,5 +252,8 @@ def _item(ds: Any, position: str) -> ContentItem:
         data = [float(x) for x in _values(ds.get("GraphicData"))]
         item.graphic = (_str(ds.get("GraphicType")), data, _str(ds.get("ReferencedFrameOfReferenceUID")) or None)
     item.observation_uid = _str(ds.get("ObservationUID")) or None
+    ref = ds.get("ReferencedContentItemIdentifier")
+    if ref is not None and value_type == "?":
+        item.referenced_position = ".".join(str(int(x)) for x in _values(ref)) or None
     item.source = ds
     return item

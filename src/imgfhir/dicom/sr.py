@@ -9,7 +9,8 @@ the IG's mapping (`mapping.md`, `example.md`):
   code), its device the Algorithm Identification (111001/111003) when the NUM has one;
 - an ImagingQualitativeEvaluation Observation per CODE of a group that is not one of the group's
   own descriptors (finding, finding category, finding site, method...);
-- a DerivedImagingMeasurement Observation per NUM of the Derived Imaging Measurements container;
+- a DerivedImagingMeasurement Observation per NUM of the Derived Imaging Measurements container,
+  an ImagingQualitativeEvaluation per CODE of the document's Qualitative Evaluations container;
 - a BodyStructure for each Finding Site (with the group's tracking identifiers), a Device for the
   general equipment and one per algorithm, ImagingSelections for referenced segments and, when
   the content item has an Observation UID, for the source SR content item.
@@ -186,6 +187,7 @@ class _Builder:
         self.sop_uid = _s(dataset.get("SOPInstanceUID"))
         self.entries: list[tuple[str, dict[str, Any]]] = []
         self.schemes = self._private_schemes()
+        self.groups: dict[str, str] = {}  # content item position of each measurement group -> fullUrl
         self.equipment = ""  # fullUrls of the equipment Device and the ImagingStudy stub (set by build)
         self.study = ""
 
@@ -313,19 +315,19 @@ class _Builder:
             self.issues.append(_issue("warning", "no Study Instance UID (0020,000D): the ImagingStudy has no"
                                                  " identifier"))
         self.study = self.add("study", stub)
-        measurements = root.find("126010")
-        if measurements is None:
-            self.issues.append(_issue("warning", "no Imaging Measurements (126010, DCM) container: nothing to map"))
-            return
-        for child in measurements.children:
-            if child.is_("125007"):
-                self.group(child)
-            elif child.is_("126011"):  # Derived Imaging Measurements
-                for item in child.children:
-                    if item.value_type == "NUM":
-                        self.measurement(item, None, None, [], DERIVED_PROFILE)
-            elif not (child.is_("111001") or child.is_("111003")):
-                self.issues.append(_issue("information", f"{child.label}: not mapped"))
+        containers = [c for c in root.children if c.is_("126010") or c.is_("126011") or c.is_("C0034375", "UMLS")]
+        if not any(c.is_("126010") for c in containers):
+            self.issues.append(_issue("warning", "no Imaging Measurements (126010, DCM) container"))
+        for container in containers:
+            for child in container.children:
+                if child.is_("125007"):
+                    self.group(child)
+                elif container.is_("126011") and child.value_type == "NUM":
+                    self.derived(child)
+                elif container.is_("C0034375", "UMLS") and child.value_type == "CODE":
+                    self.qualitative(child, [])
+                elif not (child.is_("111001") or child.is_("111003")):
+                    self.issues.append(_issue("information", f"{child.label}: not mapped"))
 
     def equipment_device(self) -> dict[str, Any]:
         ds = self.ds
@@ -438,7 +440,17 @@ class _Builder:
             obs["derivedFrom"] = [{"reference": u} for u in group_derived]
         if members:
             obs["hasMember"] = [{"reference": u} for u in members]
-        self.add(f"group/{group.position}", obs)
+        self.groups[group.position] = self.add(f"group/{group.position}", obs)
+
+    def derived(self, item: ContentItem) -> None:
+        """A derived measurement: derived from the measurement groups it references (INFERRED FROM)."""
+        sources = [self.groups[c.referenced_position] for c in item.children
+                   if c.referenced_position and c.referenced_position in self.groups]
+        if not sources:
+            self.issues.append(_issue("warning", f"{item.label}: references no measurement group (by-reference"
+                                                 " INFERRED FROM); a DerivedImagingMeasurement needs one: left out"))
+            return
+        self.measurement(item, None, None, sources, DERIVED_PROFILE)
 
     def measurement(self, item: ContentItem, site_url: str | None, group: ContentItem | None,
                     derived: list[str], profile: str) -> str | None:
