@@ -102,6 +102,8 @@ def _element(node: Node, profile_url: str, release: str) -> ElementPlan:
 
 def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
     """The plan for `canonical` in `scope`, compiled once (cached in the scope)."""
+    import imgfhir.validation.rules  # noqa: F401 - plans take their rules from the table: fill it first
+
     plans: dict[str, ProfilePlan] = scope.memo.setdefault("plans", {})
     key = canonical.split("|", 1)[0]
     plan = plans.get(key)

@@ -31,6 +31,14 @@ def resolve_reference(ctx: Context, reference: Any) -> dict[str, Any] | None:
     return hit
 
 
+def _literal_type(ref: str) -> str | None:
+    """The resource type a literal reference names (`Patient/1`, `http://x/fhir/Patient/1/_history/2`)."""
+    if ref.startswith(("#", "urn:")):
+        return None
+    parts = ref.split("/_history/", 1)[0].rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() else None
+
+
 def _is_reference(element: ElementPlan) -> bool:
     return "Reference" in element.type_codes
 
@@ -42,6 +50,11 @@ def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
     ref = item.value.get("reference")
     if not isinstance(ref, str):
         return
+    stated = item.value.get("type")
+    literal = _literal_type(ref)
+    if isinstance(stated, str) and literal and stated.rsplit("/", 1)[-1] != literal:
+        message = f"Reference.type {stated} disagrees with the reference {ref} (a {literal})"
+        yield issue("error", "structure", message, item, "reference")
     target = resolve_reference(ctx, item.value)
     if target is None:
         if ref.startswith("#"):
