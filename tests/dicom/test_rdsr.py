@@ -257,3 +257,78 @@ def test_biplane_totals_stay_per_plane(validator: Validator) -> None:
     ]
     assert [c["valueQuantity"]["value"] for c in dap] == [160, 160]  # 1.6e-5 Gy.m2 each, never summed
     assert validator.validate(conversion.bundle, fhir_version="R4").ok
+
+
+# radiopharmaceutical dose reports (TID 10021): no vendor sample, so one is written here -----------
+
+
+def _item(relationship: str, value_type: str, concept: tuple[str, str, str], **value: Any) -> Any:
+    from pydicom.dataset import Dataset
+
+    def coded(c: tuple[str, str, str]) -> Any:
+        ds = Dataset()
+        ds.CodeValue, ds.CodingSchemeDesignator, ds.CodeMeaning = c
+        return ds
+
+    item = Dataset()
+    item.RelationshipType = relationship
+    item.ValueType = value_type
+    item.ConceptNameCodeSequence = [coded(concept)]
+    if "code" in value:
+        item.ConceptCodeSequence = [coded(value["code"])]
+    if "number" in value:
+        measured = Dataset()
+        measured.NumericValue = value["number"]
+        measured.MeasurementUnitsCodeSequence = [coded((value["unit"], "UCUM", value["unit"]))]
+        item.MeasuredValueSequence = [measured]
+    if "datetime" in value:
+        item.DateTime = value["datetime"]
+    if "children" in value:
+        item.ContentSequence = value["children"]
+    return item
+
+
+def rrdsr() -> Any:
+    ds = pydicom.dcmread(RDSR_DIR / "CT-RDSR-GEPixelMed.dcm")  # header: patient, study, equipment
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.68"
+    ds.ContentTemplateSequence[0].TemplateIdentifier = "10021"
+    ds.ConceptNameCodeSequence[0].CodeValue = "113500"
+    ds.ConceptNameCodeSequence[0].CodeMeaning = "Radiopharmaceutical Radiation Dose Report"
+    ds.TimezoneOffsetFromUTC = "+0000"
+    administration = _item("CONTAINS", "CONTAINER", ("113502", "DCM", "Radiopharmaceutical Administration"), children=[
+        _item("CONTAINS", "CODE", ("349358000", "SCT", "Radiopharmaceutical agent"),
+              code=("429296007", "SCT", "Ioflupane (123-I)")),
+        _item("HAS PROPERTIES", "CODE", ("89457008", "SCT", "Radionuclide"), code=("C-114B0", "SRT", "^123^Iodine")),
+        _item("CONTAINS", "DATETIME", ("123003", "DCM", "Radiopharmaceutical Start DateTime"),
+              datetime="20190123120030"),
+        _item("CONTAINS", "NUM", ("113507", "DCM", "Administered activity"), number="4.16", unit="mCi"),
+        _item("CONTAINS", "NUM", ("123005", "DCM", "Radiopharmaceutical Volume"), number="2.5", unit="ml"),
+    ])
+    ds.ContentSequence = [
+        _item("HAS CONCEPT MOD", "CODE", ("121058", "DCM", "Procedure reported"),
+              code=("113502", "DCM", "Radiopharmaceutical Administration")),
+        administration,
+    ]
+    return ds
+
+
+def test_radiopharmaceutical_administration(validator: Validator) -> None:
+    conversion = convert_rdsr(rrdsr(), modality="NM")
+    obs = conversion.observation
+    assert obs["effectiveDateTime"] == "2019-01-23T12:00:30+00:00"
+    components = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
+    assert components["121058"]["valueCodeableConcept"]["coding"][0]["code"] == "113502"
+    # 4.16 mCi = 4.16 * 37 MBq, exactly
+    assert components["113507"]["valueQuantity"] == {
+        "value": 153.92, "unit": "MBq", "system": "http://unitsofmeasure.org", "code": "MBq"
+    }
+    assert components["123005"]["valueQuantity"]["value"] == 2.5
+    assert components["123005"]["valueQuantity"]["code"] == "cm3"
+    agent = components["349358000"]
+    assert agent["code"]["coding"][0]["system"] == "http://snomed.info/sct"
+    assert agent["valueCodeableConcept"]["coding"][0]["code"] == "429296007"
+    # SRT radionuclide code without a known SNOMED CT equivalent: left out and said so
+    assert "89457008" not in components
+    assert any("C-114B0" in i.message and "left out" in i.message for i in conversion.issues)
+    assert any("Route of administration" in i.message for i in conversion.issues)  # not stated
+    assert validator.validate(conversion.bundle, fhir_version="R4").ok

@@ -1,7 +1,8 @@
-"""X-Ray Radiation Dose SR (RDSR) → Radiation Dose Summary Observation and the resources it references.
+"""Radiation dose SRs (RDSR, RRDSR) → Radiation Dose Summary Observation and the resources it references.
 
-Reads CT dose reports (TID 10011) and projection X-ray dose reports (TID 10001: DX, RF/XA, MG)
-with pydicom and builds, as the Radiation Dose Summary IG (R4) specifies:
+Reads CT dose reports (TID 10011), projection X-ray dose reports (TID 10001: DX, RF/XA, MG) and
+radiopharmaceutical dose reports (TID 10021: administered activity, agent, radionuclide, volume,
+route) with pydicom and builds, as the Radiation Dose Summary IG (R4) specifies:
 
 - the RDS Observation: SR SOP Instance UID identifier, partOf/focus ImagingStudy (Study Instance
   UID), basedOn accession number, subject, effective time, modality device, irradiation
@@ -27,7 +28,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from imgfhir.dicom.content import READ_ERRORS, ContentItem, DicomError, content_tree, pydicom_warnings, read_dataset
+from imgfhir.dicom.content import (
+    READ_ERRORS,
+    SRT_TO_SCT,
+    ContentItem,
+    DicomError,
+    content_tree,
+    pydicom_warnings,
+    read_dataset,
+)
 from imgfhir.outcome import Issue
 
 RDS_PROFILE = "http://hl7.org/fhir/uv/radiation-dose-summary/StructureDefinition/radiation-dose-summary"
@@ -53,11 +62,13 @@ SR_CLASSES = {
 }
 
 BundleType = Literal["collection", "transaction"]
-Kind = Literal["dose", "dap", "dlp", "time", "count"]
+Kind = Literal["dose", "dap", "dlp", "time", "count", "activity", "volume", "code"]
 
 # Target unit of each kind (the IG's minimal radiation information tables) and the units RDSRs
 # give, with their factor to the kind's SI-based reference unit (Gy, Gy.m2, Gy.m, s).
-TARGET_UNIT: dict[str, str] = {"dose": "mGy", "dap": "mGy.cm2", "dlp": "mGy.cm", "time": "s"}
+TARGET_UNIT: dict[str, str] = {
+    "dose": "mGy", "dap": "mGy.cm2", "dlp": "mGy.cm", "time": "s", "activity": "MBq", "volume": "cm3",
+}
 UNITS: dict[str, dict[str, Decimal]] = {
     "dose": {"Gy": Decimal(1), "dGy": Decimal("1e-1"), "cGy": Decimal("1e-2"), "mGy": Decimal("1e-3"),
              "uGy": Decimal("1e-6")},
@@ -66,6 +77,10 @@ UNITS: dict[str, dict[str, Decimal]] = {
             "mGy.m2": Decimal("1e-3"), "uGy.cm2": Decimal("1e-10")},
     "dlp": {"Gy.m": Decimal(1), "Gy.cm": Decimal("1e-2"), "mGy.cm": Decimal("1e-5"), "mGy.m": Decimal("1e-3")},
     "time": {"s": Decimal(1), "ms": Decimal("1e-3"), "min": Decimal(60)},
+    "activity": {"Bq": Decimal(1), "kBq": Decimal("1e3"), "MBq": Decimal("1e6"), "GBq": Decimal("1e9"),
+                 "uCi": Decimal("3.7e4"), "mCi": Decimal("3.7e7"), "Ci": Decimal("3.7e10")},
+    "volume": {"cm3": Decimal(1), "ml": Decimal(1), "mL": Decimal(1), "l": Decimal(1000), "L": Decimal(1000),
+               "ul": Decimal("1e-3"), "uL": Decimal("1e-3")},
 }
 
 # Procedure-level figures of the accumulated dose data (TID 10002/10004/10005/10007, TID 10012).
@@ -82,6 +97,16 @@ CT_TOTALS: dict[str, tuple[str, Kind]] = {
     "113813": ("CT Dose Length Product Total", "dlp"),
     "113812": ("Total Number of Irradiation Events", "count"),
 }
+# Radiopharmaceutical administration (TID 10022): concept -> (system, display, kind)
+NM_FIGURES: dict[tuple[str, str], tuple[str, Kind]] = {
+    ("113507", "DCM"): ("Administered activity", "activity"),
+    ("123005", "DCM"): ("Radiopharmaceutical Volume", "volume"),
+    ("349358000", "SCT"): ("Radiopharmaceuticals", "code"),
+    ("89457008", "SCT"): ("Radioisotope", "code"),
+    ("410675002", "SCT"): ("Route of administration", "code"),
+}
+SYSTEM_OF = {"DCM": DCM, "SCT": SCT, "SNM3": SCT, "LN": LOINC, "UCUM": UCUM}
+
 # Irradiation-event figures of CT acquisitions (TID 10013/10014).
 CT_EVENT_FIGURES: dict[str, tuple[str, Kind]] = {
     "113830": ("Mean CTDIvol", "dose"),
@@ -91,6 +116,7 @@ CT_EVENT_FIGURES: dict[str, tuple[str, Kind]] = {
 PROCEDURE_CT = ("77477000", SCT, "Computerized tomography")
 PROCEDURE_MG = ("71651007", SCT, "Mammography")
 PROCEDURE_PROJECTION = ("113704", DCM, "Projection X-Ray")
+PROCEDURE_NM = ("113502", DCM, "Radiopharmaceutical Administration")
 # CID 33 modalities that produce X-ray radiation dose SRs
 MODALITY_DISPLAY = {
     "CT": "Computed Tomography",
@@ -101,6 +127,8 @@ MODALITY_DISPLAY = {
     "XA": "X-Ray Angiography",
     "PX": "Panoramic X-Ray",
     "IO": "Intra-Oral Radiography",
+    "NM": "Nuclear Medicine",
+    "PT": "Positron emission tomography",
 }
 
 
@@ -116,9 +144,13 @@ class DoseFigure:
     ucum: bool
     source: ContentItem
     qualifier: str = ""  # plane, laterality, irradiation event
+    system: str = DCM
+    coded: dict[str, Any] | None = None  # a coded value (FHIR Coding) instead of a quantity
 
     def text(self) -> str:
         name = f"{self.display} ({self.qualifier})" if self.qualifier else self.display
+        if self.coded is not None:
+            return f"{name} = {self.coded.get('display') or self.coded['code']}"
         value = _plain(self.value)
         return f"{name} = {value} {self.unit}" if self.kind != "count" else f"{name} = {value}"
 
@@ -187,8 +219,6 @@ def read_rdsr(source: str | Path | Any, modality: str | None = None) -> Rdsr:
 
 def _read(dataset: Any, name: str, modality: str | None) -> Rdsr:
     sop_class = str(dataset.get("SOPClassUID", "") or "")
-    if sop_class == RADIOPHARMACEUTICAL_DOSE_SR:
-        raise DicomError(f"{name}: Radiopharmaceutical Radiation Dose SR (TID 10021) is not supported yet")
     if sop_class not in SR_CLASSES:
         modality = dataset.get("Modality", "?")
         raise DicomError(
@@ -198,10 +228,11 @@ def _read(dataset: Any, name: str, modality: str | None) -> Rdsr:
     if "ContentSequence" not in dataset or "ConceptNameCodeSequence" not in dataset:
         raise DicomError(f"{name}: SR document without a content tree (ContentSequence/ConceptNameCodeSequence)")
     root = content_tree(dataset, name)
-    if root.concept is None or not root.is_("113701"):
+    if root.concept is None or not (root.is_("113701") or root.is_("113500")):
         raise DicomError(
             f"{name}: SR of another template: root container {root.concept or '(no concept name)'};"
-            " an X-Ray Radiation Dose Report (113701, DCM) is expected"
+            " an X-Ray Radiation Dose Report (113701, DCM) or a Radiopharmaceutical Radiation Dose Report"
+            " (113500, DCM) is expected"
         )
     issues: list[Issue] = []
     template = _template(dataset, root)
@@ -231,6 +262,8 @@ def _read(dataset: Any, name: str, modality: str | None) -> Rdsr:
     _effective(rdsr, dataset, root)
     if template == "10011":
         _ct_figures(rdsr, root)
+    elif template == "10021":
+        _nm_figures(rdsr, root)
     else:
         _projection_figures(rdsr, root)
     if not rdsr.accession_number:
@@ -239,6 +272,8 @@ def _read(dataset: Any, name: str, modality: str | None) -> Rdsr:
 
 
 def _template(dataset: Any, root: ContentItem) -> str:
+    if root.is_("113500"):
+        return "10021"
     for item in dataset.get("ContentTemplateSequence") or ():
         ident = _s(item.get("TemplateIdentifier"))
         if ident in ("10001", "10011"):
@@ -263,6 +298,8 @@ def _procedure(item: ContentItem | None, template: str, issues: list[Issue]) -> 
         return PROCEDURE_MG
     if code.is_("113704"):
         return PROCEDURE_PROJECTION
+    if code.is_("113502"):
+        return PROCEDURE_NM
     issues.append(
         _issue(
             "warning",
@@ -393,8 +430,13 @@ def _effective(rdsr: Rdsr, dataset: Any, root: ContentItem) -> None:
     offset = _s(dataset.get("TimezoneOffsetFromUTC")) or None
     candidates: list[tuple[str, str]] = []
     start = root.find("113809")
+    administrations = [c for c in root.children if c.is_("113502")]
+    nm_start = next((i for c in administrations for i in c.children if i.is_("123003") and i.datetime), None)
+    if nm_start is not None:
+        start = nm_start
     if start is not None and start.datetime:
-        where = f"Start of X-Ray Irradiation (113809, DCM) at content item {start.position}"
+        where = (f"Radiopharmaceutical Start DateTime (123003, DCM) at content item {start.position}"
+                 if start is nm_start else f"Start of X-Ray Irradiation (113809, DCM) at content item {start.position}")
         candidates.append((start.datetime, where))
     series = _s(dataset.get("SeriesDate"))
     if series:
@@ -419,7 +461,7 @@ def _effective(rdsr: Rdsr, dataset: Any, root: ContentItem) -> None:
             _note(rdsr, "warning", f"{where}: {raw!r} is not a DICOM date-time; not used")
             continue
         rdsr.effective = value
-        if not where.startswith("Start of X-Ray Irradiation"):
+        if not where.startswith(("Start of X-Ray Irradiation", "Radiopharmaceutical Start")):
             rdsr.issues.append(_issue("information", f"no Start of X-Ray Irradiation (113809, DCM): effective time"
                                                      f" taken from {where}"))
         if dropped_time:
@@ -452,6 +494,51 @@ def _ct_figures(rdsr: Rdsr, root: ContentItem) -> None:
                 _note(rdsr, "warning", f"no {display} ({code}, DCM) in CT Dose at content item {dose.position}")
                 continue
             _figure(rdsr, item, code, display, kind, qualifier)
+
+
+def _nm_figures(rdsr: Rdsr, root: ContentItem) -> None:
+    """Radiopharmaceutical administrations (TID 10022): activity, agent, radionuclide, volume, route."""
+    administrations = [c for c in root.children if c.is_("113502")]
+    if not administrations:
+        _note(rdsr, "warning", "no Radiopharmaceutical Administration (113502, DCM) container: no administered"
+                               " activity is stated")
+    for number, container in enumerate(administrations, start=1):
+        qualifier = f"administration {number}" if len(administrations) > 1 else ""
+        found: set[tuple[str, str]] = set()
+        for item in container.children:
+            concept = item.concept
+            key = next((k for k in NM_FIGURES if concept is not None and concept.is_(*k)), None)
+            if key is None:
+                if item.value_type == "NUM":
+                    rdsr.issues.append(_issue("information", f"{item.label}: not part of the RDS minimal radiation"
+                                                             " information; not mapped"))
+                continue
+            found.add(key)
+            display, kind = NM_FIGURES[key]
+            if kind != "code":
+                fig_count = len(rdsr.figures)
+                _figure(rdsr, item, key[0], display, kind, qualifier)
+                if len(rdsr.figures) > fig_count:
+                    rdsr.figures[-1].system = SYSTEM_OF[key[1]]
+                continue
+            if item.code is None:
+                _note(rdsr, "warning", f"{item.label}: no value code; left out")
+                continue
+            value = item.code
+            scheme, code = value.scheme.upper(), value.value
+            if scheme == "SRT" and code in SRT_TO_SCT:
+                scheme, code = "SCT", SRT_TO_SCT[code]
+            if scheme not in SYSTEM_OF:
+                _note(rdsr, "warning", f"{item.label}: value {value} is in coding scheme {value.scheme}, which has no"
+                                       " known FHIR system; left out")
+                continue
+            coded = _coding(SYSTEM_OF[scheme], code, value.meaning) if value.meaning else {
+                "system": SYSTEM_OF[scheme], "code": code}
+            rdsr.figures.append(DoseFigure(key[0], display, kind, Decimal(0), "", False, item, qualifier,
+                                           system=SYSTEM_OF[key[1]], coded=coded))
+        missing = [f"{NM_FIGURES[k][0]} ({k[0]}, {k[1]})" for k in NM_FIGURES if k not in found]
+        if missing:
+            _note(rdsr, "information", f"not stated in {container.label}: {', '.join(missing)}")
 
 
 def _projection_figures(rdsr: Rdsr, root: ContentItem) -> None:
@@ -629,11 +716,13 @@ def observation(rdsr: Rdsr, urls: dict[str, str]) -> dict[str, Any]:
             "valueCodeableConcept": {"coding": [_coding(system, code, display)]},
         })
     for fig in rdsr.figures:
-        concept: dict[str, Any] = {"coding": [_coding(DCM, fig.code, fig.display)]}
+        concept: dict[str, Any] = {"coding": [_coding(fig.system, fig.code, fig.display)]}
         if fig.qualifier:
             concept["text"] = f"{fig.display} ({fig.qualifier})"
         component: dict[str, Any] = {"code": concept}
-        if fig.kind == "count" and fig.value == fig.value.to_integral_value():
+        if fig.coded is not None:
+            component["valueCodeableConcept"] = {"coding": [fig.coded]}
+        elif fig.kind == "count" and fig.value == fig.value.to_integral_value():
             component["valueInteger"] = int(fig.value)
         else:
             quantity: dict[str, Any] = {"value": _json_number(fig.value), "unit": fig.unit}
@@ -748,7 +837,7 @@ def device(rdsr: Rdsr) -> dict[str, Any]:
         # Device.type is required by the modality-device profile and the RDSR does not hold it:
         # the Device does not claim the profile rather than carry a guessed modality
         del resource["meta"]
-        rdsr.issues.append(_issue("warning", "the RDSR does not state the projection X-ray modality (DX, RF, XA...):"
+        rdsr.issues.append(_issue("warning", "the RDSR does not state the modality (DX, RF, XA, NM...):"
                                              " the Device has no type and does not claim the modality-device profile"
                                              " (give the modality to convert_rdsr / --modality)"))
     rdsr.issues.append(_issue("information", "the RDSR holds no Application Entity title: Device identifier"
