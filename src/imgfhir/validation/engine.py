@@ -265,6 +265,7 @@ def conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str
     key = (id(value), tuple(profiles))
     cached = ctx.conformance.get(key)
     if cached is None:
+        ctx.conformance[key] = True  # assumed while being checked: reference cycles terminate
         cached = ctx.conformance[key] = _conforms_uncached(ctx, value, type_code, profiles)
     return cached
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
+from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 
 
@@ -73,6 +74,25 @@ def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
     if allowed and "Resource" not in allowed and rt not in allowed and not _profile_allows(ctx, element, rt):
         message = f"reference to a {rt}; allowed targets: {', '.join(sorted(allowed))}"
         yield issue("error", "structure", message, item, "reference")
+        return
+    profiles = _target_profiles_for(ctx, element, rt)
+    if profiles and not conforms(ctx, target, str(rt), profiles):
+        message = f"the {rt} referenced by {ref} does not conform to {' or '.join(profiles)}"
+        yield issue("error", "structure", message, item, "reference")
+
+
+def _target_profiles_for(ctx: Context, element: ElementPlan, resource_type: Any) -> list[str]:
+    """The profiles a resolved target of this type must meet: none when the bare type is allowed."""
+    profiles: list[str] = []
+    for t in element.ed.get("type", ()):
+        for url in t.get("targetProfile", ()):
+            url = str(url).split("|", 1)[0]
+            if url == f"http://hl7.org/fhir/StructureDefinition/{resource_type}":
+                return []
+            hit = ctx.scope.entry(url)
+            if hit is not None and hit[1].type == resource_type:
+                profiles.append(url)
+    return profiles
 
 
 def _profile_allows(ctx: Context, element: ElementPlan, resource_type: Any) -> bool:
