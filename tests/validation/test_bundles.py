@@ -12,13 +12,18 @@ import pytest
 from imgfhir.outcome import Issue
 from imgfhir.packages import PackageStore, load_store
 from imgfhir.validation.model import RULES
-from imgfhir.validation.rules.bundles import BundleIndex, enclosing_bundle
+from imgfhir.validation.rules.bundles import BundleIndex, document_orphans, enclosing_bundle
 from imgfhir.validation.validator import Validator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLES = FIXTURES / "ig-examples"
 INVALID = FIXTURES / "validation" / "bundles"
-BUNDLE_RULES = {"bundle-document-reference", "bundle-transaction-reference", "bundle-entry-request"}
+BUNDLE_RULES = {
+    "bundle-document-reference",
+    "bundle-transaction-reference",
+    "bundle-entry-request",
+    "bundle-document-orphan",
+}
 EU_R4_DOCUMENT = EXAMPLES / "hl7.fhir.eu.imaging" / "Bundle-bundle-report-semi-structured.json"
 
 
@@ -45,7 +50,7 @@ REAL_BUNDLES = sorted({*EXAMPLES.glob("*/Bundle-*.json"), *EXAMPLES.glob("*/bund
 
 
 def test_registered() -> None:
-    assert {r.name for r in RULES} >= {"bundle-reference", "bundle-entry-request"}
+    assert {r.name for r in RULES} >= {"bundle-reference", "bundle-entry-request", "bundle-document-orphan"}
 
 
 def test_real_bundles_exist() -> None:
@@ -109,6 +114,16 @@ CASES = [
         "R4",
         [("bundle-entry-request", "Bundle.entry[1]", "request.method POST must carry the resource")],
     ),
+    (
+        "eu-r4-document-orphan-entry.json",
+        "R4",
+        [("bundle-document-orphan", "Bundle.entry[9]", "Device/DeviceUnrelated is not linked to the Composition")],
+    ),
+    (
+        "mhd-nested-document-orphan-entry.json",
+        "R4",
+        [("bundle-document-orphan", "Bundle.entry[2].resource.entry[8]", "Observation/fdoc-unrelated is not linked")],
+    ),
     # R5 states the same as the invariant bdl-3c: reported once, by the invariant
     ("eu-r5-transaction-post-without-resource.json", "R5", []),
 ]
@@ -119,7 +134,7 @@ def test_invalid_bundles(validator: Validator, name: str, release: str, expected
     found = bundle_issues(validator, load(INVALID / name), release)
     assert [(i.rule, i.expression) for i in found] == [(r, where) for r, where, _ in expected], found
     for issue, (_, _, message) in zip(found, expected, strict=True):
-        assert issue.severity == "error"
+        assert issue.severity == ("warning" if issue.rule == "bundle-document-orphan" else "error")
         assert message in issue.message, issue.message
 
 
@@ -176,3 +191,26 @@ def test_enclosing_bundle_is_the_innermost() -> None:
     assert found is not None and found[0] is outer
     assert enclosing_bundle(outer, ("entry",)) is None
     assert enclosing_bundle(outer, ("entry", 5, "resource", "x")) is None
+
+
+def test_document_graph_counts_links_both_ways() -> None:
+    """R5 reading (EU imaging): a resource referencing the Composition, or reached through one, belongs."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "document",
+        "entry": [
+            {"fullUrl": "urn:uuid:c", "resource": {"resourceType": "Composition", "id": "c"}},
+            {
+                "fullUrl": "urn:uuid:r",
+                "resource": {
+                    "resourceType": "DiagnosticReport",
+                    "composition": {"reference": "urn:uuid:c"},
+                    "result": [{"reference": "urn:uuid:o"}],
+                },
+            },
+            {"fullUrl": "urn:uuid:o", "resource": {"resourceType": "Observation", "id": "o"}},
+            {"fullUrl": "urn:uuid:b", "resource": {"resourceType": "Binary", "id": "b"}},
+            {"fullUrl": "urn:uuid:x", "resource": {"resourceType": "Observation", "id": "x"}},
+        ],
+    }
+    assert document_orphans(bundle) == [4]

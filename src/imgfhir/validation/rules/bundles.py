@@ -11,6 +11,9 @@ version-specific fullUrl (bdl-8). Added here:
   rule's; logical references (identifier only) are not literal.
 - bundle-transaction-reference: in a transaction or batch, a `urn:` reference names an entry of the
   same Bundle (a server can resolve it no other way).
+- bundle-document-orphan (warning): an entry of a document that no chain of references links to the
+  Composition (documents SHALL include only the Composition's content; a stylesheet Binary and
+  Provenance are allowed as such).
 - bundle-entry-request (R4): a transaction or batch entry carries a resource exactly when its
   request creates or changes one (POST, PUT, PATCH); R5 states this as bdl-3c, R4 has no invariant.
 
@@ -37,39 +40,45 @@ _CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 @dataclass
 class BundleIndex:
-    """What the entries of one Bundle answer to: fullUrls and `Type/id`s."""
+    """What the entries of one Bundle answer to: fullUrls and `Type/id`s, each mapped to its entry's index."""
 
-    full_urls: set[str] = field(default_factory=set)
-    type_ids: set[str] = field(default_factory=set)
+    full_urls: dict[str, int] = field(default_factory=dict)
+    type_ids: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, bundle: dict[str, Any]) -> BundleIndex:
         index = cls()
-        entries = bundle.get("entry")
-        for entry in entries if isinstance(entries, list) else ():
-            if not isinstance(entry, dict):
-                continue
+        for i, entry in enumerate(_entries(bundle)):
             full_url = entry.get("fullUrl")
             if isinstance(full_url, str):
-                index.full_urls.add(full_url)
+                index.full_urls.setdefault(full_url, i)
             res = entry.get("resource")
             if isinstance(res, dict) and isinstance(res.get("resourceType"), str) and isinstance(res.get("id"), str):
-                index.type_ids.add(f"{res['resourceType']}/{res['id']}")
+                index.type_ids.setdefault(f"{res['resourceType']}/{res['id']}", i)
         return index
 
-    def resolves(self, ref: str, from_full_url: Any) -> bool:
+    def target(self, ref: str, from_full_url: Any) -> int | None:
         """Bundle reference resolution: a fullUrl, or a relative `Type/id` against the entry's RESTful base."""
         ref = ref.split(_HISTORY, 1)[0]
         if ref in self.full_urls:
-            return True
+            return self.full_urls[ref]
         if ref.startswith("urn:") or "://" in ref:
-            return False
+            return None
         if isinstance(from_full_url, str):
             base = _RESTFUL.match(from_full_url)
             if base is not None and base.group(1) and base.group(1) + ref in self.full_urls:
-                return True
+                return self.full_urls[base.group(1) + ref]
         # the reference validator's leniency: `Type/id` of an entry whose fullUrl is a urn or elsewhere
-        return ref in self.type_ids
+        return self.type_ids.get(ref)
+
+    def resolves(self, ref: str, from_full_url: Any) -> bool:
+        return self.target(ref, from_full_url) is not None
+
+
+def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a Bundle; a malformed entry is kept as {} so indexes stay those of the JSON."""
+    entries = bundle.get("entry")
+    return [e if isinstance(e, dict) else {} for e in entries] if isinstance(entries, list) else []
 
 
 def enclosing_bundle(
@@ -100,16 +109,18 @@ def enclosing_bundle(
 
 
 class _IndexCache:
-    """One Bundle index per Bundle per validation (the rule runs for every reference)."""
+    """One Bundle index per Bundle per validation (the rule runs for every reference); one slot, swapped whole."""
 
     def __init__(self) -> None:
-        self._key: tuple[Context, dict[str, Any]] | None = None
-        self._index = BundleIndex()
+        self._slot: tuple[Context, dict[str, Any], BundleIndex] | None = None
 
     def get(self, ctx: Context, bundle: dict[str, Any]) -> BundleIndex:
-        if self._key is None or self._key[0] is not ctx or self._key[1] is not bundle:
-            self._key, self._index = (ctx, bundle), BundleIndex.of(bundle)
-        return self._index
+        slot = self._slot
+        if slot is not None and slot[0] is ctx and slot[1] is bundle:
+            return slot[2]
+        index = BundleIndex.of(bundle)
+        self._slot = (ctx, bundle, index)
+        return index
 
 
 _CACHE = _IndexCache()
@@ -161,3 +172,72 @@ def bundle_entry_request(ctx: Context, element: ElementPlan, item: Item) -> Iter
     elif method not in _CHANGING_METHODS and has_resource:
         message = f"a {bundle.get('type')} entry with request.method {method} must not carry a resource"
         yield issue("error", "invalid", message, item, "bundle-entry-request")
+
+
+# -- documents: nothing but the Composition's graph ------------------------------------------------
+
+# allowed in a document without being referenced: the stylesheet Binary (R4 and R5 documents pages)
+# and the Provenance of the content; a Binary is often reached only through an Attachment.url
+_UNREFERENCED_OK = frozenset({"Binary", "Provenance"})
+
+
+def _links(value: Any, out: list[str]) -> None:
+    """Every `reference` string and Attachment-style `url` inside a resource (untyped JSON walk)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key in ("reference", "url") and isinstance(child, str):
+                out.append(child)
+            elif isinstance(child, dict | list):
+                _links(child, out)
+    elif isinstance(value, list):
+        for child in value:
+            _links(child, out)
+
+
+def document_orphans(bundle: dict[str, Any]) -> list[int]:
+    """Entries of a document not linked to the Composition (entry 0) by any chain of references.
+
+    Links count in both directions, the R5 reading adopted by the EU imaging IG (a DiagnosticReport
+    referencing the Composition belongs to the document); R4 reads them from the Composition only.
+    """
+    entries = _entries(bundle)
+    index = BundleIndex.of(bundle)
+    neighbours: list[set[int]] = [set() for _ in entries]
+    for i, entry in enumerate(entries):
+        found: list[str] = []
+        _links(entry.get("resource"), found)
+        for ref in found:
+            j = index.target(ref, entry.get("fullUrl"))
+            if j is not None and j != i:
+                neighbours[i].add(j)
+                neighbours[j].add(i)
+    reached, todo = {0}, [0]
+    while todo:
+        for j in neighbours[todo.pop()] - reached:
+            reached.add(j)
+            todo.append(j)
+    return [
+        i
+        for i, entry in enumerate(entries)
+        if i not in reached and (entry.get("resource") or {}).get("resourceType") not in _UNREFERENCED_OK
+    ]
+
+
+def _is_bundle_root(element: ElementPlan) -> bool:
+    return element.path == "Bundle"
+
+
+@rule("bundle-document-orphan", applies=_is_bundle_root)
+def bundle_document_orphan(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    bundle = item.value
+    if not isinstance(bundle, dict) or bundle.get("type") != "document" or not _entries(bundle):
+        return
+    first = _entries(bundle)[0].get("resource")
+    if not isinstance(first, dict) or first.get("resourceType") != "Composition":
+        return  # bdl-11's to report
+    for i in document_orphans(bundle):
+        res = _entries(bundle)[i].get("resource")
+        what = f"{res.get('resourceType')}/{res.get('id')}" if isinstance(res, dict) else "an entry without a resource"
+        message = f"{what} is not linked to the Composition by any reference: a document includes only its content"
+        at = Item(_entries(bundle)[i], f"{item.expression}.entry[{i}]", (*item.pointer, "entry", i))
+        yield issue("warning", "business-rule", message, at, "bundle-document-orphan")
