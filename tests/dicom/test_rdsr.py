@@ -331,4 +331,7 @@ def test_radiopharmaceutical_administration(validator: Validator) -> None:
     assert "89457008" not in components
     assert any("C-114B0" in i.message and "left out" in i.message for i in conversion.issues)
     assert any("Route of administration" in i.message for i in conversion.issues)  # not stated
+    # root content items the summary does not use are named, not dropped silently
+    toshiba = convert_rdsr(RDSR_DIR / "CT-RDSR-Toshiba_DoseCheck.dcm")
+    assert any("'Patient Body Parameters') at content item 1.11: not part of" in i.message for i in toshiba.issues)
     assert validator.validate(conversion.bundle, fhir_version="R4").ok

@@ -102,6 +102,8 @@ def resolve(conversion: SrConversion, url: str) -> dict[str, Any]:
 def test_validates(conversion: SrConversion) -> None:
     outcome = Validator().validate(conversion.bundle, fhir_version="R5")
     assert [str(i) for i in outcome.issues if i.severity in ("error", "fatal")] == []
+    # the Person Observer Name of the observation context is the performer of every Observation
+    assert conversion.resources(GROUP_PROFILE)[0]["performer"] == [{"type": "Practitioner", "display": "Reader One"}]
 
 
 def test_groups_carry_exactly_the_written_content(conversion: SrConversion) -> None:

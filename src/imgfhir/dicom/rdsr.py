@@ -268,7 +268,18 @@ def _read(dataset: Any, name: str, modality: str | None) -> Rdsr:
         _projection_figures(rdsr, root)
     if not rdsr.accession_number:
         _note(rdsr, "warning", "no Accession Number (0008,0050): basedOn is left out")
+    for item in root.children:
+        if item.concept is not None and item.concept.scheme.upper() == "DCM" and item.concept.value in ROOT_READ:
+            continue
+        rdsr.issues.append(_issue("information", f"{item.label}: not part of the Radiation Dose Summary; not mapped"))
     return rdsr
+
+
+# root content items the reader uses (or that only describe the report itself)
+ROOT_READ = frozenset({
+    "121058", "121049", "121005", "121012", "121013", "121014", "121015", "121016", "121017", "113809",
+    "113810", "113705", "113811", "113819", "113702", "113706", "113870", "113876", "122142", "113502",
+})
 
 
 def _template(dataset: Any, root: ContentItem) -> str:
@@ -705,7 +716,10 @@ def observation(rdsr: Rdsr, urls: dict[str, str]) -> dict[str, Any]:
     obs["performer"] = [performer]
     obs["valueString"] = summary(rdsr)
     obs["text"] = _narrative(f"Radiation dose summary: {obs['valueString']}")
-    obs["device"] = {"reference": urls["Device"], "type": "Device"}
+    if rdsr.modality:
+        obs["device"] = {"reference": urls["Device"], "type": "Device"}
+    # else: Observation.device must be a modality-device, which needs the modality the RDSR does not
+    # state: the Device stays in the Bundle, unreferenced (see device())
     if rdsr.notes:
         obs["note"] = [{"text": note} for note in rdsr.notes]
     components = []
@@ -837,9 +851,10 @@ def device(rdsr: Rdsr) -> dict[str, Any]:
         # Device.type is required by the modality-device profile and the RDSR does not hold it:
         # the Device does not claim the profile rather than carry a guessed modality
         del resource["meta"]
-        rdsr.issues.append(_issue("warning", "the RDSR does not state the modality (DX, RF, XA, NM...):"
-                                             " the Device has no type and does not claim the modality-device profile"
-                                             " (give the modality to convert_rdsr / --modality)"))
+        rdsr.issues.append(_issue("warning", "the RDSR does not state the modality (DX, RF, XA, NM...): the Device"
+                                             " has no type, does not claim the modality-device profile and is not"
+                                             " the Observation's device (give the modality to convert_rdsr /"
+                                             " --modality)"))
     rdsr.issues.append(_issue("information", "the RDSR holds no Application Entity title: Device identifier"
                                              " aeTitle is data-absent"))
     parts = [info.get("manufacturer"), info.get("model"), info.get("name"), rdsr.modality]

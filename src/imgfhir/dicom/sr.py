@@ -187,6 +187,7 @@ class _Builder:
         self.sop_uid = _s(dataset.get("SOPInstanceUID"))
         self.entries: list[tuple[str, dict[str, Any]]] = []
         self.schemes = self._private_schemes()
+        self.observer = ""  # Person Observer Name: the performer of every Observation
         self.groups: dict[str, str] = {}  # content item position of each measurement group -> fullUrl
         self.equipment = ""  # fullUrls of the equipment Device and the ImagingStudy stub (set by build)
         self.study = ""
@@ -253,6 +254,8 @@ class _Builder:
         preliminary = _s(ds.get("PreliminaryFlag")).upper() == "PRELIMINARY"
         out["status"] = "preliminary" if preliminary else "final"
         out["subject"] = self.patient_ref()
+        if self.observer:
+            out["performer"] = [{"type": "Practitioner", "display": self.observer}]
         accession = _s(ds.get("AccessionNumber"))
         if accession:
             ident: dict[str, Any] = {
@@ -298,6 +301,9 @@ class _Builder:
     # -- content ------------------------------------------------------------------------------
 
     def build(self, root: ContentItem) -> None:
+        observer = root.find("121008")  # Person Observer Name (TID 1003)
+        if observer is not None and observer.person:
+            self.observer = observer.person.replace("^", " ").strip()
         raw = _s(self.ds.get("ContentDate")) + _s(self.ds.get("ContentTime"))
         if raw and dicom_datetime(raw, _s(self.ds.get("TimezoneOffsetFromUTC")) or None)[1]:
             self.issues.append(_issue("warning", f"Content Date/Time {raw} has no UTC offset: issued is data-absent"
