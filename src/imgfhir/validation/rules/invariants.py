@@ -14,7 +14,8 @@ from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.references import resolve_reference
 
 # checked natively, with the same meaning, by the json-shape and extension rules
-NATIVE = frozenset({"ele-1", "ext-1"})
+# (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong)
+NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2"})
 
 Shortcut = Callable[[Any], "bool | None"]
 

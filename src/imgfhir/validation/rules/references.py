@@ -9,13 +9,27 @@ from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.rules.bundles import BundleIndex, enclosing_bundle
 
 
-def resolve_reference(ctx: Context, reference: Any) -> dict[str, Any] | None:
-    """The resource a Reference (or reference string) points to, if it is in this document."""
+def resolve_reference(
+    ctx: Context, reference: Any, pointer: tuple[str | int, ...] | None = None
+) -> dict[str, Any] | None:
+    """The resource a Reference (or reference string) points to, if it is in this document.
+
+    With the reference's `pointer`, a Bundle nested in another (a document inside a transaction)
+    is searched first, as the innermost Bundle is the one its references are relative to."""
     ref = reference.get("reference") if isinstance(reference, dict) else reference
     if not isinstance(ref, str):
         return None
+    if pointer is not None and not ref.startswith("#"):
+        inner = enclosing_bundle(ctx.root, pointer)
+        if inner is not None and inner[0] is not ctx.root:
+            index = BundleIndex.of(inner[0])
+            at = index.target(ref, inner[1].get("fullUrl"))
+            if at is not None:
+                entry = inner[0]["entry"][at]
+                return entry.get("resource") if isinstance(entry.get("resource"), dict) else None
     if ref.startswith("#"):
         for res in ctx.resource.get("contained", ()) if isinstance(ctx.resource, dict) else ():
             if isinstance(res, dict) and res.get("id") == ref[1:]:
@@ -56,10 +70,13 @@ def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
     if isinstance(stated, str) and literal and stated.rsplit("/", 1)[-1] != literal:
         message = f"Reference.type {stated} disagrees with the reference {ref} (a {literal})"
         yield issue("error", "structure", message, item, "reference")
-    target = resolve_reference(ctx, item.value)
+    target = resolve_reference(ctx, item.value, item.pointer)
     if target is None:
+        inner = enclosing_bundle(ctx.root, item.pointer)
         if ref.startswith("#"):
             yield issue("error", "not-found", f"contained resource {ref} not found", item, "reference")
+        elif inner is not None and inner[0].get("type") == "document":
+            pass  # a document must resolve everything: the bundle-document-reference rule says so, as an error
         elif ctx.root.get("resourceType") == "Bundle":
             message = f"reference {ref} cannot be resolved within the Bundle"
             yield issue("warning", "not-found", message, item, "reference")
