@@ -194,8 +194,8 @@ def test_not_dicom_and_truncated_files(tmp_path: Path) -> None:
     text.write_text("hello")
     with pytest.raises(DicomError, match=r"notes\.txt"):
         convert_rdsr(text)
-    data = (RDSR_DIR / "CT-RDSR-GEPixelMed.dcm").read_bytes()
-    for cut in (200, len(data) // 2, len(data) - 40):
+    data = (RDSR_DIR / "RF-RDSR-Siemens-Zee.dcm").read_bytes()
+    for cut in [*range(0, len(data), 997), len(data) - 40]:  # header, content tree, events, last item
         truncated = tmp_path / f"cut{cut}.dcm"
         truncated.write_bytes(data[:cut])
         try:

@@ -9,6 +9,7 @@ notation) so messages can name it.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any
 # What pydicom raises on unreadable, truncated or malformed input (InvalidDicomError is a
 # subclass of Exception we cannot name without importing pydicom).
 READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError,
-                                            IndexError, NotImplementedError)
+                                            IndexError, NotImplementedError, struct.error)
 
 
 class DicomError(Exception):

@@ -213,6 +213,10 @@ def read_rdsr(source: str | Path | Any, modality: str | None = None) -> Rdsr:
     dataset, name = read_dataset(source)
     try:
         return _read(dataset, name, modality)
+    except DicomError as exc:  # from deep in the content tree: name the file
+        if str(exc).startswith(f"{name}:"):
+            raise
+        raise DicomError(f"{name}: {exc}") from exc
     except READ_ERRORS as exc:
         raise DicomError(f"{name}: unreadable or truncated DICOM data ({type(exc).__name__}: {exc})") from exc
 

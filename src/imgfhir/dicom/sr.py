@@ -174,6 +174,10 @@ def _convert(source: str | Path | Any, bundle_type: BundleType) -> SrConversion:
                              " an Imaging Measurement Report (126000, DCM) is expected")
         builder = _Builder(dataset, name, issues)
         builder.build(root)
+    except DicomError as exc:  # from deep in the content tree: name the file
+        if str(exc).startswith(f"{name}:"):
+            raise
+        raise DicomError(f"{name}: {exc}") from exc
     except READ_ERRORS as exc:
         raise DicomError(f"{name}: unreadable or truncated DICOM data ({type(exc).__name__}: {exc})") from exc
     return SrConversion(bundle=builder.bundle(bundle_type), issues=issues)
