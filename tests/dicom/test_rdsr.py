@@ -335,3 +335,28 @@ def test_radiopharmaceutical_administration(validator: Validator) -> None:
     toshiba = convert_rdsr(RDSR_DIR / "CT-RDSR-Toshiba_DoseCheck.dcm")
     assert any("'Patient Body Parameters') at content item 1.11: not part of" in i.message for i in toshiba.issues)
     assert validator.validate(conversion.bundle, fhir_version="R4").ok
+
+
+@pytest.mark.parametrize(("name", "example"), [
+    ("CT-RDSR-GEPixelMed.dcm", "Observation-139.json"),
+    ("RF-RDSR-Siemens-Zee.dcm", "Observation-545.json"),
+])
+def test_components_shaped_like_the_ig_examples(name: str, example: str) -> None:
+    """Every component of the IG's own CT / projection X-ray example is there with the same code,
+    display and unit (the IG pins the DICOM code system version, which the converter leaves out)."""
+    import json
+
+    ig = json.loads((RDSR_DIR.parents[1] / "ig-examples" / "hl7.fhir.uv.radiation-dose-summary" / example).read_text())
+    obs = convert_rdsr(RDSR_DIR / name).observation
+    assert obs["code"] == ig["code"]
+    assert obs["partOf"][0]["identifier"]["type"] == ig["partOf"][0]["identifier"]["type"]
+    ours = {c["code"]["coding"][0]["code"]: c for c in obs["component"]}
+    for theirs in ig["component"]:
+        coding = {k: v for k, v in theirs["code"]["coding"][0].items() if k != "version"}
+        mine = ours[coding["code"]]
+        assert mine["code"]["coding"][0] == coding
+        if "valueQuantity" in theirs:
+            assert mine["valueQuantity"]["unit"] == theirs["valueQuantity"]["unit"]
+        else:
+            value = {k: v for k, v in theirs["valueCodeableConcept"]["coding"][0].items() if k != "version"}
+            assert mine["valueCodeableConcept"]["coding"][0] == value
