@@ -680,5 +680,56 @@ def fuzz(
         raise typer.Exit(EXIT_FAILURE)
 
 
+@app.command()
+def codegen(
+    ctx: typer.Context,
+    ig: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ig",
+            metavar="ID",
+            help="Package id to generate models for; repeatable (default: the --package packages, "
+            "else the imaging IGs).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="DIR", help="Output folder, a Python package (created).")
+    ] = Path("fhir_models"),
+    schemas_only: Annotated[
+        bool, typer.Option("--schemas-only", help="Write the JSON Schemas only (no datamodel-code-generator needed).")
+    ] = False,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Generate JSON Schemas (draft 2020-12) and pydantic v2 models for the profiles of IG packages.
+
+    Models need the codegen extra: pip install 'imgfhir[codegen]'."""
+    from imgfhir.codegen.models import IMAGING_TARGETS, Target, build_schemas, generate, module_name, write_schemas
+
+    settings = _settings(ctx, package, verbose)
+    with _store(settings) as store:
+        if ig:
+            ids = [_package(store, wanted).id for wanted in ig]
+        else:
+            added = [p.id for p in store.packages if p.origin == "option"]
+            ids = added or list(IMAGING_TARGETS.values())
+        targets = [Target(module_name(pid), pid) for pid in dict.fromkeys(ids)]
+        try:
+            if schemas_only:
+                files = write_schemas(build_schemas(store, targets), output / "schemas")
+            else:
+                files = generate(store, targets, output, package=output.name)
+        except RuntimeError as exc:
+            _fail(str(exc), EXIT_FAILURE)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
+    for target in targets:
+        done = len(target.canonicals) - len(target.skipped)
+        typer.echo(f"{target.package_id}: {done} profiles → {target.module}", err=True)
+        for canonical, reason in target.skipped:
+            typer.echo(f"warning: {canonical} left out: {_one_line(reason)}", err=True)
+    typer.echo(f"{len(files)} files written to {output}", err=True)
+
+
 def main() -> None:
     app(prog_name="imgfhir")

@@ -1,0 +1,1 @@
+"""Generated models (imgfhir_models)."""

@@ -1,0 +1,1 @@
+"""Code generation: profiles → JSON Schema → typed pydantic v2 models."""

@@ -1,0 +1,237 @@
+"""Profiles → JSON Schema documents → pydantic v2 modules (datamodel-code-generator).
+
+Output layout (the root is a Python package, `imgfhir_models` for the shipped models):
+
+    schemas/r4/datatypes.json      shared datatypes of a release (primitives, complex types, Element)
+    schemas/r4/resources.json      base resources of the types the IGs profile
+    schemas/<module>.json          one document per IG package, a $defs entry per profile
+    r4/datatypes.py, r4/resources.py, <module>.py
+                                   the pydantic models generated from the schemas above
+
+datamodel-code-generator is a codegen-time dependency (`imgfhir[codegen]`); it is imported lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imgfhir.codegen.jsonschema import SchemaBuilder, model_schema
+from imgfhir.packages.store import PackageStore
+
+DMCG_VERSION = "0.89.0"
+BASE_CLASS = "imgfhir.models.base.FhirModel"
+# Base resources generated per release besides the profiled types (the IG examples' other types).
+_COMMON_TYPES = [
+    "Patient", "Practitioner", "PractitionerRole", "Organization", "Device", "Encounter", "ImagingStudy",
+    "DiagnosticReport", "Observation", "Composition", "ServiceRequest", "BodyStructure", "Bundle", "Procedure",
+    "Binary",
+]  # fmt: skip
+BASE_TYPES = {"R4": set(_COMMON_TYPES), "R5": {*_COMMON_TYPES, "ImagingSelection"}}
+
+
+@dataclass
+class Target:
+    """One generated module: the profiles of one package."""
+
+    module: str
+    package_id: str
+    release: str = ""
+    canonicals: list[str] = field(default_factory=list)
+    package_version: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (canonical, snapshot error) left out
+
+
+# The shipped models: module name → package id.
+IMAGING_TARGETS = {
+    "rds": "hl7.fhir.uv.radiation-dose-summary",
+    "dicom_sr": "hl7.fhir.uv.dicom-sr",
+    "eu_imaging": "hl7.fhir.eu.imaging",
+    "eu_imaging_r5": "hl7.fhir.eu.imaging-r5",
+}
+
+
+def module_name(package_id: str) -> str:
+    """A Python module name for a package id (hl7.fhir.uv.my-ig → my_ig)."""
+    for module, pid in IMAGING_TARGETS.items():
+        if pid == package_id:
+            return module
+    parts = package_id.split(".")
+    tail = parts[3:] if len(parts) > 3 and parts[:2] == ["hl7", "fhir"] else parts
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", "_".join(tail)).strip("_").lower()
+    return name if name and not name[0].isdigit() else f"ig_{name}"
+
+
+def profile_canonicals(store: PackageStore, package_id: str) -> tuple[str, list[str], str]:
+    """(release, profile canonicals, package version) of a package: resource and datatype profiles."""
+    scope = store.scope(package_id)
+    urls = sorted(
+        e.url
+        for e in scope.root.entries
+        if e.resource_type == "StructureDefinition"
+        and e.url
+        and e.kind in ("resource", "complex-type")
+        and e.derivation == "constraint"
+    )
+    return scope.release, urls, scope.root.version
+
+
+def build_schemas(store: PackageStore, targets: list[Target]) -> dict[str, dict[str, Any]]:
+    """Schema documents by relative path (`r4/datatypes.json`, `rds.json`, ...)."""
+    for target in targets:
+        if not target.canonicals:
+            target.release, target.canonicals, target.package_version = profile_canonicals(store, target.package_id)
+    docs: dict[str, dict[str, Any]] = {}
+    needed: dict[str, set[str]] = {}
+    builders: dict[str, SchemaBuilder] = {}
+    profiled: dict[str, set[str]] = {}
+    for target in targets:
+        scope = store.scope(target.package_id)
+        rel = scope.release.lower()
+        builder = SchemaBuilder(scope, datatypes_ref=f"{rel}/datatypes.json")
+        builder.needed_types = needed.setdefault(scope.release, set())
+        builders.setdefault(scope.release, builder)
+        docs[f"{target.module}.json"] = builder.profiles_document(
+            target.canonicals, title=f"{target.package_id}#{target.package_version}"
+        )
+        target.skipped = list(builder.skipped)
+        for canonical in target.canonicals:
+            entry = scope.entry(canonical)
+            if entry and entry[1].kind == "resource" and entry[1].type:
+                profiled.setdefault(scope.release, set()).add(entry[1].type)
+    for release, builder in sorted(builders.items()):
+        rel = release.lower()
+        base = SchemaBuilder(builder.scope, datatypes_ref="datatypes.json")
+        base.needed_types = needed[release]
+        types = (profiled.get(release, set()) | BASE_TYPES.get(release, set())) & base.resource_types()
+        docs[f"{rel}/resources.json"] = base.base_document(types, title=f"FHIR {release} base resources")
+        dt = SchemaBuilder(builder.scope, datatypes_ref="datatypes.json")
+        dt.needed_types = needed[release]
+        docs[f"{rel}/datatypes.json"] = dt.datatypes_document(title=f"FHIR {release} datatypes")
+    return docs
+
+
+def _dump(doc: Any) -> str:
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_schemas(docs: dict[str, dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Write schema documents (from build_schemas) under out_dir; returns the files written."""
+    written = []
+    for rel, doc in docs.items():
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dump(doc), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _datamodel_codegen(schema_dir: Path, out_dir: Path) -> None:
+    try:
+        import datamodel_code_generator  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError("model generation needs datamodel-code-generator: pip install 'imgfhir[codegen]'") from exc
+    cmd = [
+        sys.executable, "-m", "datamodel_code_generator",
+        "--input", str(schema_dir), "--input-file-type", "jsonschema", "--output", str(out_dir),
+        "--output-model-type", "pydantic_v2.BaseModel", "--base-class", BASE_CLASS,
+        "--collapse-root-models", "--use-standard-collections", "--use-union-operator",
+        "--target-python-version", "3.11", "--disable-timestamp", "--enum-field-as-literal", "all",
+        "--use-schema-description", "--use-field-description", "--field-constraints",
+        "--allow-population-by-field-name", "--extra-fields", "forbid", "--use-annotated",
+        "--formatters", "builtin", "--use-exact-imports",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"datamodel-codegen failed: {proc.stderr.strip().splitlines()[-1:]}")
+
+
+_ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n\n*", re.M)
+
+
+def _postprocess(
+    text: str, header: str, profiles: dict[str, str], release: str, choices: dict[str, list[list[str]]]
+) -> str:
+    text = _ROOT_MODEL.sub("\n", text)
+    lines = text.splitlines()
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    body = "\n".join(lines).strip("\n")
+    if "RootModel" not in body.replace("from pydantic import", ""):
+        body = re.sub(r"(from pydantic import [^\n]*?)RootModel, ", r"\1", body)
+        body = re.sub(r"(from pydantic import [^\n]*?), RootModel\b", r"\1", body)
+    if not re.search(r"\bAny\b", body.split("\n", 8)[-1]):
+        body = body.replace("from typing import Annotated, Any, ", "from typing import Annotated, ")
+    out = [header, "# ruff: noqa", '# mypy: disable-error-code="assignment"', "", body, ""]
+    if profiles or choices:
+        out.append("")
+        for cls, url in sorted(profiles.items()):
+            out.append(f'{cls}.fhir_profile = "{url}"')
+            out.append(f'{cls}.fhir_version = "{release}"')
+        for cls, groups in sorted(choices.items()):
+            out.append(f"{cls}.fhir_choice_groups = {tuple(tuple(g) for g in groups)!r}")
+        out.append("")
+    return "\n".join(out)
+
+
+def generate(
+    store: PackageStore, targets: list[Target], out_dir: Path, *, package: str = "imgfhir_models"
+) -> list[Path]:
+    """Write schemas and models for the targets into out_dir (a package folder); returns the files written."""
+    docs = build_schemas(store, targets)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="imgfhir-codegen-") as tmp:
+        schema_in = Path(tmp) / "in"
+        model_out = Path(tmp) / "out"
+        for rel, doc in docs.items():
+            path = schema_in / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_dump({k: v for k, v in model_schema(doc).items() if k != "title"}), encoding="utf-8")
+        _datamodel_codegen(schema_in, model_out)
+        if out_dir.exists():
+            for old in [*out_dir.rglob("*.py"), *out_dir.rglob("*.json")]:
+                old.unlink()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        sources = {t.module: f"{t.package_id}#{t.package_version}" for t in targets}
+        for rel, doc in docs.items():
+            path = out_dir / "schemas" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_dump(doc), encoding="utf-8")
+            written.append(path)
+            py_rel = rel.removesuffix(".json") + ".py"
+            generated = model_out / py_rel
+            stem = rel.removesuffix(".json")
+            source = sources.get(stem, doc.get("title", ""))
+            header = (
+                f"# Generated by imgfhir codegen from {source} (JSON Schema: schemas/{rel}).\n"
+                f"# Do not edit: regenerate with `python codegen/models.py` or `imgfhir codegen`."
+            )
+            profiles = {name: d["x-fhir-profile"] for name, d in doc.get("$defs", {}).items() if "x-fhir-profile" in d}
+            choices = {
+                name: d["x-fhir-choice-groups"]
+                for name, d in doc.get("$defs", {}).items()
+                if "x-fhir-choice-groups" in d
+            }
+            target_path = out_dir / py_rel
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            target_path.write_text(
+                _postprocess(
+                    generated.read_text(encoding="utf-8"), header, profiles, doc.get("x-fhir-release", ""), choices
+                ),
+                "utf-8",
+            )
+            written.append(target_path)
+        for init in [out_dir, *sorted({p.parent for p in written if p.suffix == ".py"})]:
+            init_file = init / "__init__.py"
+            if not init_file.exists():
+                init_file.write_text(f'"""Generated models ({package})."""\n', encoding="utf-8")
+                written.append(init_file)
+    shutil.rmtree(out_dir / "__pycache__", ignore_errors=True)
+    return sorted(written)

@@ -1,0 +1,55 @@
+"""The base class of the generated models: FHIR JSON in and out, and the full profile validator on demand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+if TYPE_CHECKING:
+    from imgfhir.outcome import Outcome
+
+
+def _stem(names: tuple[str, ...]) -> str:
+    """The element name of a choice group: valueQuantity, valueCodeableConcept, valueCoding → value."""
+    size = min(len(n) for n in names)
+    while size > 0 and len({n[:size] for n in names}) > 1:
+        size -= 1
+    while size > 0 and not all(len(n) > size and n[size].isupper() for n in names):
+        size -= 1
+    return names[0][:size]
+
+
+class FhirModel(BaseModel):
+    """A generated FHIR model. Field names are the FHIR names (aliased where Python needs: `class_`, `field__x`)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    fhir_profile: ClassVar[str | None] = None
+    """The canonical URL of the profile the model was generated from (None for datatypes)."""
+    fhir_version: ClassVar[str | None] = None
+    """The FHIR release of the profile (R4, R5)."""
+    fhir_choice_groups: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    """The concrete fields of each choice element (`valueQuantity`, `valueString`, ...): at most one may be set."""
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> FhirModel:
+        for group in self.fhir_choice_groups:
+            present = [name for name in group if getattr(self, name, None) is not None]
+            if len(present) > 1:
+                raise ValueError(f"at most one of {', '.join(present)} may be set (a choice of {_stem(group)}[x])")
+        return self
+
+    def to_fhir(self) -> dict[str, Any]:
+        """The instance as FHIR JSON data (aliases, no empty fields)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    def validate_profile(self, profile: str | None = None, *, packages: list[str] | None = None) -> Outcome:
+        """Run the imgfhir validator on the instance against `profile` (default: the model's own profile).
+
+        Models check structure; the validator adds invariants, bindings, slicing and references.
+        """
+        from imgfhir.validation import validate
+
+        canonical = profile or self.fhir_profile
+        return validate(self.to_fhir(), canonical, fhir_version=self.fhir_version, packages=packages)
