@@ -2132,32 +2132,6 @@ class UsageContext(FhirModel):
     """
 
 
-Address.model_rebuild()
-Age.model_rebuild()
-Annotation.model_rebuild()
-Attachment.model_rebuild()
-CodeableConcept.model_rebuild()
-Coding.model_rebuild()
-ContactDetail.model_rebuild()
-ContactPoint.model_rebuild()
-Contributor.model_rebuild()
-Count.model_rebuild()
-DataRequirement.model_rebuild()
-DataRequirementCodeFilter.model_rebuild()
-DataRequirementDateFilter.model_rebuild()
-DataRequirementSort.model_rebuild()
-Distance.model_rebuild()
-Dosage.model_rebuild()
-DosageDoseAndRate.model_rebuild()
-Duration.model_rebuild()
-Element.model_rebuild()
-Expression.model_rebuild()
-Extension.model_rebuild()
-HumanName.model_rebuild()
-Identifier.model_rebuild()
-Timing.model_rebuild()
-
-
 Annotation.fhir_choice_groups = (('authorReference', 'authorString'),)
 DataRequirement.fhir_choice_groups = (('subjectCodeableConcept', 'subjectReference'),)
 DataRequirementDateFilter.fhir_choice_groups = (('valueDateTime', 'valuePeriod', 'valueDuration'),)

@@ -160,6 +160,8 @@ def _postprocess(
     text: str, header: str, profiles: dict[str, str], release: str, choices: dict[str, list[list[str]]]
 ) -> str:
     text = _ROOT_MODEL.sub("\n", text)
+    # models build on first use (FhirModel sets defer_build): no eager rebuilds at import time
+    text = re.sub(r"^\w+\.model_rebuild\(\)\n", "", text, flags=re.M)
     lines = text.splitlines()
     while lines and lines[0].startswith("#"):
         lines.pop(0)

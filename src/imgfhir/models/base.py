@@ -23,7 +23,7 @@ def _stem(names: tuple[str, ...]) -> str:
 class FhirModel(BaseModel):
     """A generated FHIR model. Field names are the FHIR names (aliased where Python needs: `class_`, `field__x`)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
 
     fhir_profile: ClassVar[str | None] = None
     """The canonical URL of the profile the model was generated from (None for datatypes)."""
