@@ -119,12 +119,23 @@ def test_each_mutation_kind_is_exercised_somewhere(kind: str, store: PackageStor
     urls = {
         "exceed-max": [RDS + "radiation-dose-summary", SR + "dicom-general-equipment"],
         "pattern-value": [RDS + "radiation-dose-summary", SR + "imaging-qualitative-evaluation"],
+        "closed-slice": [RDS + "radiation-dose-summary"],  # performer: closed, type discriminator on resolve()
+        "invariant": [SR + "imaging-measurement"],  # obs-6 (dataAbsentReason is 0..0 in radiation-dose-summary)
     }.get(kind, [RDS + "radiation-dose-summary", SR + "imaging-measurement", RDS + "modality-device"])
     made: list[ExpectedIssue] = []
     for url in urls:
         with contextlib.suppress(Unsatisfiable):  # no place for this kind of mutant in this profile
             _mutants_of_kind(validator, store, url, kind, made)
+        if made:
+            break
     assert made, f"no {kind} mutant for {urls}"
+    rules = {
+        "closed-slice": {"slice"},
+        "choice-type": {"type"},
+        "invariant": {"obs-6", "obs-8"},
+        "unknown-element": {"unknown-element"},
+    }
+    assert {e.rule for e in made} <= rules.get(kind, {e.rule for e in made}), made
 
 
 LOCAL = Path(__file__).resolve().parent / "fixtures" / "snapshot" / "local-profiles"

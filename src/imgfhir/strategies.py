@@ -48,8 +48,17 @@ MUTATION_KINDS = (
     "pattern-value",
     "binding",
     "unknown-element",
+    "closed-slice",
+    "invariant",
+    "choice-type",
     "dangling-reference",
 )
+# types no choice element of the imaging profiles allows: a `type` mutant renames a choice to one of them
+_FOREIGN_TYPES: dict[str, dict[str, str]] = {
+    "Address": {"city": "Elsewhere"},
+    "HumanName": {"family": "Elsewhere"},
+    "ContactPoint": {"value": "elsewhere"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +354,7 @@ class ProfileBuilder:
             out["system"] = "http://unitsofmeasure.org"
         if type_code == "Period" and "start" in out and "end" in out:
             del out["end"]
+            d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, "end")]
         if type_code == "Extension" and not any(k.startswith("value") for k in out) and "extension" not in out:
             # ext-1: an extension has a value or nested extensions
             vx = kids.get("value[x]")
@@ -373,6 +383,11 @@ class ProfileBuilder:
     def exclusive_children(self, element: ElementPlan) -> list[tuple[str, str]]:
         """(a, b) pairs an invariant of `element` forbids together: `a.empty() or b.empty()`,
         `a.exists() implies b.empty()`."""
+        return [(a, b) for _, a, b, _ in self.exclusive_constraints(element)]
+
+    def exclusive_constraints(self, element: ElementPlan) -> list[tuple[str, str, str, bool]]:
+        """(key, a, b, symmetric) of each error invariant of `element` that forbids a and b together
+        (`a.empty() or b.empty()` is symmetric, `a.exists() implies b.empty()` is not)."""
         found = element.memo.get("strategies:exclusive")
         if found is None:
             found = []
@@ -380,7 +395,7 @@ class ProfileBuilder:
                 expr = str(c.get("expression", "")).strip()
                 m = _EXCLUSIVE.match(expr)
                 if m and c.get("severity") == "error":
-                    found.append((m.group(1), m.group(2)))
+                    found.append((str(c.get("key")), m.group(1), m.group(2), "implies" not in expr))
             element.memo["strategies:exclusive"] = found
         return list(found)
 
@@ -648,6 +663,7 @@ def _with_sites(builder: ProfileBuilder) -> st.SearchStrategy[tuple[dict[str, An
     @st.composite
     def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> tuple[dict[str, Any], list[Site]]:
         d = _Draw(draw)
+        draw(st.just(None))  # a fully determined profile draws nothing else (hypothesis warns on that)
         return builder.resource(d), d.sites
 
     return build()
@@ -683,7 +699,7 @@ def mutations(
             reject()
         kind = draw(st.sampled_from(sorted(options)))
         site = draw(st.sampled_from(options[kind]))
-        return apply_mutation(builder, instance, kind, site)
+        return apply_mutation(builder, instance, kind, site, _Draw(draw))
 
     return mutate()
 
@@ -711,10 +727,151 @@ def candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: 
     if kind == "binding":
         return [s for s in safe if s.how == "bound" and s.element.binding and s.element.binding.strength == "required"]
     if kind == "unknown-element":
-        return [None]
+        loose = _undiscriminated_items(sites)
+        return [
+            None,
+            *[
+                s
+                for s in safe
+                if isinstance(_find(instance, s.pointer), dict)
+                and "resourceType" not in _get(instance, s.pointer)
+                and not any(s.pointer[: len(p)] == p for p in loose)
+            ],
+        ]
+    if kind == "closed-slice":
+        return [
+            s
+            for s in sites
+            if s.slice_element is not None
+            and s.array
+            and (s.slice_element.slicing or {}).get("rules") == "closed"
+            and not _under_special(s, sites)
+            and _find(instance, s.pointer) is not None
+            and _break_discriminator(s.slice_element, copy.deepcopy(_get(instance, s.pointer)))
+        ]
+    if kind == "invariant":
+        return [s for s in [_root_site(builder), *safe] if _invariant_option(builder, s, instance) is not None]
+    if kind == "choice-type":
+        return [
+            s
+            for s in safe
+            if s.element.is_choice
+            and not s.array
+            and s.how != "reference"
+            and s.pointer[-1] == s.key
+            and s.key.startswith(s.element.name[:-3])
+            and s.key != s.element.name
+            and _foreign_type(s)
+        ]
     if kind == "dangling-reference":
         return [s for s in safe if s.how == "reference"]
     return []
+
+
+def _root_site(builder: ProfileBuilder) -> Site:
+    rt = builder.plan.type
+    return Site((), rt, "", builder.plan.root, rt, "", False, 1, None, False)
+
+
+def _undiscriminated_items(sites: list[Site]) -> list[tuple[str | int, ...]]:
+    """Pointers of slice occurrences matched by conformance (no discriminators): any change may unmatch them."""
+    return [
+        s.pointer
+        for s in sites
+        if s.slice_element is not None and not (s.slice_element.slicing or {}).get("discriminator")
+    ]
+
+
+def _foreign_type(site: Site) -> str | None:
+    """A datatype the choice element of `site` does not allow."""
+    allowed = set((site.slice_element or site.element).type_codes) | set(site.element.type_codes)
+    return next((t for t in _FOREIGN_TYPES if t not in allowed), None)
+
+
+def _has_child(obj: dict[str, Any], name: str) -> bool:
+    return any(k == name or (k.startswith(name) and k[len(name) : len(name) + 1].isupper()) for k in obj)
+
+
+def _invariant_option(builder: ProfileBuilder, site: Site, instance: dict[str, Any]) -> tuple[str, ElementPlan] | None:
+    """(constraint key, child to add) that breaks an exclusive invariant of the object at `site`."""
+    obj = _find(instance, site.pointer)
+    if not isinstance(obj, dict) or site.type is None or _is_primitive(site.type):
+        return None
+    constraints = builder.exclusive_constraints(site.element)
+    if not constraints:
+        return None
+    kids = builder.children(site.element, site.type)
+    for key, first, second, symmetric in constraints:
+        for present, absent in [(first, second), (second, first)][: 2 if symmetric else 1]:
+            child = kids.get(absent) or kids.get(absent + "[x]")
+            if _has_child(obj, present) and not _has_child(obj, absent) and child is not None and child.max != 0:
+                return key, child
+    return None
+
+
+def _discriminator_paths(entry: ElementPlan) -> list[tuple[str, list[str]]]:
+    return [
+        (str(x.get("type")), [p for p in str(x.get("path", "$this")).split(".") if p != "$this"])
+        for x in (entry.slicing or {}).get("discriminator", ())
+        if isinstance(x, dict)
+    ]
+
+
+def _break_discriminator(entry: ElementPlan, item: Any) -> bool:
+    """Change `item` in place so that one of `entry`'s discriminators no longer matches any slice."""
+    for kind, path in _discriminator_paths(entry):
+        if kind in ("value", "pattern") and path and not any("(" in p for p in path):
+            if _perturb(item, path):
+                return True
+        elif kind == "type" and path and path[-1] in ("resolve()", "reference"):
+            if any("(" in p for p in path[:-1]):
+                continue
+            refs = [r for r in _values_on_path(item, path[:-1]) if isinstance(r, dict) and "reference" in r]
+            for ref in refs:
+                ref["reference"] = "Basic/not-a-slice-target"
+                ref.pop("type", None)
+            if refs:
+                return True
+    return False
+
+
+def _values_on_path(value: Any, path: list[str]) -> list[Any]:
+    if not path:
+        return value if isinstance(value, list) else [value]
+    if isinstance(value, list):
+        return [v for item in value for v in _values_on_path(item, path)]
+    if not isinstance(value, dict):
+        return []
+    name = path[0].removesuffix("[x]")
+    subs = [sub for k, sub in value.items() if k == name or _has_child({k: 0}, name)]
+    return [v for sub in subs for v in _values_on_path(sub, path[1:])]
+
+
+def _perturb(value: Any, path: list[str]) -> bool:
+    """Change every string at `path` below `value` (all of them when the path ends on an object)."""
+    changed = False
+    for holder in _values_on_path(value, path[:-1]):
+        if not isinstance(holder, dict):
+            continue
+        name = path[-1].removesuffix("[x]")
+        for k in [k for k in holder if k == name or _has_child({k: 0}, name)]:
+            holder[k], hit = _perturb_all(holder[k])
+            changed = changed or hit
+    return changed
+
+
+def _perturb_all(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        return value + "-other", True
+    if isinstance(value, list):
+        pairs = [_perturb_all(v) for v in value]
+        return [v for v, _ in pairs], any(h for _, h in pairs)
+    if isinstance(value, dict):
+        pairs2 = {k: _perturb_all(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs2.items()}, any(h for _, h in pairs2.values())
+    if isinstance(value, (bool, int, float)):
+        return _different(value), True
+    return value, False
 
 
 def _min_of(site: Site) -> int:
@@ -759,16 +916,53 @@ def _get(obj: Any, pointer: tuple[str | int, ...] | list[str | int]) -> Any:
     return obj
 
 
+def _find(obj: Any, pointer: tuple[str | int, ...]) -> Any:
+    """The value at `pointer`, or None when construction dropped it after recording its site."""
+    try:
+        return _get(obj, pointer)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def apply_mutation(
-    builder: ProfileBuilder, instance: dict[str, Any], kind: str, site: Site | None
+    builder: ProfileBuilder, instance: dict[str, Any], kind: str, site: Site | None, d: _Draw | None = None
 ) -> tuple[dict[str, Any], ExpectedIssue]:
     mutant = copy.deepcopy(instance)
     rt = builder.plan.type
     if site is None:  # unknown-element at the root
         mutant["colour"] = "red"
         return mutant, ExpectedIssue(kind, "unknown-element", f"{rt}.colour", "added colour")
+    if kind == "unknown-element":
+        _get(mutant, site.pointer)["colour"] = "red"
+        return mutant, ExpectedIssue(kind, "unknown-element", f"{site.expression}.colour", "added colour")
+    if kind == "invariant":
+        found = _invariant_option(builder, site, instance)
+        assert found is not None and d is not None
+        constraint, child = found
+        obj = _get(mutant, site.pointer)
+        before = set(obj)
+        builder.element_values(d, child, site.type, site.expression, site.pointer, MAX_DEPTH, obj, None, None, True)
+        added = ", ".join(sorted(set(obj) - before))
+        change = f"added {added} to {site.expression} ({constraint})"
+        return mutant, ExpectedIssue(kind, constraint, site.expression, change)
     parent = _get(mutant, site.pointer[:-1])
     last = site.pointer[-1]
+    if kind == "closed-slice":
+        assert site.slice_element is not None
+        item = copy.deepcopy(parent[last])
+        _break_discriminator(site.slice_element, item)
+        parent.append(item)
+        where = f"{site.parent_expression}.{site.key}[{len(parent) - 1}]"
+        return mutant, ExpectedIssue(kind, "slice", where, f"added {where}: {site.expression} matching no slice")
+    if kind == "choice-type":
+        foreign = _foreign_type(site)
+        assert foreign is not None
+        new_key = site.element.name[:-3] + foreign
+        items = [(new_key, dict(_FOREIGN_TYPES[foreign])) if k == last else (k, v) for k, v in parent.items()]
+        parent.clear()
+        parent.update(items)
+        where = f"{site.parent_expression}.{new_key}"
+        return mutant, ExpectedIssue(kind, "type", where, f"{site.expression} replaced by {where}")
     if kind == "drop-required":
         if site.array:
             holder = _get(mutant, site.pointer[:-2])
@@ -807,8 +1001,19 @@ def apply_mutation(
                 coding.pop("display", None)
         return mutant, ExpectedIssue(kind, "binding", site.expression, f"{site.expression} code outside the value set")
     if kind == "dangling-reference":
-        parent[last] = "#missing"
-        return mutant, ExpectedIssue(kind, "reference", site.parent_expression, f"{site.expression} = '#missing'")
+        from imgfhir.validation.rules.bundles import enclosing_bundle
+
+        found_bundle = enclosing_bundle(mutant, site.pointer)
+        bundle_type = found_bundle[0].get("type") if found_bundle else None
+        if bundle_type == "document":  # documents are self-contained: a Type/id must name an entry
+            parent[last] = f"{str(parent[last]).split('/')[0]}/dangling"
+            rule = "bundle-document-reference"
+        elif bundle_type in ("transaction", "batch"):  # a urn: reference must be an entry's fullUrl
+            parent[last] = "urn:uuid:00000000-0000-4000-8000-00000000dead"
+            rule = "bundle-transaction-reference"
+        else:
+            parent[last], rule = "#missing", "reference"
+        return mutant, ExpectedIssue(kind, rule, site.parent_expression, f"{site.expression} = {parent[last]!r}")
     raise ValueError(f"unknown mutation kind {kind}")
 
 
