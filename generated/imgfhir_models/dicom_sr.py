@@ -896,6 +896,18 @@ class DerivedImagingMeasurementProfile(FhirModel):
     Component results
     """
 
+    def slice_observationUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUID")
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `partOf` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("partOf", "imagingStudyRef")
+
 
 class GeneralEquipmentDeviceUdiCarrier(FhirModel):
     model_config = ConfigDict(
@@ -2095,6 +2107,14 @@ class BodyStructureFindingSite(FhirModel):
     Who this is about
     """
 
+    def slice_trackingIdentifier(self) -> list[Identifier]:
+        """The `identifier` items in the slice trackingIdentifier (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "trackingIdentifier")
+
+    def slice_trackingUid(self) -> list[Identifier]:
+        """The `identifier` items in the slice trackingUid (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "trackingUid")
+
 
 class ImagingSelectionIllustrationOfROIPerformer(FhirModel):
     model_config = ConfigDict(
@@ -2393,6 +2413,14 @@ class ImagingSelectionIllustrationOfROI(FhirModel):
     """
     The selected instances
     """
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
 
 
 class ImagingSelection2dImageRegionPerformer(FhirModel):
@@ -2693,6 +2721,14 @@ class ImagingSelection2dImageRegion(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
 
 class ImagingSelection3dImageRegionPerformer(FhirModel):
     model_config = ConfigDict(
@@ -2987,6 +3023,14 @@ class ImagingSelection3dImageRegion(FhirModel):
     """
     The selected instances
     """
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
 
 
 class ImagingMeasurementTriggeredBy(FhirModel):
@@ -3431,6 +3475,18 @@ class ImagingMeasurement(FhirModel):
     Component results
     """
 
+    def slice_observationUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUID")
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `partOf` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("partOf", "imagingStudyRef")
+
 
 class ImagingMeasurementGroupTriggeredBy(FhirModel):
     model_config = ConfigDict(
@@ -3810,6 +3866,18 @@ class ImagingMeasurementGroup(FhirModel):
     """
     Component results
     """
+
+    def slice_observationUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUID")
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `partOf` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("partOf", "imagingStudyRef")
 
 
 class ImagingObservationProfileTriggeredBy(FhirModel):
@@ -4254,6 +4322,18 @@ class ImagingObservationProfile(FhirModel):
     Component results
     """
 
+    def slice_observationUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUID")
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `partOf` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("partOf", "imagingStudyRef")
+
 
 class ImagingQualitativeEvaluationTriggeredBy(FhirModel):
     model_config = ConfigDict(
@@ -4697,6 +4777,18 @@ class ImagingQualitativeEvaluation(FhirModel):
     Component results
     """
 
+    def slice_observationUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUID")
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `partOf` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("partOf", "imagingStudyRef")
+
 
 class ImagingSelectionObservationImagingSelectionPerformer(FhirModel):
     model_config = ConfigDict(
@@ -4969,6 +5061,14 @@ class ImagingSelectionObservationImagingSelection(FhirModel):
     """
     The selected instances
     """
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
 
 
 class ImagingSelectionRealWorldValueMapPerformer(FhirModel):
@@ -5269,6 +5369,18 @@ class ImagingSelectionRealWorldValueMap(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
+    def slice_valueMapInstance(self) -> list[ImagingSelectionRealWorldValueMapInstance]:
+        """The `instance` items in the slice valueMapInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "valueMapInstance")
+
 
 class ImagingSelectionReferencedSegmentPerformer(FhirModel):
     model_config = ConfigDict(
@@ -5567,6 +5679,18 @@ class ImagingSelectionReferencedSegment(FhirModel):
     """
     The selected instances
     """
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
+    def slice_segmentationInstance(self) -> list[ImagingSelectionReferencedSegmentInstance]:
+        """The `instance` items in the slice segmentationInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "segmentationInstance")
 
 
 class ImagingSelectionReferencedSegmentationFramePerformer(FhirModel):
@@ -5867,6 +5991,18 @@ class ImagingSelectionReferencedSegmentationFrame(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
+    def slice_referencedSegmentationFrame(self) -> list[ImagingSelectionReferencedSegmentationFrameInstance]:
+        """The `instance` items in the slice referencedSegmentationFrame (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "referencedSegmentationFrame")
+
 
 class ImagingSelectionRegionInSpacePerformer(FhirModel):
     model_config = ConfigDict(
@@ -6166,6 +6302,18 @@ class ImagingSelectionRegionInSpace(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
+    def slice_rtStructureInstance(self) -> list[ImagingSelectionRegionInSpaceInstance]:
+        """The `instance` items in the slice rtStructureInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "rtStructureInstance")
+
 
 class ImagingSelectionSourceImageForSegmentationPerformer(FhirModel):
     model_config = ConfigDict(
@@ -6464,6 +6612,14 @@ class ImagingSelectionSourceImageForSegmentation(FhirModel):
     """
     The selected instances
     """
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
 
 
 class ImagingSelectionSourceSRContentItemPerformer(FhirModel):
@@ -6765,6 +6921,30 @@ class ImagingSelectionSourceSRContentItem(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
+    def slice_srBasicInstance(self) -> list[ImagingSelectionSourceSRContentItemInstance]:
+        """The `instance` items in the slice srBasicInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "srBasicInstance")
+
+    def slice_srEnhancedInstance(self) -> list[ImagingSelectionSourceSRContentItemInstance]:
+        """The `instance` items in the slice srEnhancedInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "srEnhancedInstance")
+
+    def slice_srComprehensiveInstance(self) -> list[ImagingSelectionSourceSRContentItemInstance]:
+        """The `instance` items in the slice srComprehensiveInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "srComprehensiveInstance")
+
+    def slice_sr3DComprehensiveInstance(self) -> list[ImagingSelectionSourceSRContentItemInstance]:
+        """The `instance` items in the slice sr3DComprehensiveInstance (matched by the slicing discriminator)."""
+        return self.fhir_slice("instance", "sr3DComprehensiveInstance")
+
 
 class ImagingSelectionVisualExplanationPerformer(FhirModel):
     model_config = ConfigDict(
@@ -7064,6 +7244,14 @@ class ImagingSelectionVisualExplanation(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
 
 class ImagingSelectionVolumeSurfacePerformer(FhirModel):
     model_config = ConfigDict(
@@ -7359,6 +7547,14 @@ class ImagingSelectionVolumeSurface(FhirModel):
     The selected instances
     """
 
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `derivedFrom` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("derivedFrom", "imagingStudyRef")
+
 
 AlgorithmIdentification.fhir_profile = "http://hl7.org/fhir/uv/dicom-sr/StructureDefinition/algorithm-identification"
 AlgorithmIdentification.fhir_version = "R5"
@@ -7418,3 +7614,21 @@ ImagingQualitativeEvaluation.fhir_choice_groups = (('instantiatesCanonical', 'in
 ImagingQualitativeEvaluationComponent.fhir_choice_groups = (('valueQuantity', 'valueCodeableConcept', 'valueString', 'valueBoolean', 'valueInteger', 'valueRange', 'valueRatio', 'valueSampledData', 'valueTime', 'valueDateTime', 'valuePeriod', 'valueAttachment', 'valueReference'),)
 ParticipantDeviceProperty.fhir_choice_groups = (('valueQuantity', 'valueCodeableConcept', 'valueString', 'valueBoolean', 'valueInteger', 'valueRange', 'valueAttachment'),)
 ParticipantPractitioner.fhir_choice_groups = (('deceasedBoolean', 'deceasedDateTime'),)
+DerivedImagingMeasurementProfile.fhir_slices = {'identifier': {'observationUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'observation-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/dicom-sr/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Observation UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'partOf': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+BodyStructureFindingSite.fhir_slices = {'identifier': {'trackingIdentifier': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '112039'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'display': {'const': 'Tracking Identifier'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}, 'trackingUid': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '112040'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'display': {'const': 'Tracking Unique Identifier'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}}
+ImagingSelectionIllustrationOfROI.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingSelection2dImageRegion.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingSelection3dImageRegion.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingMeasurement.fhir_slices = {'identifier': {'observationUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'observation-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/dicom-sr/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Observation UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'partOf': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingMeasurementGroup.fhir_slices = {'identifier': {'observationUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'observation-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/dicom-sr/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Observation UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'partOf': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingObservationProfile.fhir_slices = {'identifier': {'observationUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'observation-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/dicom-sr/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Observation UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'partOf': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingQualitativeEvaluation.fhir_slices = {'identifier': {'observationUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'observation-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/dicom-sr/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Observation UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'partOf': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingSelectionObservationImagingSelection.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingSelectionRealWorldValueMap.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'instance': {'valueMapInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.67'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Real World Value Mapping Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}}}
+ImagingSelectionReferencedSegment.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'instance': {'segmentationInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.66.4'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Segmentation Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}}}
+ImagingSelectionReferencedSegmentationFrame.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'instance': {'referencedSegmentationFrame': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.66.4'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Segmentation Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}}}
+ImagingSelectionRegionInSpace.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'instance': {'rtStructureInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '11.2.840.10008.5.1.4.1.1.481.3'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'RT Structure Set Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}}}
+ImagingSelectionSourceImageForSegmentation.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingSelectionSourceSRContentItem.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'instance': {'srBasicInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.88.11'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Basic Text SR Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}, 'srEnhancedInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.88.22'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Enhanced SR Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}, 'srComprehensiveInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.88.33'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Comprehensive SR Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}, 'sr3DComprehensiveInstance': {'type': 'object', 'properties': {'sopClass': {'type': 'object', 'properties': {'code': {'const': '1.2.840.10008.5.1.4.1.1.88.34'}, 'system': {'const': 'https://dicom.nema.org/medical/dicom/current/output/chtml/part04/sect_B.5'}, 'display': {'const': 'Comprehensive 3D SR Storage'}}, 'required': ['code', 'system', 'display']}}, 'required': ['sopClass']}}}
+ImagingSelectionVisualExplanation.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+ImagingSelectionVolumeSurface.fhir_slices = {'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'derivedFrom': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}

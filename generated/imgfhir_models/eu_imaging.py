@@ -58,6 +58,14 @@ class AccessionNumberIdentifierEuImagingType(FhirModel):
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
+    def slice_v2_0203_coding(self) -> list[Coding]:
+        """The `coding` items in the slice v2-0203-coding (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "v2-0203-coding")
+
+    def slice_dcm(self) -> list[Coding]:
+        """The `coding` items in the slice dcm (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "dcm")
+
 
 class AccessionNumberIdentifierEuImaging(FhirModel):
     """
@@ -855,6 +863,74 @@ class CompositionEuImaging(FhirModel):
     Composition is broken into sections
     """
 
+    def slice_basedOn(self) -> list[Extension]:
+        """The `extension` items in the slice basedOn (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "basedOn")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_diagnosticreport_reference(self) -> list[Extension]:
+        """The `extension` items in the slice diagnosticreport-reference (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "diagnosticreport-reference")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
+    def slice_legalAuthenticator(self) -> list[CompositionEuImagingAttester]:
+        """The `attester` items in the slice legalAuthenticator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "legalAuthenticator")
+
+    def slice_resultValidator(self) -> list[CompositionEuImagingAttester]:
+        """The `attester` items in the slice resultValidator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "resultValidator")
+
+    def slice_imagingstudy(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice imagingstudy (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "imagingstudy")
+
+    def slice_order(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice order (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "order")
+
+    def slice_history(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice history (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "history")
+
+    def slice_procedure(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "procedure")
+
+    def slice_comparison(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "comparison")
+
+    def slice_findings(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice findings (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "findings")
+
+    def slice_impression(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "impression")
+
+    def slice_recommendation(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "recommendation")
+
+    def slice_communication(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "communication")
+
+    def slice_report(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice report (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "report")
+
 
 class DeviceAttesterExt(FhirModel):
     """
@@ -1400,6 +1476,54 @@ class DiagnosticReportEuImaging(FhirModel):
     Entire report as issued
     """
 
+    def slice_artifactVersion(self) -> list[Extension]:
+        """The `extension` items in the slice artifactVersion (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "artifactVersion")
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
+
+    def slice_comparison(self) -> list[Extension]:
+        """The `extension` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "comparison")
+
+    def slice_patientHistory(self) -> list[Extension]:
+        """The `extension` items in the slice patientHistory (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patientHistory")
+
+    def slice_procedure(self) -> list[Extension]:
+        """The `extension` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "procedure")
+
+    def slice_finding(self) -> list[Extension]:
+        """The `extension` items in the slice finding (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "finding")
+
+    def slice_impression(self) -> list[Extension]:
+        """The `extension` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "impression")
+
+    def slice_recommendation(self) -> list[Extension]:
+        """The `extension` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "recommendation")
+
+    def slice_communication(self) -> list[Extension]:
+        """The `extension` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "communication")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class DiagnosticReportEuImagingMinimalMetadataMedia(FhirModel):
     model_config = ConfigDict(
@@ -1567,6 +1691,50 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     Entire report as issued
     """
 
+    def slice_artifactVersion(self) -> list[Extension]:
+        """The `extension` items in the slice artifactVersion (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "artifactVersion")
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
+
+    def slice_comparison(self) -> list[Extension]:
+        """The `extension` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "comparison")
+
+    def slice_patientHistory(self) -> list[Extension]:
+        """The `extension` items in the slice patientHistory (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patientHistory")
+
+    def slice_procedure(self) -> list[Extension]:
+        """The `extension` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "procedure")
+
+    def slice_finding(self) -> list[Extension]:
+        """The `extension` items in the slice finding (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "finding")
+
+    def slice_impression(self) -> list[Extension]:
+        """The `extension` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "impression")
+
+    def slice_recommendation(self) -> list[Extension]:
+        """The `extension` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "recommendation")
+
+    def slice_communication(self) -> list[Extension]:
+        """The `extension` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "communication")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class DocumentReferenceImagingReportType(FhirModel):
     model_config = ConfigDict(
@@ -1591,6 +1759,10 @@ class DocumentReferenceImagingReportType(FhirModel):
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
+    def slice_imaging_report(self) -> list[Coding]:
+        """The `coding` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "imaging-report")
+
 
 class DocumentReferenceImagingReportCategory(FhirModel):
     model_config = ConfigDict(
@@ -1614,6 +1786,10 @@ class DocumentReferenceImagingReportCategory(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_priority_area(self) -> list[Coding]:
+        """The `coding` items in the slice priority-area (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "priority-area")
 
 
 class DocumentReferenceImagingReportRelatesTo(FhirModel):
@@ -1726,6 +1902,10 @@ class DocumentReferenceImagingReportContent(FhirModel):
     """
     Format/content rules for the document
     """
+
+    def slice_profile(self) -> list[Extension]:
+        """The `extension` items in the slice profile (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "profile")
 
 
 class DocumentReferenceImagingReportContext(FhirModel):
@@ -2346,6 +2526,14 @@ class ImagingStudyEuImagingSeriesInstance(FhirModel):
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
 
+    def slice_instance_description(self) -> list[Extension]:
+        """The `extension` items in the slice instance-description (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "instance-description")
+
+    def slice_number_of_frames(self) -> list[Extension]:
+        """The `extension` items in the slice number-of-frames (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "number-of-frames")
+
 
 class ImagingStudyEuImagingSeries(FhirModel):
     model_config = ConfigDict(
@@ -2424,6 +2612,22 @@ class ImagingStudyEuImagingSeries(FhirModel):
     """
     A single SOP instance from the series
     """
+
+    def slice_performer(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice performer (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "performer")
+
+    def slice_device(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice device (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "device")
+
+    def slice_custodian(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice custodian (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "custodian")
+
+    def slice_organization(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice organization (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "organization")
 
 
 class ImagingStudyEuImaging(FhirModel):
@@ -2565,6 +2769,10 @@ class ImagingStudyEuImaging(FhirModel):
     """
     Each study has one or more series of instances
     """
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
 
 
 class ImagingStudyEuImagingInstanceDescription(FhirModel):
@@ -2987,6 +3195,10 @@ class ObservationFindingEuImaging(FhirModel):
     Component results
     """
 
+    def slice_observationUid(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUid (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUid")
+
 
 class ObservationGestationalAgeEuImagingReferenceRange(FhirModel):
     model_config = ConfigDict(
@@ -3326,6 +3538,10 @@ class ObservationRadiationDoseEuImagingCode(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_radiation_dose(self) -> list[Coding]:
+        """The `coding` items in the slice radiation-dose (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "radiation-dose")
 
 
 class ObservationRadiationDoseEuImagingReferenceRange(FhirModel):
@@ -4128,6 +4344,10 @@ class ServiceRequestOrderEuImaging(FhirModel):
     Request provenance
     """
 
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class SopInstanceUidIdentifierEuImaging(FhirModel):
     """
@@ -4198,6 +4418,10 @@ class StudyInstanceUidIdentifierEuImagingType(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_dcm(self) -> list[Coding]:
+        """The `coding` items in the slice dcm (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "dcm")
 
 
 class StudyInstanceUidIdentifierEuImaging(FhirModel):
@@ -4836,6 +5060,74 @@ class CompositionObligationEuImaging(FhirModel):
     Composition is broken into sections
     """
 
+    def slice_basedOn(self) -> list[Extension]:
+        """The `extension` items in the slice basedOn (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "basedOn")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_diagnosticreport_reference(self) -> list[Extension]:
+        """The `extension` items in the slice diagnosticreport-reference (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "diagnosticreport-reference")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
+    def slice_legalAuthenticator(self) -> list[CompositionObligationEuImagingAttester]:
+        """The `attester` items in the slice legalAuthenticator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "legalAuthenticator")
+
+    def slice_resultValidator(self) -> list[CompositionObligationEuImagingAttester]:
+        """The `attester` items in the slice resultValidator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "resultValidator")
+
+    def slice_imagingstudy(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice imagingstudy (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "imagingstudy")
+
+    def slice_order(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice order (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "order")
+
+    def slice_history(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice history (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "history")
+
+    def slice_procedure(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "procedure")
+
+    def slice_comparison(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "comparison")
+
+    def slice_findings(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice findings (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "findings")
+
+    def slice_impression(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "impression")
+
+    def slice_recommendation(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "recommendation")
+
+    def slice_communication(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "communication")
+
+    def slice_report(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice report (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "report")
+
 
 class DiagnosticReportObligationEuImagingMedia(FhirModel):
     model_config = ConfigDict(
@@ -5003,6 +5295,54 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     Entire report as issued
     """
 
+    def slice_artifactVersion(self) -> list[Extension]:
+        """The `extension` items in the slice artifactVersion (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "artifactVersion")
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
+
+    def slice_comparison(self) -> list[Extension]:
+        """The `extension` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "comparison")
+
+    def slice_patientHistory(self) -> list[Extension]:
+        """The `extension` items in the slice patientHistory (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patientHistory")
+
+    def slice_procedure(self) -> list[Extension]:
+        """The `extension` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "procedure")
+
+    def slice_finding(self) -> list[Extension]:
+        """The `extension` items in the slice finding (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "finding")
+
+    def slice_impression(self) -> list[Extension]:
+        """The `extension` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "impression")
+
+    def slice_recommendation(self) -> list[Extension]:
+        """The `extension` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "recommendation")
+
+    def slice_communication(self) -> list[Extension]:
+        """The `extension` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "communication")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class ImDocumentReferenceContentProfile(FhirModel):
     """
@@ -5095,6 +5435,14 @@ class ImagingStudyObligationEuImagingSeriesInstance(FhirModel):
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
 
+    def slice_instance_description(self) -> list[Extension]:
+        """The `extension` items in the slice instance-description (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "instance-description")
+
+    def slice_number_of_frames(self) -> list[Extension]:
+        """The `extension` items in the slice number-of-frames (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "number-of-frames")
+
 
 class ImagingStudyObligationEuImagingSeries(FhirModel):
     model_config = ConfigDict(
@@ -5173,6 +5521,22 @@ class ImagingStudyObligationEuImagingSeries(FhirModel):
     """
     A single SOP instance from the series
     """
+
+    def slice_performer(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice performer (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "performer")
+
+    def slice_device(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice device (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "device")
+
+    def slice_custodian(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice custodian (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "custodian")
+
+    def slice_organization(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice organization (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "organization")
 
 
 class ImagingStudyObligationEuImaging(FhirModel):
@@ -5314,6 +5678,10 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     Each study has one or more series of instances
     """
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
 
 
 class MedicationAdministrationObligationEuImagingPerformer(FhirModel):
@@ -5908,6 +6276,10 @@ class ObservationFindingObligationEuImaging(FhirModel):
     Component results
     """
 
+    def slice_observationUid(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUid (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUid")
+
 
 class ObservationRadiationDoseObligationEuImagingCode(FhirModel):
     model_config = ConfigDict(
@@ -5931,6 +6303,10 @@ class ObservationRadiationDoseObligationEuImagingCode(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_radiation_dose(self) -> list[Coding]:
+        """The `coding` items in the slice radiation-dose (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "radiation-dose")
 
 
 class ObservationRadiationDoseObligationEuImagingReferenceRange(FhirModel):
@@ -6737,6 +7113,10 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     Request provenance
     """
 
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 AccessionNumberIdentifierEuImaging.fhir_profile = "http://hl7.eu/fhir/imaging/StructureDefinition/AccessionNumberIdentifierEuImaging"
 AccessionNumberIdentifierEuImaging.fhir_version = "R4"
@@ -6838,3 +7218,25 @@ ProcedureEuImaging.fhir_choice_groups = (('performedDateTime', 'performedPeriod'
 ProcedureObligationEuImaging.fhir_choice_groups = (('performedDateTime', 'performedPeriod', 'performedString', 'performedAge', 'performedRange'),)
 ServiceRequestOrderEuImaging.fhir_choice_groups = (('quantityQuantity', 'quantityRatio', 'quantityRange'), ('occurrenceDateTime', 'occurrencePeriod', 'occurrenceTiming'), ('asNeededBoolean', 'asNeededCodeableConcept'))
 ServiceRequestOrderObligationEuImaging.fhir_choice_groups = (('quantityQuantity', 'quantityRatio', 'quantityRange'), ('occurrenceDateTime', 'occurrencePeriod', 'occurrenceTiming'), ('asNeededBoolean', 'asNeededCodeableConcept'))
+AccessionNumberIdentifierEuImagingType.fhir_slices = {'coding': {'v2-0203-coding': {'type': 'object', 'properties': {'code': {'const': 'ACSN'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v2-0203'}}, 'required': ['code', 'system']}, 'dcm': {'type': 'object', 'properties': {'code': {'const': '121022'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'display': {'const': 'Accession Number'}}, 'required': ['code', 'system', 'display']}}}
+CompositionEuImaging.fhir_slices = {'extension': {'basedOn': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/event-basedOn'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}, 'diagnosticreport-reference': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/extensions/StructureDefinition/composition-diagnosticReportReference'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'attester': {'legalAuthenticator': {'type': 'object', 'properties': {'mode': {'const': 'legal'}}, 'required': ['mode']}, 'resultValidator': {'type': 'object', 'properties': {'mode': {'const': 'professional'}}, 'required': ['mode']}}, 'section': {'imagingstudy': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18726-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'order': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55115-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'history': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '11329-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'procedure': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55111-9'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'comparison': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18834-2'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'findings': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '59776-5'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'impression': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '19005-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'recommendation': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18783-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'communication': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '73568-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'report': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LP173421-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}}}
+DiagnosticReportEuImaging.fhir_slices = {'extension': {'artifactVersion': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-version'}}, 'required': ['url']}, 'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}, 'comparison': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRComparisonStudy'}}, 'required': ['url']}, 'patientHistory': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRPatientHistory'}}, 'required': ['url']}, 'procedure': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRImagingProcedure'}}, 'required': ['url']}, 'finding': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRFinding'}}, 'required': ['url']}, 'impression': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRImpression'}}, 'required': ['url']}, 'recommendation': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRRecommendation'}}, 'required': ['url']}, 'communication': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRCommunication'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+DiagnosticReportEuImagingMinimalMetadata.fhir_slices = {'extension': {'artifactVersion': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-version'}}, 'required': ['url']}, 'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}, 'comparison': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRComparisonStudy'}}, 'required': ['url']}, 'patientHistory': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRPatientHistory'}}, 'required': ['url']}, 'procedure': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRImagingProcedure'}}, 'required': ['url']}, 'finding': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRFinding'}}, 'required': ['url']}, 'impression': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRImpression'}}, 'required': ['url']}, 'recommendation': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRRecommendation'}}, 'required': ['url']}, 'communication': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRCommunication'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+DocumentReferenceImagingReportType.fhir_slices = {'coding': {'imaging-report': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}
+DocumentReferenceImagingReportCategory.fhir_slices = {'coding': {'priority-area': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}
+DocumentReferenceImagingReportContent.fhir_slices = {'extension': {'profile': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/im-documentreference-content-profile'}}, 'required': ['url']}}}
+ImagingStudyEuImagingSeriesInstance.fhir_slices = {'extension': {'instance-description': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/ImagingStudyEuImagingInstanceDescription'}}, 'required': ['url']}, 'number-of-frames': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/NumberOfFrames'}}, 'required': ['url']}}}
+ImagingStudyEuImagingSeries.fhir_slices = {'performer': {'performer': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'PRF'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'device': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'DEV'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'custodian': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'CST'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'organization': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LOC'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}}}
+ImagingStudyEuImaging.fhir_slices = {'extension': {'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}}}
+ObservationFindingEuImaging.fhir_slices = {'identifier': {'observationUid': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '00080018'}, 'system': {'const': 'http://hl7.eu/fhir/imaging/CodeSystem/codesystem-missing-dicom-terminology'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['type']}}}
+ObservationRadiationDoseEuImagingCode.fhir_slices = {'coding': {'radiation-dose': {'allOf': [{'type': 'object', 'properties': {'code': {'const': '73569-6'}}, 'required': ['code']}, {'type': 'object', 'properties': {'system': {'const': 'http://loinc.org'}}, 'required': ['system']}]}}}
+ServiceRequestOrderEuImaging.fhir_slices = {'category': {'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '363679005'}, 'system': {'const': 'http://snomed.info/sct'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+StudyInstanceUidIdentifierEuImagingType.fhir_slices = {'coding': {'dcm': {'type': 'object', 'properties': {'code': {'const': '110180'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'display': {'const': 'Study Instance UID'}}, 'required': ['code', 'system', 'display']}}}
+CompositionObligationEuImaging.fhir_slices = {'extension': {'basedOn': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/event-basedOn'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}, 'diagnosticreport-reference': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/extensions/StructureDefinition/composition-diagnosticReportReference'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'attester': {'legalAuthenticator': {'type': 'object', 'properties': {'mode': {'const': 'legal'}}, 'required': ['mode']}, 'resultValidator': {'type': 'object', 'properties': {'mode': {'const': 'professional'}}, 'required': ['mode']}}, 'section': {'imagingstudy': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18726-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'order': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55115-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'history': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '11329-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'procedure': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55111-9'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'comparison': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18834-2'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'findings': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '59776-5'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'impression': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '19005-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'recommendation': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18783-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'communication': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '73568-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'report': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LP173421-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}}}
+DiagnosticReportObligationEuImaging.fhir_slices = {'extension': {'artifactVersion': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-version'}}, 'required': ['url']}, 'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}, 'comparison': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRComparisonStudy'}}, 'required': ['url']}, 'patientHistory': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRPatientHistory'}}, 'required': ['url']}, 'procedure': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRImagingProcedure'}}, 'required': ['url']}, 'finding': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRFinding'}}, 'required': ['url']}, 'impression': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRImpression'}}, 'required': ['url']}, 'recommendation': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRRecommendation'}}, 'required': ['url']}, 'communication': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/HL7IDRCommunication'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+ImagingStudyObligationEuImagingSeriesInstance.fhir_slices = {'extension': {'instance-description': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/ImagingStudyEuImagingInstanceDescription'}}, 'required': ['url']}, 'number-of-frames': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/NumberOfFrames'}}, 'required': ['url']}}}
+ImagingStudyObligationEuImagingSeries.fhir_slices = {'performer': {'performer': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'PRF'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'device': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'DEV'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'custodian': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'CST'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'organization': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LOC'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}}}
+ImagingStudyObligationEuImaging.fhir_slices = {'extension': {'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}}}
+ObservationFindingObligationEuImaging.fhir_slices = {'identifier': {'observationUid': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '00080018'}, 'system': {'const': 'http://hl7.eu/fhir/imaging/CodeSystem/codesystem-missing-dicom-terminology'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['type']}}}
+ObservationRadiationDoseObligationEuImagingCode.fhir_slices = {'coding': {'radiation-dose': {'allOf': [{'type': 'object', 'properties': {'code': {'const': '73569-6'}}, 'required': ['code']}, {'type': 'object', 'properties': {'system': {'const': 'http://loinc.org'}}, 'required': ['system']}]}}}
+ServiceRequestOrderObligationEuImaging.fhir_slices = {'category': {'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '363679005'}, 'system': {'const': 'http://snomed.info/sct'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}

@@ -66,6 +66,14 @@ class AccessionNumberIdentifierEuImagingType(FhirModel):
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
+    def slice_v2_0203_coding(self) -> list[Coding]:
+        """The `coding` items in the slice v2-0203-coding (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "v2-0203-coding")
+
+    def slice_dcm(self) -> list[Coding]:
+        """The `coding` items in the slice dcm (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "dcm")
+
 
 class AccessionNumberIdentifierEuImaging(FhirModel):
     """
@@ -1003,6 +1011,74 @@ class CompositionEuImaging(FhirModel):
     Composition is broken into sections
     """
 
+    def slice_basedOn(self) -> list[Extension]:
+        """The `extension` items in the slice basedOn (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "basedOn")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_diagnosticreport_reference(self) -> list[Extension]:
+        """The `extension` items in the slice diagnosticreport-reference (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "diagnosticreport-reference")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
+    def slice_legalAuthenticator(self) -> list[CompositionEuImagingAttester]:
+        """The `attester` items in the slice legalAuthenticator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "legalAuthenticator")
+
+    def slice_resultValidator(self) -> list[CompositionEuImagingAttester]:
+        """The `attester` items in the slice resultValidator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "resultValidator")
+
+    def slice_imagingstudy(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice imagingstudy (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "imagingstudy")
+
+    def slice_order(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice order (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "order")
+
+    def slice_history(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice history (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "history")
+
+    def slice_procedure(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "procedure")
+
+    def slice_comparison(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "comparison")
+
+    def slice_findings(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice findings (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "findings")
+
+    def slice_impression(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "impression")
+
+    def slice_recommendation(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "recommendation")
+
+    def slice_communication(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "communication")
+
+    def slice_report(self) -> list[CompositionEuImagingSection]:
+        """The `section` items in the slice report (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "report")
+
 
 class DeviceAttesterExt(FhirModel):
     """
@@ -1444,6 +1520,10 @@ class DeviceEuImaging(FhirModel):
     The higher level or encompassing device that this device is a logical part of
     """
 
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class DiagnosticReportEuImagingNote(FhirModel):
     model_config = ConfigDict(
@@ -1482,6 +1562,10 @@ class DiagnosticReportEuImagingNote(FhirModel):
     The annotation  - text content (as markdown)
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_annotation_type(self) -> list[Extension]:
+        """The `extension` items in the slice annotation-type (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "annotation-type")
 
 
 class DiagnosticReportEuImagingSupportingInfo(FhirModel):
@@ -1689,6 +1773,54 @@ class DiagnosticReportEuImaging(FhirModel):
     Entire report as issued
     """
 
+    def slice_artifactVersion(self) -> list[Extension]:
+        """The `extension` items in the slice artifactVersion (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "artifactVersion")
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
+
+    def slice_comparison(self) -> list[Extension]:
+        """The `extension` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "comparison")
+
+    def slice_patientHistory(self) -> list[Extension]:
+        """The `extension` items in the slice patientHistory (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patientHistory")
+
+    def slice_procedure(self) -> list[Extension]:
+        """The `extension` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "procedure")
+
+    def slice_finding(self) -> list[Extension]:
+        """The `extension` items in the slice finding (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "finding")
+
+    def slice_impression(self) -> list[Extension]:
+        """The `extension` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "impression")
+
+    def slice_recommendation(self) -> list[Extension]:
+        """The `extension` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "recommendation")
+
+    def slice_communication(self) -> list[Extension]:
+        """The `extension` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "communication")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class DiagnosticReportEuImagingMinimalMetadataNote(FhirModel):
     model_config = ConfigDict(
@@ -1727,6 +1859,10 @@ class DiagnosticReportEuImagingMinimalMetadataNote(FhirModel):
     The annotation  - text content (as markdown)
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_annotation_type(self) -> list[Extension]:
+        """The `extension` items in the slice annotation-type (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "annotation-type")
 
 
 class DiagnosticReportEuImagingMinimalMetadataSupportingInfo(FhirModel):
@@ -1932,6 +2068,50 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     Entire report as issued
     """
 
+    def slice_artifactVersion(self) -> list[Extension]:
+        """The `extension` items in the slice artifactVersion (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "artifactVersion")
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
+
+    def slice_comparison(self) -> list[Extension]:
+        """The `extension` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "comparison")
+
+    def slice_patientHistory(self) -> list[Extension]:
+        """The `extension` items in the slice patientHistory (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patientHistory")
+
+    def slice_procedure(self) -> list[Extension]:
+        """The `extension` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "procedure")
+
+    def slice_finding(self) -> list[Extension]:
+        """The `extension` items in the slice finding (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "finding")
+
+    def slice_impression(self) -> list[Extension]:
+        """The `extension` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "impression")
+
+    def slice_recommendation(self) -> list[Extension]:
+        """The `extension` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "recommendation")
+
+    def slice_communication(self) -> list[Extension]:
+        """The `extension` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "communication")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class DocumentReferenceImagingReportType(FhirModel):
     model_config = ConfigDict(
@@ -1956,6 +2136,10 @@ class DocumentReferenceImagingReportType(FhirModel):
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
+    def slice_imaging_report(self) -> list[Coding]:
+        """The `coding` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "imaging-report")
+
 
 class DocumentReferenceImagingReportCategory(FhirModel):
     model_config = ConfigDict(
@@ -1979,6 +2163,10 @@ class DocumentReferenceImagingReportCategory(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_priority_area(self) -> list[Coding]:
+        """The `coding` items in the slice priority-area (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "priority-area")
 
 
 class DocumentReferenceImagingReportBodySite(FhirModel):
@@ -3271,6 +3459,14 @@ class ImagingSelectionKeyImageEuImaging(FhirModel):
     The selected instances
     """
 
+    def slice_title(self) -> list[Extension]:
+        """The `extension` items in the slice title (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "title")
+
+    def slice_description(self) -> list[Extension]:
+        """The `extension` items in the slice description (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "description")
+
 
 class ImagingStudyEuImagingSeriesPerformer(FhirModel):
     model_config = ConfigDict(
@@ -3335,6 +3531,14 @@ class ImagingStudyEuImagingSeriesInstance(FhirModel):
     Description of instance
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
+
+    def slice_instance_description(self) -> list[Extension]:
+        """The `extension` items in the slice instance-description (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "instance-description")
+
+    def slice_number_of_frames(self) -> list[Extension]:
+        """The `extension` items in the slice number-of-frames (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "number-of-frames")
 
 
 class ImagingStudyEuImagingSeries(FhirModel):
@@ -3414,6 +3618,22 @@ class ImagingStudyEuImagingSeries(FhirModel):
     """
     A single SOP instance from the series
     """
+
+    def slice_performer(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice performer (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "performer")
+
+    def slice_device(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice device (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "device")
+
+    def slice_custodian(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice custodian (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "custodian")
+
+    def slice_organization(self) -> list[ImagingStudyEuImagingSeriesPerformer]:
+        """The `performer` items in the slice organization (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "organization")
 
 
 class ImagingStudyEuImaging(FhirModel):
@@ -3547,6 +3767,10 @@ class ImagingStudyEuImaging(FhirModel):
     """
     Each study has one or more series of instances
     """
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
 
 
 class ImagingStudyEuImagingInstanceDescription(FhirModel):
@@ -4041,6 +4265,10 @@ class ObservationFindingEuImaging(FhirModel):
     Component results
     """
 
+    def slice_observationUid(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUid (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUid")
+
 
 class ObservationGestationalAgeEuImagingTriggeredBy(FhirModel):
     model_config = ConfigDict(
@@ -4477,6 +4705,10 @@ class ObservationRadiationDoseEuImagingCode(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_radiation_dose(self) -> list[Coding]:
+        """The `coding` items in the slice radiation-dose (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "radiation-dose")
 
 
 class ObservationRadiationDoseEuImagingReferenceRange(FhirModel):
@@ -5440,6 +5672,10 @@ class ServiceRequestOrderEuImaging(FhirModel):
     Request provenance
     """
 
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class SopInstanceUidIdentifierEuImaging(FhirModel):
     """
@@ -5703,6 +5939,10 @@ class StudyInstanceUidIdentifierEuImagingType(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_dcm(self) -> list[Coding]:
+        """The `coding` items in the slice dcm (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "dcm")
 
 
 class StudyInstanceUidIdentifierEuImaging(FhirModel):
@@ -6191,6 +6431,74 @@ class CompositionObligationEuImaging(FhirModel):
     Composition is broken into sections
     """
 
+    def slice_basedOn(self) -> list[Extension]:
+        """The `extension` items in the slice basedOn (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "basedOn")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_diagnosticreport_reference(self) -> list[Extension]:
+        """The `extension` items in the slice diagnosticreport-reference (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "diagnosticreport-reference")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
+    def slice_legalAuthenticator(self) -> list[CompositionObligationEuImagingAttester]:
+        """The `attester` items in the slice legalAuthenticator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "legalAuthenticator")
+
+    def slice_resultValidator(self) -> list[CompositionObligationEuImagingAttester]:
+        """The `attester` items in the slice resultValidator (matched by the slicing discriminator)."""
+        return self.fhir_slice("attester", "resultValidator")
+
+    def slice_imagingstudy(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice imagingstudy (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "imagingstudy")
+
+    def slice_order(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice order (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "order")
+
+    def slice_history(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice history (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "history")
+
+    def slice_procedure(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "procedure")
+
+    def slice_comparison(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "comparison")
+
+    def slice_findings(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice findings (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "findings")
+
+    def slice_impression(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "impression")
+
+    def slice_recommendation(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "recommendation")
+
+    def slice_communication(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "communication")
+
+    def slice_report(self) -> list[CompositionObligationEuImagingSection]:
+        """The `section` items in the slice report (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "report")
+
 
 class DiagnosticReportObligationEuImagingNote(FhirModel):
     model_config = ConfigDict(
@@ -6229,6 +6537,10 @@ class DiagnosticReportObligationEuImagingNote(FhirModel):
     The annotation  - text content (as markdown)
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_annotation_type(self) -> list[Extension]:
+        """The `extension` items in the slice annotation-type (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "annotation-type")
 
 
 class DiagnosticReportObligationEuImagingSupportingInfo(FhirModel):
@@ -6438,6 +6750,54 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     Entire report as issued
     """
 
+    def slice_artifactVersion(self) -> list[Extension]:
+        """The `extension` items in the slice artifactVersion (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "artifactVersion")
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
+
+    def slice_comparison(self) -> list[Extension]:
+        """The `extension` items in the slice comparison (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "comparison")
+
+    def slice_patientHistory(self) -> list[Extension]:
+        """The `extension` items in the slice patientHistory (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patientHistory")
+
+    def slice_procedure(self) -> list[Extension]:
+        """The `extension` items in the slice procedure (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "procedure")
+
+    def slice_finding(self) -> list[Extension]:
+        """The `extension` items in the slice finding (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "finding")
+
+    def slice_impression(self) -> list[Extension]:
+        """The `extension` items in the slice impression (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "impression")
+
+    def slice_recommendation(self) -> list[Extension]:
+        """The `extension` items in the slice recommendation (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "recommendation")
+
+    def slice_communication(self) -> list[Extension]:
+        """The `extension` items in the slice communication (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "communication")
+
+    def slice_informationRecipient(self) -> list[Extension]:
+        """The `extension` items in the slice informationRecipient (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "informationRecipient")
+
+    def slice_imaging_report(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging-report (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging-report")
+
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 class ImagingStudyObligationEuImagingSeriesPerformer(FhirModel):
     model_config = ConfigDict(
@@ -6502,6 +6862,14 @@ class ImagingStudyObligationEuImagingSeriesInstance(FhirModel):
     Description of instance
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
+
+    def slice_instance_description(self) -> list[Extension]:
+        """The `extension` items in the slice instance-description (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "instance-description")
+
+    def slice_number_of_frames(self) -> list[Extension]:
+        """The `extension` items in the slice number-of-frames (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "number-of-frames")
 
 
 class ImagingStudyObligationEuImagingSeries(FhirModel):
@@ -6581,6 +6949,22 @@ class ImagingStudyObligationEuImagingSeries(FhirModel):
     """
     A single SOP instance from the series
     """
+
+    def slice_performer(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice performer (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "performer")
+
+    def slice_device(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice device (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "device")
+
+    def slice_custodian(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice custodian (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "custodian")
+
+    def slice_organization(self) -> list[ImagingStudyObligationEuImagingSeriesPerformer]:
+        """The `performer` items in the slice organization (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "organization")
 
 
 class ImagingStudyObligationEuImaging(FhirModel):
@@ -6714,6 +7098,10 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     Each study has one or more series of instances
     """
+
+    def slice_anatomical_region(self) -> list[Extension]:
+        """The `extension` items in the slice anatomical-region (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "anatomical-region")
 
 
 class ObservationFindingObligationEuImagingTriggeredBy(FhirModel):
@@ -7162,6 +7550,10 @@ class ObservationFindingObligationEuImaging(FhirModel):
     Component results
     """
 
+    def slice_observationUid(self) -> list[Identifier]:
+        """The `identifier` items in the slice observationUid (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "observationUid")
+
 
 class ObservationRadiationDoseObligationEuImagingTriggeredBy(FhirModel):
     model_config = ConfigDict(
@@ -7218,6 +7610,10 @@ class ObservationRadiationDoseObligationEuImagingCode(FhirModel):
     Plain text representation of the concept
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+    def slice_radiation_dose(self) -> list[Coding]:
+        """The `coding` items in the slice radiation-dose (matched by the slicing discriminator)."""
+        return self.fhir_slice("coding", "radiation-dose")
 
 
 class ObservationRadiationDoseObligationEuImagingReferenceRange(FhirModel):
@@ -7820,6 +8216,34 @@ class PatientObligationEuImaging(FhirModel):
     """
     Link to a Patient or RelatedPerson resource that concerns the same actual individual
     """
+
+    def slice_birthPlace(self) -> list[Extension]:
+        """The `extension` items in the slice birthPlace (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "birthPlace")
+
+    def slice_sex_for_clinical_use(self) -> list[Extension]:
+        """The `extension` items in the slice sex-for-clinical-use (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "sex-for-clinical-use")
+
+    def slice_gender_identity(self) -> list[Extension]:
+        """The `extension` items in the slice gender-identity (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "gender-identity")
+
+    def slice_pronouns(self) -> list[Extension]:
+        """The `extension` items in the slice pronouns (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "pronouns")
+
+    def slice_patient_citizenship(self) -> list[Extension]:
+        """The `extension` items in the slice patient-citizenship (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patient-citizenship")
+
+    def slice_patient_nationality(self) -> list[Extension]:
+        """The `extension` items in the slice patient-nationality (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "patient-nationality")
+
+    def slice_birthTime(self) -> list[Extension]:
+        """The `extension` items in the slice birthTime (matched by the slicing discriminator)."""
+        return self.fhir_slice("extension", "birthTime")
 
 
 class ProcedureObligationEuImagingPerformer(FhirModel):
@@ -8436,6 +8860,10 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     Request provenance
     """
 
+    def slice_imaging(self) -> list[CodeableConcept]:
+        """The `category` items in the slice imaging (matched by the slicing discriminator)."""
+        return self.fhir_slice("category", "imaging")
+
 
 AccessionNumberIdentifierEuImaging.fhir_profile = "http://hl7.eu/fhir/imaging-r5/StructureDefinition/AccessionNumberIdentifierEuImaging"
 AccessionNumberIdentifierEuImaging.fhir_version = "R5"
@@ -8553,3 +8981,30 @@ ServiceRequestOrderEuImagingPatientInstruction.fhir_choice_groups = (('instructi
 ServiceRequestOrderObligationEuImaging.fhir_choice_groups = (('quantityQuantity', 'quantityRatio', 'quantityRange'), ('occurrenceDateTime', 'occurrencePeriod', 'occurrenceTiming'), ('asNeededBoolean', 'asNeededCodeableConcept'))
 ServiceRequestOrderObligationEuImagingOrderDetailParameter.fhir_choice_groups = (('valueQuantity', 'valueRatio', 'valueRange', 'valueBoolean', 'valueCodeableConcept', 'valueString', 'valuePeriod'),)
 ServiceRequestOrderObligationEuImagingPatientInstruction.fhir_choice_groups = (('instructionMarkdown', 'instructionReference'),)
+AccessionNumberIdentifierEuImagingType.fhir_slices = {'coding': {'v2-0203-coding': {'type': 'object', 'properties': {'code': {'const': 'ACSN'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v2-0203'}}, 'required': ['code', 'system']}, 'dcm': {'type': 'object', 'properties': {'code': {'const': '121022'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'display': {'const': 'Accession Number'}}, 'required': ['code', 'system', 'display']}}}
+CompositionEuImaging.fhir_slices = {'extension': {'basedOn': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/event-basedOn'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}, 'diagnosticreport-reference': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/extensions/StructureDefinition/composition-diagnosticReportReference'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/eu-health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'attester': {'legalAuthenticator': {'type': 'object', 'properties': {'mode': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'legal'}, 'system': {'const': 'http://hl7.org/fhir/composition-attestation-mode'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['mode']}, 'resultValidator': {'type': 'object', 'properties': {'mode': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'professional'}, 'system': {'const': 'http://hl7.org/fhir/composition-attestation-mode'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['mode']}}, 'section': {'imagingstudy': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18726-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'order': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55115-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'history': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '11329-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'procedure': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55111-9'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'comparison': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18834-2'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'findings': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '59776-5'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'impression': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '19005-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'recommendation': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18783-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'communication': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '73568-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'report': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LP173421-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}}}
+DeviceEuImaging.fhir_slices = {'category': {'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '314789007'}, 'system': {'const': 'http://snomed.info/sct'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+DiagnosticReportEuImagingNote.fhir_slices = {'extension': {'annotation-type': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/annotationType'}}, 'required': ['url']}}}
+DiagnosticReportEuImaging.fhir_slices = {'extension': {'artifactVersion': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-version'}}, 'required': ['url']}, 'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}, 'comparison': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRComparisonStudy'}}, 'required': ['url']}, 'patientHistory': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRPatientHistory'}}, 'required': ['url']}, 'procedure': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRImagingProcedure'}}, 'required': ['url']}, 'finding': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRFinding'}}, 'required': ['url']}, 'impression': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRImpression'}}, 'required': ['url']}, 'recommendation': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRRecommendation'}}, 'required': ['url']}, 'communication': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRCommunication'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/eu-health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+DiagnosticReportEuImagingMinimalMetadataNote.fhir_slices = {'extension': {'annotation-type': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/annotationType'}}, 'required': ['url']}}}
+DiagnosticReportEuImagingMinimalMetadata.fhir_slices = {'extension': {'artifactVersion': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-version'}}, 'required': ['url']}, 'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}, 'comparison': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRComparisonStudy'}}, 'required': ['url']}, 'patientHistory': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRPatientHistory'}}, 'required': ['url']}, 'procedure': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRImagingProcedure'}}, 'required': ['url']}, 'finding': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRFinding'}}, 'required': ['url']}, 'impression': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRImpression'}}, 'required': ['url']}, 'recommendation': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRRecommendation'}}, 'required': ['url']}, 'communication': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRCommunication'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/eu-health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+DocumentReferenceImagingReportType.fhir_slices = {'coding': {'imaging-report': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}
+DocumentReferenceImagingReportCategory.fhir_slices = {'coding': {'priority-area': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/eu-health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}
+ImagingSelectionKeyImageEuImaging.fhir_slices = {'extension': {'title': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-description'}}, 'required': ['url']}, 'description': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-title'}}, 'required': ['url']}}}
+ImagingStudyEuImagingSeriesInstance.fhir_slices = {'extension': {'instance-description': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/ImagingStudyEuImagingInstanceDescription'}}, 'required': ['url']}, 'number-of-frames': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/NumberOfFrames'}}, 'required': ['url']}}}
+ImagingStudyEuImagingSeries.fhir_slices = {'performer': {'performer': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'PRF'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'device': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'DEV'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'custodian': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'CST'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'organization': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LOC'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}}}
+ImagingStudyEuImaging.fhir_slices = {'extension': {'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}}}
+ObservationFindingEuImaging.fhir_slices = {'identifier': {'observationUid': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '00080018'}, 'system': {'const': 'http://hl7.eu/fhir/imaging-r5/CodeSystem/codesystem-missing-dicom-terminology'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['type']}}}
+ObservationRadiationDoseEuImagingCode.fhir_slices = {'coding': {'radiation-dose': {'allOf': [{'type': 'object', 'properties': {'code': {'const': '73569-6'}}, 'required': ['code']}, {'type': 'object', 'properties': {'system': {'const': 'http://loinc.org'}}, 'required': ['system']}]}}}
+ServiceRequestOrderEuImaging.fhir_slices = {'category': {'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '363679005'}, 'system': {'const': 'http://snomed.info/sct'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+StudyInstanceUidIdentifierEuImagingType.fhir_slices = {'coding': {'dcm': {'type': 'object', 'properties': {'code': {'const': '110180'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'display': {'const': 'Study Instance UID'}}, 'required': ['code', 'system', 'display']}}}
+CompositionObligationEuImaging.fhir_slices = {'extension': {'basedOn': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/event-basedOn'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}, 'diagnosticreport-reference': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/extensions/StructureDefinition/composition-diagnosticReportReference'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/eu-health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'attester': {'legalAuthenticator': {'type': 'object', 'properties': {'mode': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'legal'}, 'system': {'const': 'http://hl7.org/fhir/composition-attestation-mode'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['mode']}, 'resultValidator': {'type': 'object', 'properties': {'mode': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'professional'}, 'system': {'const': 'http://hl7.org/fhir/composition-attestation-mode'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['mode']}}, 'section': {'imagingstudy': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18726-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'order': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55115-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'history': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '11329-0'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'procedure': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '55111-9'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'comparison': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18834-2'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'findings': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '59776-5'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'impression': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '19005-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'recommendation': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '18783-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'communication': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '73568-8'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}, 'report': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LP173421-1'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['code']}}}
+DiagnosticReportObligationEuImagingNote.fhir_slices = {'extension': {'annotation-type': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/annotationType'}}, 'required': ['url']}}}
+DiagnosticReportObligationEuImaging.fhir_slices = {'extension': {'artifactVersion': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/artifact-version'}}, 'required': ['url']}, 'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}, 'comparison': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRComparisonStudy'}}, 'required': ['url']}, 'patientHistory': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRPatientHistory'}}, 'required': ['url']}, 'procedure': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRImagingProcedure'}}, 'required': ['url']}, 'finding': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRFinding'}}, 'required': ['url']}, 'impression': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRImpression'}}, 'required': ['url']}, 'recommendation': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRRecommendation'}}, 'required': ['url']}, 'communication': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/HL7IDRCommunication'}}, 'required': ['url']}, 'informationRecipient': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/StructureDefinition/information-recipient'}}, 'required': ['url']}}, 'category': {'imaging-report': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '85430-7'}, 'system': {'const': 'http://loinc.org'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}, 'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'Medical-Imaging'}, 'system': {'const': 'http://hl7.eu/fhir/eu-health-data-api/CodeSystem/eehrxf-document-priority-category-cs'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}
+ImagingStudyObligationEuImagingSeriesInstance.fhir_slices = {'extension': {'instance-description': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/ImagingStudyEuImagingInstanceDescription'}}, 'required': ['url']}, 'number-of-frames': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/NumberOfFrames'}}, 'required': ['url']}}}
+ImagingStudyObligationEuImagingSeries.fhir_slices = {'performer': {'performer': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'PRF'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'device': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'DEV'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'custodian': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'CST'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}, 'organization': {'type': 'object', 'properties': {'function': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'LOC'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['function']}}}
+ImagingStudyObligationEuImaging.fhir_slices = {'extension': {'anatomical-region': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.eu/fhir/imaging-r5/StructureDefinition/AnatomicalRegionExtension'}}, 'required': ['url']}}}
+ObservationFindingObligationEuImaging.fhir_slices = {'identifier': {'observationUid': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '00080018'}, 'system': {'const': 'http://hl7.eu/fhir/imaging-r5/CodeSystem/codesystem-missing-dicom-terminology'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}, 'required': ['type']}}}
+ObservationRadiationDoseObligationEuImagingCode.fhir_slices = {'coding': {'radiation-dose': {'allOf': [{'type': 'object', 'properties': {'code': {'const': '73569-6'}}, 'required': ['code']}, {'type': 'object', 'properties': {'system': {'const': 'http://loinc.org'}}, 'required': ['system']}]}}}
+PatientObligationEuImaging.fhir_slices = {'extension': {'birthPlace': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace'}}, 'required': ['url']}, 'sex-for-clinical-use': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/patient-sexParameterForClinicalUse'}}, 'required': ['url']}, 'gender-identity': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/individual-genderIdentity'}}, 'required': ['url']}, 'pronouns': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/individual-pronouns'}}, 'required': ['url']}, 'patient-citizenship': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/patient-citizenship'}}, 'required': ['url']}, 'patient-nationality': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/patient-nationality'}}, 'required': ['url']}, 'birthTime': {'type': 'object', 'properties': {'url': {'const': 'http://hl7.org/fhir/StructureDefinition/patient-birthTime'}}, 'required': ['url']}}}
+ServiceRequestOrderObligationEuImaging.fhir_slices = {'category': {'imaging': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '363679005'}, 'system': {'const': 'http://snomed.info/sct'}}, 'required': ['code', 'system']}}}, 'required': ['coding']}}}

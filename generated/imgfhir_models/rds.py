@@ -728,6 +728,30 @@ class ModalityDevice(FhirModel):
     The parent device
     """
 
+    def slice_deviceSerialNumber(self) -> list[Identifier]:
+        """The `identifier` items in the slice deviceSerialNumber (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "deviceSerialNumber")
+
+    def slice_aeTitle(self) -> list[Identifier]:
+        """The `identifier` items in the slice aeTitle (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "aeTitle")
+
+    def slice_deviceUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice deviceUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "deviceUID")
+
+    def slice_deviceID(self) -> list[Identifier]:
+        """The `identifier` items in the slice deviceID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "deviceID")
+
+    def slice_manufacturer(self) -> list[ModalityDeviceDeviceName]:
+        """The `deviceName` items in the slice manufacturer (matched by the slicing discriminator)."""
+        return self.fhir_slice("deviceName", "manufacturer")
+
+    def slice_manufacturerModelName(self) -> list[ModalityDeviceDeviceName]:
+        """The `deviceName` items in the slice manufacturerModelName (matched by the slicing discriminator)."""
+        return self.fhir_slice("deviceName", "manufacturerModelName")
+
 
 class RadiationDoseSummaryReferenceRange(FhirModel):
     model_config = ConfigDict(
@@ -1016,6 +1040,22 @@ class RadiationDoseSummary(FhirModel):
     """
     Component results
     """
+
+    def slice_radiationSRUID(self) -> list[Identifier]:
+        """The `identifier` items in the slice radiationSRUID (matched by the slicing discriminator)."""
+        return self.fhir_slice("identifier", "radiationSRUID")
+
+    def slice_serviceRequestRef(self) -> list[Reference]:
+        """The `basedOn` items in the slice serviceRequestRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("basedOn", "serviceRequestRef")
+
+    def slice_imagingStudyRef(self) -> list[Reference]:
+        """The `partOf` items in the slice imagingStudyRef (matched by the slicing discriminator)."""
+        return self.fhir_slice("partOf", "imagingStudyRef")
+
+    def slice_irradiationAuthorizingPerson(self) -> list[Reference]:
+        """The `performer` items in the slice irradiationAuthorizingPerson (matched by the slicing discriminator)."""
+        return self.fhir_slice("performer", "irradiationAuthorizingPerson")
 
 
 class RadiationSummaryReportType(FhirModel):
@@ -1323,6 +1363,18 @@ class RadiationSummaryReport(FhirModel):
     Composition is broken into sections
     """
 
+    def slice_radiationDoseSummary(self) -> list[RadiationSummaryReportSection]:
+        """The `section` items in the slice radiationDoseSummary (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "radiationDoseSummary")
+
+    def slice_pregnancyObservation(self) -> list[RadiationSummaryReportSection]:
+        """The `section` items in the slice pregnancyObservation (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "pregnancyObservation")
+
+    def slice_indicationObservation(self) -> list[RadiationSummaryReportSection]:
+        """The `section` items in the slice indicationObservation (matched by the slicing discriminator)."""
+        return self.fhir_slice("section", "indicationObservation")
+
 
 IndicationObservation.fhir_profile = "http://hl7.org/fhir/uv/radiation-dose-summary/StructureDefinition/indication-observation"
 IndicationObservation.fhir_version = "R4"
@@ -1336,3 +1388,6 @@ IndicationObservation.fhir_choice_groups = (('effectiveDateTime', 'effectivePeri
 IndicationObservationComponent.fhir_choice_groups = (('valueQuantity', 'valueCodeableConcept', 'valueString', 'valueBoolean', 'valueInteger', 'valueRange', 'valueRatio', 'valueSampledData', 'valueTime', 'valueDateTime', 'valuePeriod'),)
 RadiationDoseSummaryComponent.fhir_choice_groups = (('valueQuantity', 'valueCodeableConcept', 'valueString', 'valueBoolean', 'valueInteger', 'valueRange', 'valueRatio', 'valueSampledData', 'valueTime', 'valueDateTime', 'valuePeriod'),)
 RadiationSummaryReportRelatesTo.fhir_choice_groups = (('targetIdentifier', 'targetReference'),)
+ModalityDevice.fhir_slices = {'identifier': {'deviceSerialNumber': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'SNO'}, 'system': {'const': 'http://terminology.hl7.org/CodeSystem/v2-0203'}, 'display': {'const': 'Serial Number'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}, 'aeTitle': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'application-entity'}, 'system': {'const': 'http://hl7.org/fhir/uv/radiation-dose-summary/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Application Entity'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}, 'deviceUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'device-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/radiation-dose-summary/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Device UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}, 'deviceID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'device-id'}, 'system': {'const': 'http://hl7.org/fhir/uv/radiation-dose-summary/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'Device ID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'deviceName': {'manufacturer': {'type': 'object', 'properties': {'type': {'const': 'manufacturer-name'}}, 'required': ['type']}, 'manufacturerModelName': {'type': 'object', 'properties': {'type': {'const': 'model-name'}}, 'required': ['type']}}}
+RadiationDoseSummary.fhir_slices = {'identifier': {'radiationSRUID': {'type': 'object', 'properties': {'type': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': 'sop-instance-uid'}, 'system': {'const': 'http://hl7.org/fhir/uv/radiation-dose-summary/CodeSystem/dicom-identifier-type'}, 'display': {'const': 'SOP Instance UID'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['type']}}, 'basedOn': {'serviceRequestRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ServiceRequest'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ServiceRequest/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'partOf': {'imagingStudyRef': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'ImagingStudy'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?ImagingStudy/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}, 'performer': {'irradiationAuthorizingPerson': {'type': 'object', 'anyOf': [{'properties': {'type': {'const': 'Practitioner'}}, 'required': ['type']}, {'properties': {'reference': {'type': 'string', 'pattern': '^(?:.*/)?Practitioner/[A-Za-z0-9\\-\\.]{1,64}(?:/_history/.*)?$'}}, 'required': ['reference']}]}}}
+RadiationSummaryReport.fhir_slices = {'section': {'radiationDoseSummary': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '73569-6'}, 'system': {'const': 'http://loinc.org'}, 'display': {'const': 'Radiation exposure and protection information [Description] Document Diagnostic imaging'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['code']}, 'pregnancyObservation': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '82810-3'}, 'system': {'const': 'http://loinc.org'}, 'display': {'const': 'Pregnancy status'}}, 'required': ['code', 'system', 'display']}}}, 'required': ['coding']}}, 'required': ['code']}, 'indicationObservation': {'type': 'object', 'properties': {'code': {'type': 'object', 'properties': {'coding': {'type': 'array', 'contains': {'type': 'object', 'properties': {'code': {'const': '121109'}, 'system': {'const': 'http://dicom.nema.org/resources/ontology/DCM'}, 'version': {'const': '2025.2.20250411'}, 'display': {'const': 'Indications for Procedure'}}, 'required': ['code', 'system', 'version', 'display']}}}, 'required': ['coding']}}, 'required': ['code']}}}

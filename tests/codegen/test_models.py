@@ -357,3 +357,16 @@ def test_cli_codegen_schemas_for_a_user_package(tmp_path: Path) -> None:
     assert (out / "schemas" / "r4" / "datatypes.json").is_file()
     unknown = CliRunner().invoke(app, ["codegen", "--ig", "no.such.ig", "-o", str(out)])
     assert unknown.exit_code == 2 and unknown.stderr.startswith("error: unknown package no.such.ig")
+
+
+def test_slice_accessors() -> None:
+    rds = EXAMPLES / "hl7.fhir.uv.radiation-dose-summary"
+    summary = RadiationDoseSummary.model_validate(json.loads((rds / "Observation-139.json").read_bytes()))
+    assert [i.value for i in summary.slice_radiationSRUID()] == ["urn:oid:1.2.840.121.3.32.0.1.1323423.122"]
+    assert [r.reference for r in summary.slice_imagingStudyRef()] == [summary.partOf[0].reference]
+    other = RadiationDoseSummary.model_validate(_observation_122())
+    assert other.slice_radiationSRUID() == []
+    device = imgfhir.models.rds.ModalityDevice.model_validate(json.loads((rds / "Device-12.json").read_bytes()))
+    assert [i.value for i in device.slice_aeTitle()] == ["XA01"]
+    assert [n.name for n in device.slice_manufacturer()] == ["Manufacturer-1"]
+    assert {"slice_observationUID", "slice_imagingStudyRef"} <= set(dir(imgfhir.models.dicom_sr.ImagingMeasurement))

@@ -40,6 +40,8 @@ def dose_summary() -> RadiationDoseSummary:
     assert status == "final"
     kind: str = summary.resourceType
     assert kind == "Observation"
+    studies: list[Reference] = summary.slice_imagingStudyRef()
+    assert len(studies) == 1
     return summary
 
 

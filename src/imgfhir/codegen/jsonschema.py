@@ -302,7 +302,29 @@ class _Emitter:
         schema["additionalProperties"] = False
         if choices:
             schema["x-fhir-choice-groups"] = choices
+        slices = {}
+        for cid in self.tree.children.get(eid, []):
+            name = cid.rsplit(".", 1)[-1]
+            if name in props and props[name].get("type") == "array":
+                found = self.slice_matches(cid)
+                if found:
+                    slices[name] = found
+        if slices:
+            schema["x-fhir-slices"] = slices
         return _add_checks(schema, checks)
+
+    def slice_matches(self, eid: str) -> dict[str, Schema]:
+        """Slice name → the schema an item matches to belong to it (slices with expressible discriminators)."""
+        discriminators = (self.tree.elements[eid].get("slicing") or {}).get("discriminator", [])
+        if not discriminators or any(d.get("type") not in ("value", "pattern", "type") for d in discriminators):
+            return {}
+        found: dict[str, Schema] = {}
+        for sid in self.tree.slices.get(eid, []):
+            name = self.tree.elements[sid].get("sliceName")
+            match = self.discriminator_schema(sid, discriminators, lenient=False)
+            if name and match is not None:
+                found[name] = match
+        return found
 
     def add_element(
         self, cid: str, props: Schema, required: list[str], checks: list[Schema], choices: list[list[str]]

@@ -156,12 +156,56 @@ def _datamodel_codegen(schema_dir: Path, out_dir: Path) -> None:
 _ROOT_MODEL = re.compile(r"\nclass Model\(RootModel\[Any\]\):\n    root: Any\n\n*", re.M)
 
 
+def _slice_methods(text: str, defs: dict[str, Any]) -> tuple[str, list[str]]:
+    """Typed slice accessors (`slice_radiationSRUID()`) added to the class bodies; the `fhir_slices` assignments."""
+    assignments: list[str] = []
+    for cls, d in defs.items():
+        slices = d.get("x-fhir-slices")
+        if not slices:
+            continue
+        start = re.search(rf"^class {re.escape(cls)}\(", text, flags=re.M)
+        if start is None:
+            continue
+        methods: list[str] = []
+        seen: set[str] = set()
+        for element, by_name in slices.items():
+            ref = str(d["properties"][element].get("items", {}).get("$ref", ""))
+            item = ref.rsplit("/", 1)[-1]
+            if not item or item == "Resource" or not re.search(rf"\b{re.escape(item)}\b", text):
+                continue
+            for name in by_name:
+                method = "slice_" + re.sub(r"\W+", "_", name).strip("_")
+                if method in seen:
+                    method = "slice_" + re.sub(r"\W+", "_", f"{element}_{name}").strip("_")
+                seen.add(method)
+                methods.append(
+                    f"\n    def {method}(self) -> list[{item}]:\n"
+                    f'        """The `{element}` items in the slice {name} (matched by the slicing discriminator)."""\n'
+                    f'        return self.fhir_slice("{element}", "{name}")\n'
+                )
+        if not methods:
+            continue
+        header_end = text.index("\n", start.end()) + 1
+        nxt = re.search(r"^\S", text[header_end:], flags=re.M)
+        end = header_end + nxt.start() if nxt else len(text)
+        body = text[:end].rstrip("\n") + "\n" + "".join(methods)
+        text = body + "\n\n" + text[end:] if nxt else body
+        assignments.append(f"{cls}.fhir_slices = {slices!r}")
+    return text, assignments
+
+
 def _postprocess(
-    text: str, header: str, profiles: dict[str, str], release: str, choices: dict[str, list[list[str]]]
+    text: str,
+    header: str,
+    profiles: dict[str, str],
+    release: str,
+    choices: dict[str, list[list[str]]],
+    defs: dict[str, Any],
 ) -> str:
     text = _ROOT_MODEL.sub("\n", text)
     # models build on first use (FhirModel sets defer_build): no eager rebuilds at import time
     text = re.sub(r"^\w+\.model_rebuild\(\)\n", "", text, flags=re.M)
+    text, slice_assignments = _slice_methods(text, defs)
     lines = text.splitlines()
     while lines and lines[0].startswith("#"):
         lines.pop(0)
@@ -172,13 +216,14 @@ def _postprocess(
     if not re.search(r"\bAny\b", body.split("\n", 8)[-1]):
         body = body.replace("from typing import Annotated, Any, ", "from typing import Annotated, ")
     out = [header, "# ruff: noqa", '# mypy: disable-error-code="assignment"', "", body, ""]
-    if profiles or choices:
+    if profiles or choices or slice_assignments:
         out.append("")
         for cls, url in sorted(profiles.items()):
             out.append(f'{cls}.fhir_profile = "{url}"')
             out.append(f'{cls}.fhir_version = "{release}"')
         for cls, groups in sorted(choices.items()):
             out.append(f"{cls}.fhir_choice_groups = {tuple(tuple(g) for g in groups)!r}")
+        out.extend(slice_assignments)
         out.append("")
     return "\n".join(out)
 
@@ -223,12 +268,10 @@ def generate(
             }
             target_path = out_dir / py_rel
             target_path.parent.mkdir(parents=True, exist_ok=True)
-            target_path.write_text(
-                _postprocess(
-                    generated.read_text(encoding="utf-8"), header, profiles, doc.get("x-fhir-release", ""), choices
-                ),
-                "utf-8",
-            )
+            text = generated.read_text(encoding="utf-8")
+            release = doc.get("x-fhir-release", "")
+            defs = doc.get("$defs", {})
+            target_path.write_text(_postprocess(text, header, profiles, release, choices, defs), "utf-8")
             written.append(target_path)
         for init in [out_dir, *sorted({p.parent for p in written if p.suffix == ".py"})]:
             init_file = init / "__init__.py"

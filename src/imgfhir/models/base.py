@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 if TYPE_CHECKING:
     from imgfhir.outcome import Outcome
+
+
+def _matches(schema: Any, value: Any) -> bool:
+    """Whether a value matches one of the partial schemas of `fhir_slices` (the JSON Schema subset they use)."""
+    if isinstance(schema, bool):
+        return schema
+    kind = schema.get("type")
+    if (kind == "object" and not isinstance(value, dict)) or (kind == "array" and not isinstance(value, list)):
+        return False
+    if kind == "string" and not isinstance(value, str):
+        return False
+    if "const" in schema and value != schema["const"]:
+        return False
+    if "pattern" in schema and not (isinstance(value, str) and re.search(schema["pattern"], value)):
+        return False
+    if isinstance(value, dict):
+        if any(key not in value for key in schema.get("required", [])):
+            return False
+        if any(k in value and not _matches(sub, value[k]) for k, sub in schema.get("properties", {}).items()):
+            return False
+    if "contains" in schema and not (isinstance(value, list) and any(_matches(schema["contains"], v) for v in value)):
+        return False
+    if not all(_matches(sub, value) for sub in schema.get("allOf", [])):
+        return False
+    if "anyOf" in schema and not any(_matches(sub, value) for sub in schema["anyOf"]):
+        return False
+    return not ("not" in schema and _matches(schema["not"], value))
 
 
 def _stem(names: tuple[str, ...]) -> str:
@@ -31,6 +59,22 @@ class FhirModel(BaseModel):
     """The FHIR release of the profile (R4, R5)."""
     fhir_choice_groups: ClassVar[tuple[tuple[str, ...], ...]] = ()
     """The concrete fields of each choice element (`valueQuantity`, `valueString`, ...): at most one may be set."""
+
+    fhir_slices: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Element → slice name → what an item must look like to belong to the slice (a partial JSON Schema)."""
+
+    def fhir_slice(self, element: str, name: str) -> list[Any]:
+        """The items of a repeating element that belong to one of its slices (by the slice's discriminator)."""
+        schema = self.fhir_slices[element][name]
+        field = next(f for f, info in type(self).model_fields.items() if (info.alias or f) == element)
+        items = getattr(self, field) or []
+        return [
+            item
+            for item in items
+            if _matches(
+                schema, item.model_dump(by_alias=True, exclude_none=True) if isinstance(item, BaseModel) else item
+            )
+        ]
 
     @model_validator(mode="after")
     def _one_choice(self) -> FhirModel:
