@@ -31,6 +31,7 @@ import importlib
 import json
 import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -199,10 +200,36 @@ class FhirResources:
 _NOT_FOUND = re.compile(r"Structure definition not found for (\S+?)\. Either")
 
 
+class BuildTimeout(BaseException):  # not an Exception: fhircraft must not wrap it
+    pass
+
+
+class _deadline:
+    """Raise BuildTimeout in the main thread after `seconds` (SIGALRM; no limit where there is none)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = seconds > 0 and hasattr(signal, "SIGALRM")
+
+    def __enter__(self) -> None:
+        if self.armed:
+            signal.signal(signal.SIGALRM, self._fire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    @staticmethod
+    def _fire(signum: int, frame: object) -> None:
+        raise BuildTimeout
+
+
 class Fhircraft:
     """fhircraft: one model per declared profile (first declared, else the base type), built on demand."""
 
-    def __init__(self, imgfhir: Imgfhir) -> None:
+    def __init__(self, imgfhir: Imgfhir, timeout: float) -> None:
+        self.timeout = timeout
         start = time.perf_counter()
         factory_mod = importlib.import_module("fhircraft.fhir.resources.factory")
         self.import_seconds = time.perf_counter() - start
@@ -215,6 +242,7 @@ class Fhircraft:
         self.failed: dict[tuple[str, str], str] = {}
         self.build_seconds = 0.0
         self.registered = 0
+        self.handed: set[tuple[str, str]] = set()
         self.rejected: dict[str, str] = {}
 
     @staticmethod
@@ -225,6 +253,28 @@ class Fhircraft:
             return declared[0].split("|")[0]
         return CORE_SD + str(ex.resource["resourceType"])
 
+    @staticmethod
+    def closure(scope: Any, url: str) -> list[dict[str, Any]]:
+        """The non-core StructureDefinitions `url` builds on: base definitions and type profiles, recursively."""
+        out: list[dict[str, Any]] = []
+        todo, seen = [url], {url}
+        while todo:
+            sd = scope.find(todo.pop())
+            if not isinstance(sd, dict):
+                continue
+            if not str(sd.get("url", "")).startswith(CORE_SD) or sd.get("derivation") == "constraint":
+                out.append(sd)
+            wanted = [sd.get("baseDefinition")]
+            for part in ("differential", "snapshot"):
+                for ed in (sd.get(part) or {}).get("element", ()):
+                    for t in ed.get("type", ()):
+                        wanted += t.get("profile", [])
+            for w in wanted:
+                if isinstance(w, str) and w.split("|")[0] not in seen:
+                    seen.add(w.split("|")[0])
+                    todo.append(w.split("|")[0])
+        return out
+
     def model_for(self, ex: Example) -> Any:
         url = self.profile_of(ex)
         key = (ex.ig, url)
@@ -234,28 +284,44 @@ class Fhircraft:
         scope = self.store.scope(ex.ig)
         start = time.perf_counter()
         seen: set[str] = set()
-        try:
-            while True:
+        for sd in self.closure(scope, url):  # up front: each missing definition found on the way costs a rebuild
+            if (ex.release, sd["url"]) not in self.handed:
+                self.handed.add((ex.release, sd["url"]))
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
+                        factory.register(sd)
+                    self.registered += 1
+                except Exception:  # noqa: BLE001 - fhircraft rejects some definitions; the build will say
+                    continue
+        try:
+            while True:
+                try:
+                    with warnings.catch_warnings(), _deadline(self.timeout):
+                        warnings.simplefilter("ignore")
                         self.models[key] = factory.build(canonical_url=url)
+                    break
+                except BuildTimeout:
+                    self.failed[key] = f"gave up after {self.timeout} s (--fhircraft-timeout)"
                     break
                 except Exception as exc:  # noqa: BLE001 - any build failure is counted, not raised
                     missing = _NOT_FOUND.search(str(exc))
                     wanted = missing.group(1).split("|")[0] if missing else None
-                    sd = scope.find(wanted) if wanted and wanted not in seen else None
-                    if wanted is None or sd is None:
+                    found = scope.find(wanted) if wanted and wanted not in seen else None
+                    if wanted is None or found is None:
                         self.failed[key] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
                         break
                     seen.add(wanted)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        factory.register(sd)
+                        factory.register(found)
                     self.registered += 1
         except Exception as exc:  # noqa: BLE001 - registering a definition can fail too
             self.failed[key] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
-        self.build_seconds += time.perf_counter() - start
+        took = time.perf_counter() - start
+        self.build_seconds += took
+        state = "built" if key in self.models else "cannot build"
+        print(f"    fhircraft: {state} {url.rsplit('/', 1)[-1]} ({ex.ig}) in {took:.1f} s", file=sys.stderr, flush=True)
         return self.models.get(key)
 
     def validate(self, ex: Example) -> object:
@@ -315,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up pass (default 5)")
     parser.add_argument("--no-fhircraft", action="store_true", help="skip fhircraft (its model builds are slow)")
+    parser.add_argument(
+        "--fhircraft-timeout",
+        type=float,
+        default=60,
+        help="give up building one fhircraft model after this many seconds, counted as a failure (default 60; 0: none)",
+    )
     parser.add_argument("--no-fhir-resources", action="store_true", help="skip fhir.resources")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     parser.add_argument("--no-traced-child", action="store_true", help="skip the tracemalloc child process")
@@ -378,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             "rejected": fr.rejected,
         }
 
-    fc = None if args.no_fhircraft else peer("fhircraft", lambda: Fhircraft(ours))
+    fc = None if args.no_fhircraft else peer("fhircraft", lambda: Fhircraft(ours, args.fhircraft_timeout))
     if fc is not None:
         buildable = [ex for ex in examples if fc.model_for(ex) is not None]
         print(
