@@ -370,3 +370,13 @@ def test_slice_accessors() -> None:
     assert [i.value for i in device.slice_aeTitle()] == ["XA01"]
     assert [n.name for n in device.slice_manufacturer()] == ["Manufacturer-1"]
     assert {"slice_observationUID", "slice_imagingStudyRef"} <= set(dir(imgfhir.models.dicom_sr.ImagingMeasurement))
+
+
+def test_models_require_required_choices() -> None:
+    data = json.loads((INVALID / "slice-type-value.json").read_bytes())  # valueQuantity (required) → valueString
+    model = _model_for("dicom_sr", data)
+    with pytest.raises(ValidationError, match="valueQuantity is required"):
+        model.model_validate(data)
+    without = {k: v for k, v in _observation_122().items() if k != "valueString"}
+    with pytest.raises(ValidationError, match="valueString is required"):
+        RadiationDoseSummary.model_validate(without)

@@ -2141,3 +2141,4 @@ Extension.fhir_choice_groups = (('valueBase64Binary', 'valueBoolean', 'valueCano
 TimingRepeat.fhir_choice_groups = (('boundsDuration', 'boundsRange', 'boundsPeriod'),)
 TriggerDefinition.fhir_choice_groups = (('timingTiming', 'timingReference', 'timingDate', 'timingDateTime'),)
 UsageContext.fhir_choice_groups = (('valueCodeableConcept', 'valueQuantity', 'valueRange', 'valueReference'),)
+UsageContext.fhir_required_choices = (('valueCodeableConcept', 'valueQuantity', 'valueRange', 'valueReference'),)

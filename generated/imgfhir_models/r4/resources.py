@@ -4437,3 +4437,5 @@ ObservationComponent.fhir_choice_groups = (('valueQuantity', 'valueCodeableConce
 Patient.fhir_choice_groups = (('deceasedBoolean', 'deceasedDateTime'), ('multipleBirthBoolean', 'multipleBirthInteger'))
 Procedure.fhir_choice_groups = (('performedDateTime', 'performedPeriod', 'performedString', 'performedAge', 'performedRange'),)
 ServiceRequest.fhir_choice_groups = (('quantityQuantity', 'quantityRatio', 'quantityRange'), ('occurrenceDateTime', 'occurrencePeriod', 'occurrenceTiming'), ('asNeededBoolean', 'asNeededCodeableConcept'))
+CompositionRelatesTo.fhir_required_choices = (('targetIdentifier', 'targetReference'),)
+MedicationAdministration.fhir_required_choices = (('medicationCodeableConcept', 'medicationReference'), ('effectiveDateTime', 'effectivePeriod'))

@@ -2525,3 +2525,4 @@ TimingRepeat.fhir_choice_groups = (('boundsDuration', 'boundsRange', 'boundsPeri
 TriggerDefinition.fhir_choice_groups = (('timingTiming', 'timingReference', 'timingDate', 'timingDateTime'),)
 UsageContext.fhir_choice_groups = (('valueCodeableConcept', 'valueQuantity', 'valueRange', 'valueReference'),)
 VirtualServiceDetail.fhir_choice_groups = (('addressUrl', 'addressString', 'addressContactPoint', 'addressExtendedContactDetail'),)
+UsageContext.fhir_required_choices = (('valueCodeableConcept', 'valueQuantity', 'valueRange', 'valueReference'),)

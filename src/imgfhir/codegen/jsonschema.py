@@ -262,6 +262,7 @@ class _Emitter:
         self.defs = defs
         self.name = name
         self.local = local  # emitting into the datatypes document itself
+        self.required_choices: list[list[str]] = []  # of the object being emitted
 
     def ref_type(self, code: str) -> Schema:
         if code in self.b.resource_types() or code in ("Resource", "DomainResource"):
@@ -294,14 +295,18 @@ class _Emitter:
         required: list[str] = []
         checks: list[Schema] = []
         choices: list[list[str]] = []
+        outer, self.required_choices = self.required_choices, []
         for cid in self.tree.children.get(eid, []):
             self.add_element(cid, props, required, checks, choices)
+        required_choices, self.required_choices = self.required_choices, outer
         schema: Schema = {"type": "object", "properties": props}
         if required:
             schema["required"] = required
         schema["additionalProperties"] = False
         if choices:
             schema["x-fhir-choice-groups"] = choices
+        if required_choices:
+            schema["x-fhir-required-choices"] = required_choices
         slices = {}
         for cid in self.tree.children.get(eid, []):
             name = cid.rsplit(".", 1)[-1]
@@ -332,6 +337,7 @@ class _Emitter:
         el = self.tree.elements[cid]
         if el.get("max") == "0":
             return
+        required_choices = self.required_choices
         name = cid.rsplit(".", 1)[-1]
         is_array = el.get("base", {}).get("max", el.get("max")) != "1"
         types = el.get("type", [])
@@ -351,6 +357,7 @@ class _Emitter:
                 names.append(concrete)
                 if self.tree.elements[target].get("min", 0) >= 1 and target != cid:
                     checks.append({"required": [concrete]})
+                    required_choices.append([concrete])
             if len(names) > 1:
                 choices.append(names)
                 checks.append(
@@ -360,6 +367,7 @@ class _Emitter:
                 )
             if el.get("min", 0) >= 1 and names:
                 checks.append({"anyOf": [{"required": [n]} for n in names]} if len(names) > 1 else {"required": names})
+                required_choices.append(names)
             return
         props[name] = self.value_schema(cid, types, is_array)
         if (

@@ -201,6 +201,7 @@ def _postprocess(
     release: str,
     choices: dict[str, list[list[str]]],
     defs: dict[str, Any],
+    required: dict[str, list[list[str]]],
 ) -> str:
     text = _ROOT_MODEL.sub("\n", text)
     # models build on first use (FhirModel sets defer_build): no eager rebuilds at import time
@@ -216,13 +217,15 @@ def _postprocess(
     if not re.search(r"\bAny\b", body.split("\n", 8)[-1]):
         body = body.replace("from typing import Annotated, Any, ", "from typing import Annotated, ")
     out = [header, "# ruff: noqa", '# mypy: disable-error-code="assignment"', "", body, ""]
-    if profiles or choices or slice_assignments:
+    if profiles or choices or slice_assignments or required:
         out.append("")
         for cls, url in sorted(profiles.items()):
             out.append(f'{cls}.fhir_profile = "{url}"')
             out.append(f'{cls}.fhir_version = "{release}"')
         for cls, groups in sorted(choices.items()):
             out.append(f"{cls}.fhir_choice_groups = {tuple(tuple(g) for g in groups)!r}")
+        for cls, groups in sorted(required.items()):
+            out.append(f"{cls}.fhir_required_choices = {tuple(tuple(g) for g in groups)!r}")
         out.extend(slice_assignments)
         out.append("")
     return "\n".join(out)
@@ -266,12 +269,18 @@ def generate(
                 for name, d in doc.get("$defs", {}).items()
                 if "x-fhir-choice-groups" in d
             }
+            required_choices = {
+                name: d["x-fhir-required-choices"]
+                for name, d in doc.get("$defs", {}).items()
+                if "x-fhir-required-choices" in d
+            }
             target_path = out_dir / py_rel
             target_path.parent.mkdir(parents=True, exist_ok=True)
             text = generated.read_text(encoding="utf-8")
             release = doc.get("x-fhir-release", "")
             defs = doc.get("$defs", {})
-            target_path.write_text(_postprocess(text, header, profiles, release, choices, defs), "utf-8")
+            text = _postprocess(text, header, profiles, release, choices, defs, required_choices)
+            target_path.write_text(text, "utf-8")
             written.append(target_path)
         for init in [out_dir, *sorted({p.parent for p in written if p.suffix == ".py"})]:
             init_file = init / "__init__.py"

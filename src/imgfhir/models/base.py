@@ -60,6 +60,8 @@ class FhirModel(BaseModel):
     fhir_choice_groups: ClassVar[tuple[tuple[str, ...], ...]] = ()
     """The concrete fields of each choice element (`valueQuantity`, `valueString`, ...): at most one may be set."""
 
+    fhir_required_choices: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    """Choice elements (or required type slices of one) the profile requires: one of the fields must be set."""
     fhir_slices: ClassVar[dict[str, dict[str, Any]]] = {}
     """Element → slice name → what an item must look like to belong to the slice (a partial JSON Schema)."""
 
@@ -82,6 +84,9 @@ class FhirModel(BaseModel):
             present = [name for name in group if getattr(self, name, None) is not None]
             if len(present) > 1:
                 raise ValueError(f"at most one of {', '.join(present)} may be set (a choice of {_stem(group)}[x])")
+        for group in self.fhir_required_choices:
+            if all(getattr(self, name, None) is None for name in group):
+                raise ValueError(f"{' or '.join(group)} is required ({_stem(group) if len(group) > 1 else group[0]})")
         return self
 
     def to_fhir(self) -> dict[str, Any]:
