@@ -380,3 +380,14 @@ def test_models_require_required_choices() -> None:
     without = {k: v for k, v in _observation_122().items() if k != "valueString"}
     with pytest.raises(ValidationError, match="valueString is required"):
         RadiationDoseSummary.model_validate(without)
+
+
+def test_schemas_check_extension_slice_value_types(shipped_registry: Registry) -> None:
+    path = EXAMPLES / "hl7.fhir.eu.imaging-r5" / "Composition-CompositionStructured.json"
+    data = json.loads(path.read_bytes())
+    validator = _validator_for(shipped_registry, "eu_imaging_r5", data)
+    assert validator.is_valid(data)
+    based_on = "http://hl7.org/fhir/StructureDefinition/event-basedOn"  # valueReference only
+    changed = [{"url": e["url"], "valueString": "x"} if e["url"] == based_on else e for e in data["extension"]]
+    assert changed != data["extension"]
+    assert not validator.is_valid({**data, "extension": changed})

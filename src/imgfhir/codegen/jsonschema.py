@@ -469,7 +469,32 @@ class _Emitter:
             content = self.constraint_partial(sid)
             if content:
                 checks.append({"items": {"if": strict, "then": content}})
+            values = self.extension_values(sid)
+            if values is not None:
+                checks.append({"items": {"if": strict, "then": values}})
         return checks
+
+    def extension_values(self, sid: str) -> Schema | None:
+        """For an extension slice: the value[x] types its definition allows (none for complex extensions)."""
+        types = self.tree.elements[sid].get("type", [])
+        profiles = [p for t in types if t.get("code") == "Extension" for p in t.get("profile", [])]
+        if len(profiles) != 1:
+            return None
+        try:
+            sd = self.b.generator.snapshot(profiles[0])
+        except (SnapshotError, LookupError, ValueError):
+            return None
+        value = next(
+            (e for e in sd.get("snapshot", {}).get("element", []) if e.get("id") == "Extension.value[x]"), None
+        )
+        if value is None:
+            return None
+        allowed = (
+            []
+            if value.get("max") == "0"
+            else ["value" + _upper_first(self.b._type_code(t)) for t in value.get("type", [])]
+        )
+        return {"propertyNames": {"anyOf": [{"not": {"pattern": "^value[A-Z]"}}, {"enum": allowed}]}}
 
     def discriminator_schema(self, sid: str, discriminators: list[dict[str, Any]], *, lenient: bool) -> Schema | None:
         """What an item must look like to belong to the slice (None: not expressible).
