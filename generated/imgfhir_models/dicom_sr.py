@@ -3,8 +3,6 @@
 # ruff: noqa
 # mypy: disable-error-code="assignment"
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from imgfhir.models.base import FhirModel

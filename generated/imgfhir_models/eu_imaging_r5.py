@@ -3,8 +3,6 @@
 # ruff: noqa
 # mypy: disable-error-code="assignment"
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from imgfhir.models.base import FhirModel
@@ -872,7 +870,7 @@ class CompositionEuImagingSection(FhirModel):
     """
     Why the section is empty
     """
-    section: list[CompositionEuImagingSection] | None = None
+    section: 'list[CompositionEuImagingSection] | None' = None
     """
     Nested Section
     """
@@ -6292,7 +6290,7 @@ class CompositionObligationEuImagingSection(FhirModel):
     """
     Why the section is empty
     """
-    section: list[CompositionObligationEuImagingSection] | None = None
+    section: 'list[CompositionObligationEuImagingSection] | None' = None
     """
     Nested Section
     """

@@ -3,8 +3,6 @@
 # ruff: noqa
 # mypy: disable-error-code="assignment"
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from imgfhir.models.base import FhirModel
@@ -1238,7 +1236,7 @@ class RadiationSummaryReportSection(FhirModel):
     """
     Why the section is empty
     """
-    section: list[RadiationSummaryReportSection] | None = None
+    section: 'list[RadiationSummaryReportSection] | None' = None
     """
     Nested Section
     """

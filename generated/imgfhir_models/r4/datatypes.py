@@ -3,8 +3,6 @@
 # ruff: noqa
 # mypy: disable-error-code="assignment"
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from imgfhir.models.base import FhirModel
@@ -77,7 +75,7 @@ class Address(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -85,48 +83,48 @@ class Address(FhirModel):
     """
     home | work | temp | old | billing - purpose of this address
     """
-    field_use: Annotated[Element | None, Field(alias='_use')] = None
+    field_use: "Annotated[Element | None, Field(alias='_use')]" = None
     type: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     postal | physical | both
     """
-    field_type: Annotated[Element | None, Field(alias='_type')] = None
+    field_type: "Annotated[Element | None, Field(alias='_type')]" = None
     text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Text representation of the address
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
     line: list[String] | None = None
     """
     Street name, number, direction & P.O. Box etc.
     """
-    field_line: Annotated[list[Element | None] | None, Field(alias='_line')] = None
+    field_line: "Annotated[list[Element | None] | None, Field(alias='_line')]" = None
     city: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Name of city, town etc.
     """
-    field_city: Annotated[Element | None, Field(alias='_city')] = None
+    field_city: "Annotated[Element | None, Field(alias='_city')]" = None
     district: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     District name (aka county)
     """
-    field_district: Annotated[Element | None, Field(alias='_district')] = None
+    field_district: "Annotated[Element | None, Field(alias='_district')]" = None
     state: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Sub-unit of country (abbreviations ok)
     """
-    field_state: Annotated[Element | None, Field(alias='_state')] = None
+    field_state: "Annotated[Element | None, Field(alias='_state')]" = None
     postalCode: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Postal code for area
     """
-    field_postalCode: Annotated[Element | None, Field(alias='_postalCode')] = None
+    field_postalCode: "Annotated[Element | None, Field(alias='_postalCode')]" = None
     country: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Country (e.g. can be ISO 3166 2 or 3 letter code)
     """
-    field_country: Annotated[Element | None, Field(alias='_country')] = None
-    period: Period | None = None
+    field_country: "Annotated[Element | None, Field(alias='_country')]" = None
+    period: 'Period | None' = None
     """
     Time period when address was/is in use
     """
@@ -146,7 +144,7 @@ class Age(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -154,29 +152,29 @@ class Age(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
         None
     )
     """
     < | <= | >= | > - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class Annotation(FhirModel):
@@ -193,11 +191,11 @@ class Annotation(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    authorReference: Reference | None = None
+    authorReference: 'Reference | None' = None
     """
     Individual responsible for the annotation
     """
@@ -205,7 +203,7 @@ class Annotation(FhirModel):
     """
     Individual responsible for the annotation
     """
-    field_authorString: Annotated[Element | None, Field(alias='_authorString')] = None
+    field_authorString: "Annotated[Element | None, Field(alias='_authorString')]" = None
     time: Annotated[
         str | None,
         Field(
@@ -215,12 +213,12 @@ class Annotation(FhirModel):
     """
     When the annotation was made
     """
-    field_time: Annotated[Element | None, Field(alias='_time')] = None
+    field_time: "Annotated[Element | None, Field(alias='_time')]" = None
     text: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
     """
     The annotation  - text content (as markdown)
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
 
 
 class Attachment(FhirModel):
@@ -237,7 +235,7 @@ class Attachment(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -247,41 +245,41 @@ class Attachment(FhirModel):
     """
     Mime type of the content, with charset etc.
     """
-    field_contentType: Annotated[Element | None, Field(alias='_contentType')] = None
+    field_contentType: "Annotated[Element | None, Field(alias='_contentType')]" = None
     language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     Human language of the content (BCP-47)
     """
-    field_language: Annotated[Element | None, Field(alias='_language')] = None
+    field_language: "Annotated[Element | None, Field(alias='_language')]" = None
     data: Annotated[
         str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
     ] = None
     """
     Data inline, base64ed
     """
-    field_data: Annotated[Element | None, Field(alias='_data')] = None
+    field_data: "Annotated[Element | None, Field(alias='_data')]" = None
     url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     Uri where the data can be found
     """
-    field_url: Annotated[Element | None, Field(alias='_url')] = None
+    field_url: "Annotated[Element | None, Field(alias='_url')]" = None
     size: Annotated[int | None, Field(ge=0)] = None
     """
     Number of bytes of content (if url provided)
     """
-    field_size: Annotated[Element | None, Field(alias='_size')] = None
+    field_size: "Annotated[Element | None, Field(alias='_size')]" = None
     hash: Annotated[
         str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
     ] = None
     """
     Hash of the data (sha-1, base64ed)
     """
-    field_hash: Annotated[Element | None, Field(alias='_hash')] = None
+    field_hash: "Annotated[Element | None, Field(alias='_hash')]" = None
     title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Label to display in place of the data
     """
-    field_title: Annotated[Element | None, Field(alias='_title')] = None
+    field_title: "Annotated[Element | None, Field(alias='_title')]" = None
     creation: Annotated[
         str | None,
         Field(
@@ -291,7 +289,7 @@ class Attachment(FhirModel):
     """
     Date attachment was first created
     """
-    field_creation: Annotated[Element | None, Field(alias='_creation')] = None
+    field_creation: "Annotated[Element | None, Field(alias='_creation')]" = None
 
 
 class CodeableConcept(FhirModel):
@@ -308,11 +306,11 @@ class CodeableConcept(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    coding: list[Coding] | None = None
+    coding: 'list[Coding] | None' = None
     """
     Code defined by a terminology system
     """
@@ -320,7 +318,7 @@ class CodeableConcept(FhirModel):
     """
     Plain text representation of the concept
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
 
 
 class Coding(FhirModel):
@@ -337,7 +335,7 @@ class Coding(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -345,27 +343,27 @@ class Coding(FhirModel):
     """
     Identity of the terminology system
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     version: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Version of the system - if relevant
     """
-    field_version: Annotated[Element | None, Field(alias='_version')] = None
+    field_version: "Annotated[Element | None, Field(alias='_version')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     Symbol in syntax defined by the system
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
     display: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Representation defined by the system
     """
-    field_display: Annotated[Element | None, Field(alias='_display')] = None
+    field_display: "Annotated[Element | None, Field(alias='_display')]" = None
     userSelected: bool | None = None
     """
     If this coding was chosen directly by the user
     """
-    field_userSelected: Annotated[Element | None, Field(alias='_userSelected')] = None
+    field_userSelected: "Annotated[Element | None, Field(alias='_userSelected')]" = None
 
 
 class ContactDetail(FhirModel):
@@ -382,7 +380,7 @@ class ContactDetail(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -390,8 +388,8 @@ class ContactDetail(FhirModel):
     """
     Name of an individual to contact
     """
-    field_name: Annotated[Element | None, Field(alias='_name')] = None
-    telecom: list[ContactPoint] | None = None
+    field_name: "Annotated[Element | None, Field(alias='_name')]" = None
+    telecom: 'list[ContactPoint] | None' = None
     """
     Contact details for individual or organization
     """
@@ -411,7 +409,7 @@ class ContactPoint(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -419,23 +417,23 @@ class ContactPoint(FhirModel):
     """
     phone | fax | email | pager | url | sms | other
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     value: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     The actual contact point details
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     home | work | temp | old | mobile - purpose of this contact point
     """
-    field_use: Annotated[Element | None, Field(alias='_use')] = None
+    field_use: "Annotated[Element | None, Field(alias='_use')]" = None
     rank: Annotated[int | None, Field(ge=1)] = None
     """
     Specify preferred order of use (1 = highest)
     """
-    field_rank: Annotated[Element | None, Field(alias='_rank')] = None
-    period: Period | None = None
+    field_rank: "Annotated[Element | None, Field(alias='_rank')]" = None
+    period: 'Period | None' = None
     """
     Time period when the contact point was/is in use
     """
@@ -455,7 +453,7 @@ class Contributor(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -463,12 +461,12 @@ class Contributor(FhirModel):
     """
     author | editor | reviewer | endorser
     """
-    field_type: Annotated[Element | None, Field(alias='_type')] = None
+    field_type: "Annotated[Element | None, Field(alias='_type')]" = None
     name: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
     """
     Who contributed the content
     """
-    field_name: Annotated[Element | None, Field(alias='_name')] = None
+    field_name: "Annotated[Element | None, Field(alias='_name')]" = None
     contact: list[ContactDetail] | None = None
     """
     Contact details of the contributor
@@ -489,7 +487,7 @@ class Count(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -497,29 +495,29 @@ class Count(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
         None
     )
     """
     < | <= | >= | > - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class DataRequirement(FhirModel):
@@ -536,7 +534,7 @@ class DataRequirement(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -544,19 +542,19 @@ class DataRequirement(FhirModel):
     """
     The type of the required data
     """
-    field_type: Annotated[Element | None, Field(alias='_type')] = None
+    field_type: "Annotated[Element | None, Field(alias='_type')]" = None
     profile: list[Canonical] | None = None
     """
     The profile of the required data
     """
-    field_profile: Annotated[list[Element | None] | None, Field(alias='_profile')] = (
+    field_profile: "Annotated[list[Element | None] | None, Field(alias='_profile')]" = (
         None
     )
     subjectCodeableConcept: CodeableConcept | None = None
     """
     E.g. Patient, Practitioner, RelatedPerson, Organization, Location, Device
     """
-    subjectReference: Reference | None = None
+    subjectReference: 'Reference | None' = None
     """
     E.g. Patient, Practitioner, RelatedPerson, Organization, Location, Device
     """
@@ -564,14 +562,12 @@ class DataRequirement(FhirModel):
     """
     Indicates specific structure elements that are referenced by the knowledge module
     """
-    field_mustSupport: Annotated[
-        list[Element | None] | None, Field(alias='_mustSupport')
-    ] = None
-    codeFilter: list[DataRequirementCodeFilter] | None = None
+    field_mustSupport: "Annotated[ list[Element | None] | None, Field(alias='_mustSupport') ]" = None
+    codeFilter: 'list[DataRequirementCodeFilter] | None' = None
     """
     What codes are expected
     """
-    dateFilter: list[DataRequirementDateFilter] | None = None
+    dateFilter: 'list[DataRequirementDateFilter] | None' = None
     """
     What dates/date ranges are expected
     """
@@ -579,8 +575,8 @@ class DataRequirement(FhirModel):
     """
     Number of results
     """
-    field_limit: Annotated[Element | None, Field(alias='_limit')] = None
-    sort: list[DataRequirementSort] | None = None
+    field_limit: "Annotated[Element | None, Field(alias='_limit')]" = None
+    sort: 'list[DataRequirementSort] | None' = None
     """
     Order of the results
     """
@@ -595,7 +591,7 @@ class DataRequirementCodeFilter(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -603,17 +599,17 @@ class DataRequirementCodeFilter(FhirModel):
     """
     A code-valued attribute to filter on
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     searchParam: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     A coded (token) parameter to search on
     """
-    field_searchParam: Annotated[Element | None, Field(alias='_searchParam')] = None
+    field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
     valueSet: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     Valueset for the filter
     """
-    field_valueSet: Annotated[Element | None, Field(alias='_valueSet')] = None
+    field_valueSet: "Annotated[Element | None, Field(alias='_valueSet')]" = None
     code: list[Coding] | None = None
     """
     What code is expected
@@ -629,7 +625,7 @@ class DataRequirementDateFilter(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -637,12 +633,12 @@ class DataRequirementDateFilter(FhirModel):
     """
     A date-valued attribute to filter on
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     searchParam: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     A date valued parameter to search on
     """
-    field_searchParam: Annotated[Element | None, Field(alias='_searchParam')] = None
+    field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
     valueDateTime: Annotated[
         str | None,
         Field(
@@ -652,12 +648,12 @@ class DataRequirementDateFilter(FhirModel):
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
-    field_valueDateTime: Annotated[Element | None, Field(alias='_valueDateTime')] = None
-    valuePeriod: Period | None = None
+    field_valueDateTime: "Annotated[Element | None, Field(alias='_valueDateTime')]" = None
+    valuePeriod: 'Period | None' = None
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
-    valueDuration: Duration | None = None
+    valueDuration: 'Duration | None' = None
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
@@ -672,7 +668,7 @@ class DataRequirementSort(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -680,12 +676,12 @@ class DataRequirementSort(FhirModel):
     """
     The name of the attribute to perform the sort
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     direction: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
     """
     ascending | descending
     """
-    field_direction: Annotated[Element | None, Field(alias='_direction')] = None
+    field_direction: "Annotated[Element | None, Field(alias='_direction')]" = None
 
 
 class Distance(FhirModel):
@@ -702,7 +698,7 @@ class Distance(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -710,29 +706,29 @@ class Distance(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
         None
     )
     """
     < | <= | >= | > - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class Dosage(FhirModel):
@@ -749,11 +745,11 @@ class Dosage(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    modifierExtension: list[Extension] | None = None
+    modifierExtension: 'list[Extension] | None' = None
     """
     Extensions that cannot be ignored even if unrecognized
     """
@@ -761,12 +757,12 @@ class Dosage(FhirModel):
     """
     The order of the dosage instructions
     """
-    field_sequence: Annotated[Element | None, Field(alias='_sequence')] = None
+    field_sequence: "Annotated[Element | None, Field(alias='_sequence')]" = None
     text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Free text dosage instructions e.g. SIG
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
     additionalInstruction: list[CodeableConcept] | None = None
     """
     Supplemental instruction or warnings to the patient - e.g. "with meals", "may cause drowsiness"
@@ -777,10 +773,8 @@ class Dosage(FhirModel):
     """
     Patient or consumer oriented instructions
     """
-    field_patientInstruction: Annotated[
-        Element | None, Field(alias='_patientInstruction')
-    ] = None
-    timing: Timing | None = None
+    field_patientInstruction: "Annotated[ Element | None, Field(alias='_patientInstruction') ]" = None
+    timing: 'Timing | None' = None
     """
     When medication should be administered
     """
@@ -788,9 +782,7 @@ class Dosage(FhirModel):
     """
     Take "as needed" (for x)
     """
-    field_asNeededBoolean: Annotated[
-        Element | None, Field(alias='_asNeededBoolean')
-    ] = None
+    field_asNeededBoolean: "Annotated[ Element | None, Field(alias='_asNeededBoolean') ]" = None
     asNeededCodeableConcept: CodeableConcept | None = None
     """
     Take "as needed" (for x)
@@ -807,19 +799,19 @@ class Dosage(FhirModel):
     """
     Technique for administering medication
     """
-    doseAndRate: list[DosageDoseAndRate] | None = None
+    doseAndRate: 'list[DosageDoseAndRate] | None' = None
     """
     Amount of medication administered
     """
-    maxDosePerPeriod: Ratio | None = None
+    maxDosePerPeriod: 'Ratio | None' = None
     """
     Upper limit on medication per unit of time
     """
-    maxDosePerAdministration: Quantity | None = None
+    maxDosePerAdministration: 'Quantity | None' = None
     """
     Upper limit on medication per administration
     """
-    maxDosePerLifetime: Quantity | None = None
+    maxDosePerLifetime: 'Quantity | None' = None
     """
     Upper limit on medication per lifetime of the patient
     """
@@ -834,7 +826,7 @@ class DosageDoseAndRate(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -842,23 +834,23 @@ class DosageDoseAndRate(FhirModel):
     """
     The kind of dose or rate specified
     """
-    doseRange: Range | None = None
+    doseRange: 'Range | None' = None
     """
     Amount of medication per dose
     """
-    doseQuantity: Quantity | None = None
+    doseQuantity: 'Quantity | None' = None
     """
     Amount of medication per dose
     """
-    rateRatio: Ratio | None = None
+    rateRatio: 'Ratio | None' = None
     """
     Amount of medication per unit of time
     """
-    rateRange: Range | None = None
+    rateRange: 'Range | None' = None
     """
     Amount of medication per unit of time
     """
-    rateQuantity: Quantity | None = None
+    rateQuantity: 'Quantity | None' = None
     """
     Amount of medication per unit of time
     """
@@ -878,7 +870,7 @@ class Duration(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -886,29 +878,29 @@ class Duration(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
         None
     )
     """
     < | <= | >= | > - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class Element(FhirModel):
@@ -925,7 +917,7 @@ class Element(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -945,7 +937,7 @@ class Expression(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -990,7 +982,7 @@ class Extension(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1172,47 +1164,47 @@ class Extension(FhirModel):
     """
     Value of extension
     """
-    valueHumanName: HumanName | None = None
+    valueHumanName: 'HumanName | None' = None
     """
     Value of extension
     """
-    valueIdentifier: Identifier | None = None
+    valueIdentifier: 'Identifier | None' = None
     """
     Value of extension
     """
-    valueMoney: Money | None = None
+    valueMoney: 'Money | None' = None
     """
     Value of extension
     """
-    valuePeriod: Period | None = None
+    valuePeriod: 'Period | None' = None
     """
     Value of extension
     """
-    valueQuantity: Quantity | None = None
+    valueQuantity: 'Quantity | None' = None
     """
     Value of extension
     """
-    valueRange: Range | None = None
+    valueRange: 'Range | None' = None
     """
     Value of extension
     """
-    valueRatio: Ratio | None = None
+    valueRatio: 'Ratio | None' = None
     """
     Value of extension
     """
-    valueReference: Reference | None = None
+    valueReference: 'Reference | None' = None
     """
     Value of extension
     """
-    valueSampledData: SampledData | None = None
+    valueSampledData: 'SampledData | None' = None
     """
     Value of extension
     """
-    valueSignature: Signature | None = None
+    valueSignature: 'Signature | None' = None
     """
     Value of extension
     """
-    valueTiming: Timing | None = None
+    valueTiming: 'Timing | None' = None
     """
     Value of extension
     """
@@ -1232,19 +1224,19 @@ class Extension(FhirModel):
     """
     Value of extension
     """
-    valueParameterDefinition: ParameterDefinition | None = None
+    valueParameterDefinition: 'ParameterDefinition | None' = None
     """
     Value of extension
     """
-    valueRelatedArtifact: RelatedArtifact | None = None
+    valueRelatedArtifact: 'RelatedArtifact | None' = None
     """
     Value of extension
     """
-    valueTriggerDefinition: TriggerDefinition | None = None
+    valueTriggerDefinition: 'TriggerDefinition | None' = None
     """
     Value of extension
     """
-    valueUsageContext: UsageContext | None = None
+    valueUsageContext: 'UsageContext | None' = None
     """
     Value of extension
     """
@@ -1252,7 +1244,7 @@ class Extension(FhirModel):
     """
     Value of extension
     """
-    valueMeta: Meta | None = None
+    valueMeta: 'Meta | None' = None
     """
     Value of extension
     """
@@ -1306,7 +1298,7 @@ class HumanName(FhirModel):
     Parts that come after the name
     """
     field_suffix: Annotated[list[Element | None] | None, Field(alias='_suffix')] = None
-    period: Period | None = None
+    period: 'Period | None' = None
     """
     Time period when name was/is in use
     """
@@ -1349,11 +1341,11 @@ class Identifier(FhirModel):
     The value that is unique
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    period: Period | None = None
+    period: 'Period | None' = None
     """
     Time period when id is/was valid for use
     """
-    assigner: Reference | None = None
+    assigner: 'Reference | None' = None
     """
     Organization that issued id (may be just text)
     """
@@ -1909,7 +1901,7 @@ class Timing(FhirModel):
     When the event occurs
     """
     field_event: Annotated[list[Element | None] | None, Field(alias='_event')] = None
-    repeat: TimingRepeat | None = None
+    repeat: 'TimingRepeat | None' = None
     """
     When the event is to occur
     """

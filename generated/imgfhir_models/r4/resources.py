@@ -3,8 +3,6 @@
 # ruff: noqa
 # mypy: disable-error-code="assignment"
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from imgfhir.models.base import FhirModel
@@ -1118,7 +1116,7 @@ class CompositionSection(FhirModel):
     """
     Why the section is empty
     """
-    section: list[CompositionSection] | None = None
+    section: 'list[CompositionSection] | None' = None
     """
     Nested Section
     """

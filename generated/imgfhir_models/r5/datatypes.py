@@ -3,8 +3,6 @@
 # ruff: noqa
 # mypy: disable-error-code="assignment"
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from imgfhir.models.base import FhirModel
@@ -84,7 +82,7 @@ class Address(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -92,48 +90,48 @@ class Address(FhirModel):
     """
     home | work | temp | old | billing - purpose of this address
     """
-    field_use: Annotated[Element | None, Field(alias='_use')] = None
+    field_use: "Annotated[Element | None, Field(alias='_use')]" = None
     type: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     postal | physical | both
     """
-    field_type: Annotated[Element | None, Field(alias='_type')] = None
+    field_type: "Annotated[Element | None, Field(alias='_type')]" = None
     text: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Text representation of the address
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
     line: list[String] | None = None
     """
     Street name, number, direction & P.O. Box etc.
     """
-    field_line: Annotated[list[Element | None] | None, Field(alias='_line')] = None
+    field_line: "Annotated[list[Element | None] | None, Field(alias='_line')]" = None
     city: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Name of city, town etc.
     """
-    field_city: Annotated[Element | None, Field(alias='_city')] = None
+    field_city: "Annotated[Element | None, Field(alias='_city')]" = None
     district: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     District name (aka county)
     """
-    field_district: Annotated[Element | None, Field(alias='_district')] = None
+    field_district: "Annotated[Element | None, Field(alias='_district')]" = None
     state: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Sub-unit of country (abbreviations ok)
     """
-    field_state: Annotated[Element | None, Field(alias='_state')] = None
+    field_state: "Annotated[Element | None, Field(alias='_state')]" = None
     postalCode: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Postal code for area
     """
-    field_postalCode: Annotated[Element | None, Field(alias='_postalCode')] = None
+    field_postalCode: "Annotated[Element | None, Field(alias='_postalCode')]" = None
     country: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Country (e.g. may be ISO 3166 2 or 3 letter code)
     """
-    field_country: Annotated[Element | None, Field(alias='_country')] = None
-    period: Period | None = None
+    field_country: "Annotated[Element | None, Field(alias='_country')]" = None
+    period: 'Period | None' = None
     """
     Time period when address was/is in use
     """
@@ -153,7 +151,7 @@ class Age(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -161,27 +159,27 @@ class Age(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class Annotation(FhirModel):
@@ -198,11 +196,11 @@ class Annotation(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    authorReference: Reference | None = None
+    authorReference: 'Reference | None' = None
     """
     Individual responsible for the annotation
     """
@@ -210,7 +208,7 @@ class Annotation(FhirModel):
     """
     Individual responsible for the annotation
     """
-    field_authorString: Annotated[Element | None, Field(alias='_authorString')] = None
+    field_authorString: "Annotated[Element | None, Field(alias='_authorString')]" = None
     time: Annotated[
         str | None,
         Field(
@@ -220,12 +218,12 @@ class Annotation(FhirModel):
     """
     When the annotation was made
     """
-    field_time: Annotated[Element | None, Field(alias='_time')] = None
+    field_time: "Annotated[Element | None, Field(alias='_time')]" = None
     text: Annotated[str, Field(pattern='^(?:^[\\s\\S]+$)$')]
     """
     The annotation  - text content (as markdown)
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
 
 
 class Attachment(FhirModel):
@@ -242,7 +240,7 @@ class Attachment(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -250,12 +248,12 @@ class Attachment(FhirModel):
     """
     Mime type of the content, with charset etc.
     """
-    field_contentType: Annotated[Element | None, Field(alias='_contentType')] = None
+    field_contentType: "Annotated[Element | None, Field(alias='_contentType')]" = None
     language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     Human language of the content (BCP-47)
     """
-    field_language: Annotated[Element | None, Field(alias='_language')] = None
+    field_language: "Annotated[Element | None, Field(alias='_language')]" = None
     data: Annotated[
         str | None,
         Field(
@@ -265,17 +263,17 @@ class Attachment(FhirModel):
     """
     Data inline, base64ed
     """
-    field_data: Annotated[Element | None, Field(alias='_data')] = None
+    field_data: "Annotated[Element | None, Field(alias='_data')]" = None
     url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     Uri where the data can be found
     """
-    field_url: Annotated[Element | None, Field(alias='_url')] = None
+    field_url: "Annotated[Element | None, Field(alias='_url')]" = None
     size: Annotated[str | None, Field(pattern='^(?:[0]|[-+]?[1-9][0-9]*)$')] = None
     """
     Number of bytes of content (if url provided)
     """
-    field_size: Annotated[Element | None, Field(alias='_size')] = None
+    field_size: "Annotated[Element | None, Field(alias='_size')]" = None
     hash: Annotated[
         str | None,
         Field(
@@ -285,12 +283,12 @@ class Attachment(FhirModel):
     """
     Hash of the data (sha-1, base64ed)
     """
-    field_hash: Annotated[Element | None, Field(alias='_hash')] = None
+    field_hash: "Annotated[Element | None, Field(alias='_hash')]" = None
     title: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Label to display in place of the data
     """
-    field_title: Annotated[Element | None, Field(alias='_title')] = None
+    field_title: "Annotated[Element | None, Field(alias='_title')]" = None
     creation: Annotated[
         str | None,
         Field(
@@ -300,32 +298,32 @@ class Attachment(FhirModel):
     """
     Date attachment was first created
     """
-    field_creation: Annotated[Element | None, Field(alias='_creation')] = None
+    field_creation: "Annotated[Element | None, Field(alias='_creation')]" = None
     height: Annotated[int | None, Field(ge=1)] = None
     """
     Height of the image in pixels (photo/video)
     """
-    field_height: Annotated[Element | None, Field(alias='_height')] = None
+    field_height: "Annotated[Element | None, Field(alias='_height')]" = None
     width: Annotated[int | None, Field(ge=1)] = None
     """
     Width of the image in pixels (photo/video)
     """
-    field_width: Annotated[Element | None, Field(alias='_width')] = None
+    field_width: "Annotated[Element | None, Field(alias='_width')]" = None
     frames: Annotated[int | None, Field(ge=1)] = None
     """
     Number of frames if > 1 (photo)
     """
-    field_frames: Annotated[Element | None, Field(alias='_frames')] = None
+    field_frames: "Annotated[Element | None, Field(alias='_frames')]" = None
     duration: float | None = None
     """
     Length in seconds (audio / video)
     """
-    field_duration: Annotated[Element | None, Field(alias='_duration')] = None
+    field_duration: "Annotated[Element | None, Field(alias='_duration')]" = None
     pages: Annotated[int | None, Field(ge=1)] = None
     """
     Number of printed pages
     """
-    field_pages: Annotated[Element | None, Field(alias='_pages')] = None
+    field_pages: "Annotated[Element | None, Field(alias='_pages')]" = None
 
 
 class Availability(FhirModel):
@@ -342,15 +340,15 @@ class Availability(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    availableTime: list[AvailabilityAvailableTime] | None = None
+    availableTime: 'list[AvailabilityAvailableTime] | None' = None
     """
     Times the {item} is available
     """
-    notAvailableTime: list[AvailabilityNotAvailableTime] | None = None
+    notAvailableTime: 'list[AvailabilityNotAvailableTime] | None' = None
     """
     Not available during this time due to provided reason
     """
@@ -365,7 +363,7 @@ class AvailabilityAvailableTime(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -373,14 +371,12 @@ class AvailabilityAvailableTime(FhirModel):
     """
     mon | tue | wed | thu | fri | sat | sun
     """
-    field_daysOfWeek: Annotated[
-        list[Element | None] | None, Field(alias='_daysOfWeek')
-    ] = None
+    field_daysOfWeek: "Annotated[ list[Element | None] | None, Field(alias='_daysOfWeek') ]" = None
     allDay: bool | None = None
     """
     Always available? i.e. 24 hour service
     """
-    field_allDay: Annotated[Element | None, Field(alias='_allDay')] = None
+    field_allDay: "Annotated[Element | None, Field(alias='_allDay')]" = None
     availableStartTime: Annotated[
         str | None,
         Field(
@@ -390,9 +386,7 @@ class AvailabilityAvailableTime(FhirModel):
     """
     Opening time of day (ignored if allDay = true)
     """
-    field_availableStartTime: Annotated[
-        Element | None, Field(alias='_availableStartTime')
-    ] = None
+    field_availableStartTime: "Annotated[ Element | None, Field(alias='_availableStartTime') ]" = None
     availableEndTime: Annotated[
         str | None,
         Field(
@@ -402,9 +396,7 @@ class AvailabilityAvailableTime(FhirModel):
     """
     Closing time of day (ignored if allDay = true)
     """
-    field_availableEndTime: Annotated[
-        Element | None, Field(alias='_availableEndTime')
-    ] = None
+    field_availableEndTime: "Annotated[ Element | None, Field(alias='_availableEndTime') ]" = None
 
 
 class AvailabilityNotAvailableTime(FhirModel):
@@ -416,7 +408,7 @@ class AvailabilityNotAvailableTime(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -424,8 +416,8 @@ class AvailabilityNotAvailableTime(FhirModel):
     """
     Reason presented to the user explaining why time not available
     """
-    field_description: Annotated[Element | None, Field(alias='_description')] = None
-    during: Period | None = None
+    field_description: "Annotated[Element | None, Field(alias='_description')]" = None
+    during: 'Period | None' = None
     """
     Service not available during this period
     """
@@ -445,11 +437,11 @@ class CodeableConcept(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    coding: list[Coding] | None = None
+    coding: 'list[Coding] | None' = None
     """
     Code defined by a terminology system
     """
@@ -457,7 +449,7 @@ class CodeableConcept(FhirModel):
     """
     Plain text representation of the concept
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
 
 
 class CodeableReference(FhirModel):
@@ -474,7 +466,7 @@ class CodeableReference(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -482,7 +474,7 @@ class CodeableReference(FhirModel):
     """
     Reference to a concept (by class)
     """
-    reference: Reference | None = None
+    reference: 'Reference | None' = None
     """
     Reference to a resource (by instance)
     """
@@ -502,7 +494,7 @@ class Coding(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -510,27 +502,27 @@ class Coding(FhirModel):
     """
     Identity of the terminology system
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     version: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Version of the system - if relevant
     """
-    field_version: Annotated[Element | None, Field(alias='_version')] = None
+    field_version: "Annotated[Element | None, Field(alias='_version')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     Symbol in syntax defined by the system
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
     display: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Representation defined by the system
     """
-    field_display: Annotated[Element | None, Field(alias='_display')] = None
+    field_display: "Annotated[Element | None, Field(alias='_display')]" = None
     userSelected: bool | None = None
     """
     If this coding was chosen directly by the user
     """
-    field_userSelected: Annotated[Element | None, Field(alias='_userSelected')] = None
+    field_userSelected: "Annotated[Element | None, Field(alias='_userSelected')]" = None
 
 
 class ContactDetail(FhirModel):
@@ -547,7 +539,7 @@ class ContactDetail(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -555,8 +547,8 @@ class ContactDetail(FhirModel):
     """
     Name of an individual to contact
     """
-    field_name: Annotated[Element | None, Field(alias='_name')] = None
-    telecom: list[ContactPoint] | None = None
+    field_name: "Annotated[Element | None, Field(alias='_name')]" = None
+    telecom: 'list[ContactPoint] | None' = None
     """
     Contact details for individual or organization
     """
@@ -576,7 +568,7 @@ class ContactPoint(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -584,23 +576,23 @@ class ContactPoint(FhirModel):
     """
     phone | fax | email | pager | url | sms | other
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     value: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     The actual contact point details
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     home | work | temp | old | mobile - purpose of this contact point
     """
-    field_use: Annotated[Element | None, Field(alias='_use')] = None
+    field_use: "Annotated[Element | None, Field(alias='_use')]" = None
     rank: Annotated[int | None, Field(ge=1)] = None
     """
     Specify preferred order of use (1 = highest)
     """
-    field_rank: Annotated[Element | None, Field(alias='_rank')] = None
-    period: Period | None = None
+    field_rank: "Annotated[Element | None, Field(alias='_rank')]" = None
+    period: 'Period | None' = None
     """
     Time period when the contact point was/is in use
     """
@@ -620,7 +612,7 @@ class Count(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -628,27 +620,27 @@ class Count(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class DataRequirement(FhirModel):
@@ -665,7 +657,7 @@ class DataRequirement(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -673,19 +665,19 @@ class DataRequirement(FhirModel):
     """
     The type of the required data
     """
-    field_type: Annotated[Element | None, Field(alias='_type')] = None
+    field_type: "Annotated[Element | None, Field(alias='_type')]" = None
     profile: list[Canonical] | None = None
     """
     The profile of the required data
     """
-    field_profile: Annotated[list[Element | None] | None, Field(alias='_profile')] = (
+    field_profile: "Annotated[list[Element | None] | None, Field(alias='_profile')]" = (
         None
     )
     subjectCodeableConcept: CodeableConcept | None = None
     """
     E.g. Patient, Practitioner, RelatedPerson, Organization, Location, Device
     """
-    subjectReference: Reference | None = None
+    subjectReference: 'Reference | None' = None
     """
     E.g. Patient, Practitioner, RelatedPerson, Organization, Location, Device
     """
@@ -693,18 +685,16 @@ class DataRequirement(FhirModel):
     """
     Indicates specific structure elements that are referenced by the knowledge module
     """
-    field_mustSupport: Annotated[
-        list[Element | None] | None, Field(alias='_mustSupport')
-    ] = None
-    codeFilter: list[DataRequirementCodeFilter] | None = None
+    field_mustSupport: "Annotated[ list[Element | None] | None, Field(alias='_mustSupport') ]" = None
+    codeFilter: 'list[DataRequirementCodeFilter] | None' = None
     """
     What codes are expected
     """
-    dateFilter: list[DataRequirementDateFilter] | None = None
+    dateFilter: 'list[DataRequirementDateFilter] | None' = None
     """
     What dates/date ranges are expected
     """
-    valueFilter: list[DataRequirementValueFilter] | None = None
+    valueFilter: 'list[DataRequirementValueFilter] | None' = None
     """
     What values are expected
     """
@@ -712,8 +702,8 @@ class DataRequirement(FhirModel):
     """
     Number of results
     """
-    field_limit: Annotated[Element | None, Field(alias='_limit')] = None
-    sort: list[DataRequirementSort] | None = None
+    field_limit: "Annotated[Element | None, Field(alias='_limit')]" = None
+    sort: 'list[DataRequirementSort] | None' = None
     """
     Order of the results
     """
@@ -728,7 +718,7 @@ class DataRequirementCodeFilter(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -736,17 +726,17 @@ class DataRequirementCodeFilter(FhirModel):
     """
     A code-valued attribute to filter on
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     searchParam: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     A coded (token) parameter to search on
     """
-    field_searchParam: Annotated[Element | None, Field(alias='_searchParam')] = None
+    field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
     valueSet: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     ValueSet for the filter
     """
-    field_valueSet: Annotated[Element | None, Field(alias='_valueSet')] = None
+    field_valueSet: "Annotated[Element | None, Field(alias='_valueSet')]" = None
     code: list[Coding] | None = None
     """
     What code is expected
@@ -762,7 +752,7 @@ class DataRequirementDateFilter(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -770,12 +760,12 @@ class DataRequirementDateFilter(FhirModel):
     """
     A date-valued attribute to filter on
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     searchParam: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     A date valued parameter to search on
     """
-    field_searchParam: Annotated[Element | None, Field(alias='_searchParam')] = None
+    field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
     valueDateTime: Annotated[
         str | None,
         Field(
@@ -785,12 +775,12 @@ class DataRequirementDateFilter(FhirModel):
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
-    field_valueDateTime: Annotated[Element | None, Field(alias='_valueDateTime')] = None
-    valuePeriod: Period | None = None
+    field_valueDateTime: "Annotated[Element | None, Field(alias='_valueDateTime')]" = None
+    valuePeriod: 'Period | None' = None
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
-    valueDuration: Duration | None = None
+    valueDuration: 'Duration | None' = None
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
@@ -805,7 +795,7 @@ class DataRequirementSort(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -813,12 +803,12 @@ class DataRequirementSort(FhirModel):
     """
     The name of the attribute to perform the sort
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     direction: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
     """
     ascending | descending
     """
-    field_direction: Annotated[Element | None, Field(alias='_direction')] = None
+    field_direction: "Annotated[Element | None, Field(alias='_direction')]" = None
 
 
 class DataRequirementValueFilter(FhirModel):
@@ -830,7 +820,7 @@ class DataRequirementValueFilter(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -838,17 +828,17 @@ class DataRequirementValueFilter(FhirModel):
     """
     An attribute to filter on
     """
-    field_path: Annotated[Element | None, Field(alias='_path')] = None
+    field_path: "Annotated[Element | None, Field(alias='_path')]" = None
     searchParam: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     A parameter to search on
     """
-    field_searchParam: Annotated[Element | None, Field(alias='_searchParam')] = None
+    field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     eq | gt | lt | ge | le | sa | eb
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     valueDateTime: Annotated[
         str | None,
         Field(
@@ -858,12 +848,12 @@ class DataRequirementValueFilter(FhirModel):
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
-    field_valueDateTime: Annotated[Element | None, Field(alias='_valueDateTime')] = None
-    valuePeriod: Period | None = None
+    field_valueDateTime: "Annotated[Element | None, Field(alias='_valueDateTime')]" = None
+    valuePeriod: 'Period | None' = None
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
-    valueDuration: Duration | None = None
+    valueDuration: 'Duration | None' = None
     """
     The value of the filter, as a Period, DateTime, or Duration value
     """
@@ -883,7 +873,7 @@ class Distance(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -891,27 +881,27 @@ class Distance(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class Dosage(FhirModel):
@@ -928,11 +918,11 @@ class Dosage(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
-    modifierExtension: list[Extension] | None = None
+    modifierExtension: 'list[Extension] | None' = None
     """
     Extensions that cannot be ignored even if unrecognized
     """
@@ -940,12 +930,12 @@ class Dosage(FhirModel):
     """
     The order of the dosage instructions
     """
-    field_sequence: Annotated[Element | None, Field(alias='_sequence')] = None
+    field_sequence: "Annotated[Element | None, Field(alias='_sequence')]" = None
     text: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Free text dosage instructions e.g. SIG
     """
-    field_text: Annotated[Element | None, Field(alias='_text')] = None
+    field_text: "Annotated[Element | None, Field(alias='_text')]" = None
     additionalInstruction: list[CodeableConcept] | None = None
     """
     Supplemental instruction or warnings to the patient - e.g. "with meals", "may cause drowsiness"
@@ -954,10 +944,8 @@ class Dosage(FhirModel):
     """
     Patient or consumer oriented instructions
     """
-    field_patientInstruction: Annotated[
-        Element | None, Field(alias='_patientInstruction')
-    ] = None
-    timing: Timing | None = None
+    field_patientInstruction: "Annotated[ Element | None, Field(alias='_patientInstruction') ]" = None
+    timing: 'Timing | None' = None
     """
     When medication should be administered
     """
@@ -965,7 +953,7 @@ class Dosage(FhirModel):
     """
     Take "as needed"
     """
-    field_asNeeded: Annotated[Element | None, Field(alias='_asNeeded')] = None
+    field_asNeeded: "Annotated[Element | None, Field(alias='_asNeeded')]" = None
     asNeededFor: list[CodeableConcept] | None = None
     """
     Take "as needed" (for x)
@@ -982,19 +970,19 @@ class Dosage(FhirModel):
     """
     Technique for administering medication
     """
-    doseAndRate: list[DosageDoseAndRate] | None = None
+    doseAndRate: 'list[DosageDoseAndRate] | None' = None
     """
     Amount of medication administered, to be administered or typical amount to be administered
     """
-    maxDosePerPeriod: list[Ratio] | None = None
+    maxDosePerPeriod: 'list[Ratio] | None' = None
     """
     Upper limit on medication per unit of time
     """
-    maxDosePerAdministration: Quantity | None = None
+    maxDosePerAdministration: 'Quantity | None' = None
     """
     Upper limit on medication per administration
     """
-    maxDosePerLifetime: Quantity | None = None
+    maxDosePerLifetime: 'Quantity | None' = None
     """
     Upper limit on medication per lifetime of the patient
     """
@@ -1009,7 +997,7 @@ class DosageDoseAndRate(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1017,23 +1005,23 @@ class DosageDoseAndRate(FhirModel):
     """
     The kind of dose or rate specified
     """
-    doseRange: Range | None = None
+    doseRange: 'Range | None' = None
     """
     Amount of medication per dose
     """
-    doseQuantity: Quantity | None = None
+    doseQuantity: 'Quantity | None' = None
     """
     Amount of medication per dose
     """
-    rateRatio: Ratio | None = None
+    rateRatio: 'Ratio | None' = None
     """
     Amount of medication per unit of time
     """
-    rateRange: Range | None = None
+    rateRange: 'Range | None' = None
     """
     Amount of medication per unit of time
     """
-    rateQuantity: Quantity | None = None
+    rateQuantity: 'Quantity | None' = None
     """
     Amount of medication per unit of time
     """
@@ -1053,7 +1041,7 @@ class Duration(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1061,27 +1049,27 @@ class Duration(FhirModel):
     """
     Numerical value (with implicit precision)
     """
-    field_value: Annotated[Element | None, Field(alias='_value')] = None
+    field_value: "Annotated[Element | None, Field(alias='_value')]" = None
     comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
-    field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
+    field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
     unit: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
     """
     Unit representation
     """
-    field_unit: Annotated[Element | None, Field(alias='_unit')] = None
+    field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
     system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
     """
     System that defines coded unit form
     """
-    field_system: Annotated[Element | None, Field(alias='_system')] = None
+    field_system: "Annotated[Element | None, Field(alias='_system')]" = None
     code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
     """
     Coded form of the unit
     """
-    field_code: Annotated[Element | None, Field(alias='_code')] = None
+    field_code: "Annotated[Element | None, Field(alias='_code')]" = None
 
 
 class Element(FhirModel):
@@ -1098,7 +1086,7 @@ class Element(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1118,7 +1106,7 @@ class Expression(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1163,7 +1151,7 @@ class ExtendedContactDetail(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1171,7 +1159,7 @@ class ExtendedContactDetail(FhirModel):
     """
     The type of contact
     """
-    name: list[HumanName] | None = None
+    name: 'list[HumanName] | None' = None
     """
     Name of an individual to contact
     """
@@ -1183,11 +1171,11 @@ class ExtendedContactDetail(FhirModel):
     """
     Address for the contact
     """
-    organization: Reference | None = None
+    organization: 'Reference | None' = None
     """
     This contact detail is handled/monitored by a specific organization
     """
-    period: Period | None = None
+    period: 'Period | None' = None
     """
     Period that this contact was valid for usage
     """
@@ -1207,7 +1195,7 @@ class Extension(FhirModel):
     """
     Unique id for inter-element referencing
     """
-    extension: list[Extension] | None = None
+    extension: 'list[Extension] | None' = None
     """
     Additional content defined by implementations
     """
@@ -1405,51 +1393,51 @@ class Extension(FhirModel):
     """
     Value of extension
     """
-    valueHumanName: HumanName | None = None
+    valueHumanName: 'HumanName | None' = None
     """
     Value of extension
     """
-    valueIdentifier: Identifier | None = None
+    valueIdentifier: 'Identifier | None' = None
     """
     Value of extension
     """
-    valueMoney: Money | None = None
+    valueMoney: 'Money | None' = None
     """
     Value of extension
     """
-    valuePeriod: Period | None = None
+    valuePeriod: 'Period | None' = None
     """
     Value of extension
     """
-    valueQuantity: Quantity | None = None
+    valueQuantity: 'Quantity | None' = None
     """
     Value of extension
     """
-    valueRange: Range | None = None
+    valueRange: 'Range | None' = None
     """
     Value of extension
     """
-    valueRatio: Ratio | None = None
+    valueRatio: 'Ratio | None' = None
     """
     Value of extension
     """
-    valueRatioRange: RatioRange | None = None
+    valueRatioRange: 'RatioRange | None' = None
     """
     Value of extension
     """
-    valueReference: Reference | None = None
+    valueReference: 'Reference | None' = None
     """
     Value of extension
     """
-    valueSampledData: SampledData | None = None
+    valueSampledData: 'SampledData | None' = None
     """
     Value of extension
     """
-    valueSignature: Signature | None = None
+    valueSignature: 'Signature | None' = None
     """
     Value of extension
     """
-    valueTiming: Timing | None = None
+    valueTiming: 'Timing | None' = None
     """
     Value of extension
     """
@@ -1465,19 +1453,19 @@ class Extension(FhirModel):
     """
     Value of extension
     """
-    valueParameterDefinition: ParameterDefinition | None = None
+    valueParameterDefinition: 'ParameterDefinition | None' = None
     """
     Value of extension
     """
-    valueRelatedArtifact: RelatedArtifact | None = None
+    valueRelatedArtifact: 'RelatedArtifact | None' = None
     """
     Value of extension
     """
-    valueTriggerDefinition: TriggerDefinition | None = None
+    valueTriggerDefinition: 'TriggerDefinition | None' = None
     """
     Value of extension
     """
-    valueUsageContext: UsageContext | None = None
+    valueUsageContext: 'UsageContext | None' = None
     """
     Value of extension
     """
@@ -1493,7 +1481,7 @@ class Extension(FhirModel):
     """
     Value of extension
     """
-    valueMeta: Meta | None = None
+    valueMeta: 'Meta | None' = None
     """
     Value of extension
     """
@@ -1547,7 +1535,7 @@ class HumanName(FhirModel):
     Parts that come after the name
     """
     field_suffix: Annotated[list[Element | None] | None, Field(alias='_suffix')] = None
-    period: Period | None = None
+    period: 'Period | None' = None
     """
     Time period when name was/is in use
     """
@@ -1590,11 +1578,11 @@ class Identifier(FhirModel):
     The value that is unique
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    period: Period | None = None
+    period: 'Period | None' = None
     """
     Time period when id is/was valid for use
     """
-    assigner: Reference | None = None
+    assigner: 'Reference | None' = None
     """
     Organization that issued id (may be just text)
     """
@@ -2222,7 +2210,7 @@ class Timing(FhirModel):
     When the event occurs
     """
     field_event: Annotated[list[Element | None] | None, Field(alias='_event')] = None
-    repeat: TimingRepeat | None = None
+    repeat: 'TimingRepeat | None' = None
     """
     When the event is to occur
     """

@@ -194,6 +194,37 @@ def _slice_methods(text: str, defs: dict[str, Any]) -> tuple[str, list[str]]:
     return text, assignments
 
 
+def _eager_annotations(text: str) -> str:
+    """Drop `from __future__ import annotations`, quoting only the annotations that name a later class.
+
+    Pydantic then evaluates few annotation strings at import (compiling every annotation string is most of
+    the import time of a large module)."""
+    import ast
+
+    tree = ast.parse(text)
+    order = {node.name: i for i, node in enumerate(tree.body) if isinstance(node, ast.ClassDef)}
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    edits: list[tuple[int, int, str]] = []
+    for i, node in enumerate(tree.body):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        annotations = [n.annotation for n in node.body if isinstance(n, ast.AnnAssign)]
+        annotations += [n.returns for n in node.body if isinstance(n, ast.FunctionDef) and n.returns is not None]
+        for ann in annotations:
+            names = {n.id for n in ast.walk(ann) if isinstance(n, ast.Name)}
+            if any(order.get(name, -1) >= i for name in names):
+                start = offsets[ann.lineno - 1] + ann.col_offset
+                end = offsets[ann.end_lineno - 1] + ann.end_col_offset  # type: ignore[operator]
+                source = " ".join(text[start:end].split())
+                edits.append((start, end, repr(source)))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text.replace("from __future__ import annotations\n\n", "", 1)
+
+
 def _postprocess(
     text: str,
     header: str,
@@ -207,6 +238,7 @@ def _postprocess(
     # models build on first use (FhirModel sets defer_build): no eager rebuilds at import time
     text = re.sub(r"^\w+\.model_rebuild\(\)\n", "", text, flags=re.M)
     text, slice_assignments = _slice_methods(text, defs)
+    text = _eager_annotations(text)
     lines = text.splitlines()
     while lines and lines[0].startswith("#"):
         lines.pop(0)
