@@ -119,13 +119,29 @@ def slots(ctx: Context, element: ElementPlan, type_code: str | None) -> dict[str
     return out
 
 
+def groups(
+    ctx: Context, element: ElementPlan, type_code: str | None
+) -> list[tuple[ElementPlan, list[tuple[str, Slot]]]]:
+    """Each child definition with its JSON keys (one, or one per type of a choice), cached per type."""
+    key = f"groups:{type_code}"
+    cached: list[tuple[ElementPlan, list[tuple[str, Slot]]]] | None = element.memo.get(key)
+    if cached is None:
+        by_child: dict[int, tuple[ElementPlan, list[tuple[str, Slot]]]] = {}
+        for json_key, slot in slots(ctx, element, type_code).items():
+            by_child.setdefault(id(slot.element), (slot.element, []))[1].append((json_key, slot))
+        cached = element.memo[key] = list(by_child.values())
+    return cached
+
+
 def occurrences(ctx: Context, parent: Item, element: ElementPlan, table: dict[str, Slot]) -> list[Item]:
     """Every value of `element` inside `parent` (a JSON object), as items in document order."""
+    return _occurrences(parent, [(k, s) for k, s in table.items() if s.element is element])
+
+
+def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
     obj = parent.value
     found: list[Item] = []
-    for key, slot in table.items():
-        if slot.element is not element:
-            continue
+    for key, slot in keyed:
         value = obj.get(key)
         extras = obj.get("_" + key)
         if value is None and extras is None:
@@ -188,15 +204,13 @@ def _resource_profiles(element: ElementPlan, type_code: str | None) -> list[str]
 
 
 def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
-    table = slots(ctx, element, item.type)
-    seen: set[int] = set()
-    for slot in table.values():
-        child = slot.element
-        if id(child) in seen:
-            continue
-        seen.add(id(child))
-        group = occurrences(ctx, item, child, table)
+    obj = item.value
+    for child, keyed in groups(ctx, element, item.type):
         group_rules = child.group_rules
+        present = any(k in obj or "_" + k in obj for k, _ in keyed)
+        if not present and not group_rules and not ctx.validator.extra_rules:
+            continue  # absent and nothing to say about absence
+        group = _occurrences(item, keyed) if present else []
         if ctx.validator.extra_rules:
             group_rules = group_rules + ctx.validator.extra_rules_for(child)[1]
         if group_rules:
@@ -211,8 +225,11 @@ def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[I
             yield from check_element(ctx, child, occ)
 
 
-def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) -> Iterator[Issue]:
-    """Validate a resource against its base definition, its known meta.profile and `profiles`."""
+def check_resource(
+    ctx: Context, item: Item, profiles: list[str] | None = None, *, only: bool = False
+) -> Iterator[Issue]:
+    """Validate a resource against its base definition, its known meta.profile and `profiles`
+    (with `only`, against `profiles` alone: a conformance probe)."""
     res = item.value
     rt = res.get("resourceType")
     if not isinstance(rt, str):
@@ -225,8 +242,8 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
     if ctx.scope.entry(base) is None:
         yield issue("error", "structure", f"unknown resourceType {rt!r} in FHIR {ctx.release}", item, "structure")
         return
-    urls = [base]
-    meta = res.get("meta")
+    urls = [] if only else [base]
+    meta = None if only else res.get("meta")
     declared = meta.get("profile") if isinstance(meta, dict) else None
     for url in declared if isinstance(declared, list) else []:
         if not isinstance(url, str):
@@ -261,12 +278,14 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
 
 
 def conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
-    """Does `value` meet one of `profiles` (no errors)? Asked again and again by slicing: cached per call."""
+    """Does `value` meet one of `profiles` (no errors)? Asked again and again by slicing and references:
+    cached per call, and across calls for the resources the caller made available (`known`)."""
     key = (id(value), tuple(profiles))
-    cached = ctx.conformance.get(key)
+    cache = ctx.validator.known_conformance if id(value) in ctx.validator.known_ids else ctx.conformance
+    cached = cache.get(key)
     if cached is None:
-        ctx.conformance[key] = True  # assumed while being checked: reference cycles terminate
-        cached = ctx.conformance[key] = _conforms_uncached(ctx, value, type_code, profiles)
+        cache[key] = True  # assumed while being checked: reference cycles terminate
+        cached = cache[key] = _conforms_uncached(ctx, value, type_code, profiles)
     return cached
 
 
@@ -276,10 +295,10 @@ def _conforms_uncached(ctx: Context, value: Any, type_code: str | None, profiles
             continue
         probe = Item(value, "$probe", (), type_code)
         if isinstance(value, dict) and "resourceType" in value:
-            found = list(check_resource(ctx, probe, [url]))
+            found = check_resource(ctx, probe, [url], only=True)
         else:
             plan = compile_profile(ctx.scope, url)
-            found = list(check_element(ctx, plan.root, probe))
-        if not any(i.severity in ("error", "fatal") for i in found):
+            found = check_element(ctx, plan.root, probe)
+        if not any(i.severity in ("error", "fatal") for i in found):  # lazy: stops at the first error
             return True
     return False

@@ -29,6 +29,9 @@ class Validator:
 
         self.store = store if store is not None else load_store(extra=list(packages or []))
         self.known: dict[str, dict[str, Any]] = {}
+        self.known_ids: set[int] = set()
+        # (id of a known resource, profiles) → conforms: stays valid while the resource is known
+        self.known_conformance: dict[tuple[int, tuple[str, ...]], bool] = {}
         # rules beyond the built-in table (plugins, callers): applied on top of every compiled plan
         self.extra_rules: list[Rule] = list(rules or [])
         # problems with the setup itself (a broken plugin), reported with every outcome
@@ -59,6 +62,8 @@ class Validator:
         for res in resources:
             if isinstance(res, dict) and isinstance(res.get("resourceType"), str) and isinstance(res.get("id"), str):
                 self.known[f"{res['resourceType']}/{res['id']}"] = res
+        self.known_ids = {id(r) for r in self.known.values()}
+        self.known_conformance.clear()
 
     def validate(
         self, resource: Any, profile: str | list[str] | None = None, *, fhir_version: str | None = None
