@@ -12,6 +12,7 @@ from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.references import resolve_reference
+from imgfhir.validation.shortcuts import compile_shortcut
 
 # checked natively, with the same meaning, by the json-shape and extension rules
 # (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong)
@@ -44,7 +45,9 @@ _DOM_3 = "contained.where((('#'+id in (%resource.descendants().reference"  # R4 
 def _shortcut(expression: str) -> Shortcut | None:
     if expression.startswith(_DOM_3):
         return _no_contained
-    return _SHORTCUTS.get(expression)
+    if expression in _SHORTCUTS:
+        return _SHORTCUTS[expression]
+    return compile_shortcut(expression)  # existence logic over member paths, or None
 
 
 @dataclass(frozen=True, slots=True)
