@@ -92,6 +92,8 @@ class Site:
 class _Draw:
     draw: Callable[[st.SearchStrategy[Any]], Any]
     sites: list[Site] = field(default_factory=list)
+    contained: list[dict[str, Any]] = field(default_factory=list)  # targets built for references
+    nested: bool = False  # building a contained resource: its references stay literal
 
 
 def upper_first(code: str) -> str:
@@ -290,7 +292,36 @@ class ProfileBuilder:
         rt = self.plan.type
         out: dict[str, Any] = {"resourceType": rt}
         out.update(self.complex(d, self.plan.root, rt, rt, (), 0, None, None))
+        if d.contained and not d.nested:
+            out["contained"] = d.contained
         return out
+
+    def contained_target(
+        self, d: _Draw, element: ElementPlan, slice_ctx: tuple[ElementPlan, list[list[str]]] | None
+    ) -> dict[str, Any] | None:
+        """A contained resource conforming to the target profile of a reference that a `profile`
+        discriminator slices on (the validator resolves the reference and checks the target's profile)."""
+        if d.nested or slice_ctx is None:
+            return None
+        discriminators = (slice_ctx[0].slicing or {}).get("discriminator", ())
+        if not any(isinstance(x, dict) and x.get("type") == "profile" for x in discriminators):
+            return None
+        if len(slice_ctx[0].slices) > 1:
+            # a target built for one slice's profile may conform to another's too (the DICOM SR derivedFrom
+            # profiles overlap) and be counted there: only unambiguous slicings get a resolvable target
+            return None
+        profiles = [str(u) for t in element.ed.get("type", ()) for u in t.get("targetProfile", ())]
+        profiles = [u for u in profiles if not u.startswith(FHIR_SD)] or profiles
+        if not profiles:
+            return None
+        try:
+            sub = builder_for(d.draw(st.sampled_from(profiles)), store=self.store, release=self.release)
+        except (SnapshotError, UnknownCanonical):
+            return None
+        target = sub.resource(_Draw(d.draw, nested=True))
+        target["id"] = f"target{len(d.contained)}"
+        d.contained.append(target)
+        return target
 
     def optional(self, d: _Draw, depth: int) -> bool:
         if depth >= MAX_DEPTH:
@@ -316,15 +347,17 @@ class ProfileBuilder:
         is_root = depth == 0
         if type_code == "Reference" and "reference" in kids and kids["reference"].max != 0:
             out["reference"] = self.reference(d, element, expr, pointer, slice_ctx, rel)["reference"]
-        wanted = self.invariant_children(element, kids)
+        wanted = self.invariant_children(element, kids, slice_ctx[0] if slice_ctx and rel == [] else None)
         for child in kids.values():
             if child.max == 0 or child.name in out:
                 continue
             on_path = _on_discriminator_path(slice_ctx, None if rel is None else [*rel, child.name.removesuffix("[x]")])
-            if on_path or child.name == wanted:
+            if on_path or child.name in wanted:
                 self.element_values(d, child, type_code, expr, pointer, depth, out, slice_ctx, rel, force=True)
                 continue
             if is_root and child.name in _RESOURCE_SKIP and child.min == 0:
+                continue
+            if child.name in element.memo.get("strategies:drop", ()):
                 continue
             if child.name == "url" and type_code == "Extension" and child.fixed is None:
                 continue
@@ -337,9 +370,14 @@ class ProfileBuilder:
                 continue
             self.element_values(d, child, type_code, expr, pointer, depth, out, slice_ctx, rel)
         if type_code == "Reference" and "type" in out and isinstance(out.get("reference"), str):
-            out["type"] = out["reference"].split("/")[0]  # the stated type agrees with the literal one
+            # the stated type agrees with the literal one (or with the contained target's)
+            local = [c["resourceType"] for c in d.contained if f"#{c['id']}" == out["reference"]]
+            out["type"] = local[0] if local else out["reference"].split("/")[0]
             d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, "type")]
         for first, second in self.exclusive_children(element):
+            keep_second = kids.get(second) or kids.get(second + "[x]")
+            if keep_second is not None and (keep_second.min > 0 or keep_second.name in wanted):
+                first, second = second, first  # drop the optional one of the two
             keys = [k for k in out if k == first or (k.startswith(first) and k[len(first) : len(first) + 1].isupper())]
             drop = [
                 k for k in out if k == second or (k.startswith(second) and k[len(second) : len(second) + 1].isupper())
@@ -364,21 +402,62 @@ class ProfileBuilder:
             self.fill_empty(d, kids, type_code, expr, pointer, depth, out, slice_ctx, rel)
         return out
 
-    def invariant_children(self, element: ElementPlan, kids: dict[str, ElementPlan]) -> str | None:
-        """A child to force so that `a.exists() or b.exists() ...` invariants of `element` hold."""
-        for c in element.ed.get("constraint", ()):
+    def invariant_children(
+        self, element: ElementPlan, kids: dict[str, ElementPlan], entry: ElementPlan | None = None
+    ) -> list[str]:
+        """Children to force so that the `a.exists() or b.exists() ...` invariants of `element` hold (and
+        those of its slicing `entry`: a profile's constraints on a sliced element bind every slice too)."""
+        wanted: list[str] = []
+        constraints = list(element.ed.get("constraint", ()))
+        if entry is not None and entry is not element:
+            keys = {c.get("key") for c in constraints}
+            constraints += [c for c in entry.ed.get("constraint", ()) if c.get("key") not in keys]
+        for c in constraints:
             expression = str(c.get("expression", ""))
+            antecedent = None if _EXCLUSIVE.match(expression.strip()) else _ANTECEDENT.match(expression)
             if " implies " in expression:  # construct the consequent: (...) implies (a.exists() or ...)
                 expression = expression.rsplit(" implies ", 1)[1].strip()
-            m = _ONE_OF.match(expression)
-            if not m or c.get("severity") != "error":
+            if c.get("severity") != "error":
                 continue
-            names = sorted(re.findall(r"(\w+)\.exists\(\)", m.group(0)), key=lambda n: n in _SKIP_OPTIONAL)
-            for name in names:
-                child = kids.get(name) or kids.get(name + "[x]")
-                if child is not None and child.max != 0 and not _is_resource(self, (child.type_codes or ("x",))[0]):
-                    return child.name
-        return None
+            if antecedent and not _EXISTS_ONLY.fullmatch(expression.strip()):
+                # `a.exists() implies <something not constructed>`: leave the optional `a` out
+                child = kids.get(antecedent.group(1)) or kids.get(antecedent.group(1) + "[x]")
+                if child is not None and child.min == 0:
+                    element.memo.setdefault("strategies:drop", set()).add(child.name)
+                continue
+            m = _ONE_OF.match(expression)
+            if m:
+                found = re.findall(r"(\w+)\.exists\(\)", m.group(0))
+            elif " xor " not in expression:
+                # a disjunction with other terms too: making one `a.exists()` / `a.empty().not()` true suffices
+                terms = _top_level_or(expression.strip())
+                if not terms:
+                    continue
+                empties = [
+                    child
+                    for t in terms
+                    if (m3 := _EMPTY_TERM.fullmatch(t))
+                    and (child := kids.get(m3.group(1)) or kids.get(m3.group(1) + "[x]")) is not None
+                    and child.min == 0
+                    and child.name not in wanted
+                ]
+                if empties:  # `a.empty() or ...`: leave the optional `a` out
+                    element.memo.setdefault("strategies:drop", set()).add(empties[0].name)
+                    continue
+                found = [m2.group(1) for t in terms if (m2 := _EXISTS_TERM.fullmatch(t))]
+            else:
+                continue
+            names = sorted(found, key=lambda n: n in _SKIP_OPTIONAL)
+            usable = [
+                child
+                for name in names
+                if (child := kids.get(name) or kids.get(name + "[x]")) is not None
+                and child.max != 0
+                and not _is_resource(self, (child.type_codes or ("x",))[0])
+            ]
+            if usable and not any(c.name in wanted or c.min > 0 for c in usable):
+                wanted.append(usable[0].name)
+        return wanted
 
     def exclusive_children(self, element: ElementPlan) -> list[tuple[str, str]]:
         """(a, b) pairs an invariant of `element` forbids together: `a.empty() or b.empty()`,
@@ -531,11 +610,18 @@ class ProfileBuilder:
         binding = element.binding
         if binding is not None and binding.strength in ("required", "extensible"):
             codes = self.expansion(binding.value_set)
-            if codes and element.pattern is None and not element.children:
+            if codes and element.pattern is None:
                 system, code, display = d.draw(st.sampled_from(codes))
                 coded = self.coded(type_code, system, code, display)
-                if coded is not None:
+                if coded is not None and not element.children:
                     return coded, "bound"
+                coding = element.children.get("coding")
+                if type_code == "CodeableConcept" and coded is not None and coding is not None and not coding.slices:
+                    # a profiled CodeableConcept (constraints on its children): the bound coding replaces theirs
+                    generated = self.complex(d, element, type_code, expr, pointer, depth, slice_ctx, rel)
+                    generated["coding"] = coded["coding"]
+                    d.sites[:] = [x for x in d.sites if x.pointer[: len(pointer) + 1] != (*pointer, "coding")]
+                    return generated, "bound"
         if binding is not None and binding.strength == "required" and element.pattern is None and not element.children:
             fallback = _FALLBACK_CODES.get(str(binding.value_set).split("|")[0])
             coded = self.coded(type_code, *fallback) if fallback else None
@@ -584,8 +670,12 @@ class ProfileBuilder:
         slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
         rel: list[str] | None,
     ) -> dict[str, Any]:
-        target = d.draw(st.sampled_from(self.target_types(element)))
-        ref = {"reference": f"{target}/{d.draw(_ID)}"}
+        contained = self.contained_target(d, element, slice_ctx)
+        if contained is not None:
+            ref = {"reference": f"#{contained['id']}"}
+        else:
+            target = d.draw(st.sampled_from(self.target_types(element)))
+            ref = {"reference": f"{target}/{d.draw(_ID)}"}
         d.sites.append(
             Site(
                 (*pointer, "reference"),
@@ -612,7 +702,42 @@ def _is_resource(builder: ProfileBuilder, type_code: str) -> bool:
 
 
 _EXCLUSIVE = re.compile(r"^\(?\s*(\w+)\.(?:empty\(\)\s+or|exists\(\)\s+implies)\s+(\w+)\.empty\(\)\s*\)?$")
+_ANTECEDENT = re.compile(r"^\(?\s*(\w+)\.exists\(\)\s*\)?\s+implies\s+")
+_EXISTS_ONLY = re.compile(r"\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?")
+_EMPTY_TERM = re.compile(r"(\w+)\.empty\(\)")
+_EXISTS_TERM = re.compile(r"(\w+)\.(?:exists\(\)|empty\(\)\.not\(\))")
 _ONE_OF = re.compile(r"^\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?$")
+
+
+def _top_level_or(expression: str) -> list[str]:
+    """The terms of `a or b or (c and d)` split at parenthesis depth 0 (none if `and` is at depth 0)."""
+    if expression.startswith("(") and _closing(expression, 0) == len(expression) - 1:
+        expression = expression[1:-1].strip()
+    terms: list[str] = []
+    depth, start, i = 0, 0, 0
+    while i < len(expression):
+        ch = expression[i]
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and expression.startswith(" or ", i):
+            terms.append(expression[start:i].strip())
+            start = i = i + 4
+            continue
+        if depth == 0 and expression.startswith((" and ", " implies "), i):
+            return []
+        i += 1
+    terms.append(expression[start:].strip())
+    return terms
+
+
+def _closing(expression: str, at: int) -> int:
+    """The index of the parenthesis closing the one at `at` (-1 if unbalanced)."""
+    depth = 0
+    for i in range(at, len(expression)):
+        depth += (expression[i] == "(") - (expression[i] == ")")
+        if depth == 0:
+            return i
+    return -1
 
 
 def _on_discriminator_path(slice_ctx: tuple[ElementPlan, list[list[str]]] | None, rel: list[str] | None) -> bool:
