@@ -320,6 +320,12 @@ class ProfileBuilder:
             return None
         target = sub.resource(_Draw(d.draw, nested=True))
         target["id"] = f"target{len(d.contained)}"
+        meta = target.get("meta")
+        if isinstance(meta, dict):  # dom-4, dom-5: no version, last update or security labels when contained
+            for key in ("versionId", "lastUpdated", "security"):
+                meta.pop(key, None)
+            if not meta:
+                del target["meta"]
         d.contained.append(target)
         return target
 
