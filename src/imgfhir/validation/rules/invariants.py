@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from imgfhir.fhirpath import CompiledExpression, FhirPathError, compile
@@ -56,9 +57,18 @@ class Invariant:
     severity: Severity
     human: str
     expression: str
-    compiled: CompiledExpression | None
-    problem: str | None
+    release: str
     shortcut: Shortcut | None
+
+
+@lru_cache(maxsize=8192)
+def _engine(expression: str, release: str) -> tuple[CompiledExpression | None, str | None]:
+    """The compiled expression, or why it cannot be compiled; once per expression, and only when a
+    shortcut cannot answer (most core invariants never reach the engine)."""
+    try:
+        return compile(expression, release), None
+    except (FhirPathError, ValueError) as exc:
+        return None, str(exc)
 
 
 def _constraints(element: ElementPlan) -> list[dict[str, Any]]:
@@ -75,14 +85,11 @@ def _compiled(element: ElementPlan) -> list[Invariant]:
         cached = []
         for c in _constraints(element):
             expression = str(c["expression"])
-            try:
-                compiled, problem = compile(expression, element.fhir_release), None
-            except (FhirPathError, ValueError) as exc:
-                compiled, problem = None, str(exc)
             severity: Severity = "warning" if c.get("severity") == "warning" else "error"
             human = str(c.get("human", ""))
             key = str(c.get("key"))
-            cached.append(Invariant(key, severity, human, expression, compiled, problem, _shortcut(expression)))
+            shortcut = _shortcut(expression)
+            cached.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut))
         element.memo["invariants"] = cached
     return cached
 
@@ -128,12 +135,13 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 if not verdict:
                     yield _failed(inv, item)
                 continue
-        if inv.compiled is None:
-            message = f"{inv.key} not checked: the expression cannot be compiled ({inv.problem})"
+        compiled, problem = _engine(inv.expression, inv.release)
+        if compiled is None:
+            message = f"{inv.key} not checked: the expression cannot be compiled ({problem})"
             yield issue("information", "informational", message, item, inv.key)
             continue
         try:
-            result = inv.compiled.evaluate(
+            result = compiled.evaluate(
                 ctx.resource,
                 context_node=None if at_root else item.value,
                 context_type=None if at_root else _context_type(element, item),
