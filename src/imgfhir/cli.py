@@ -286,8 +286,6 @@ def snapshot(
             sd = snapshot_of(store, canonical, fhir_version.value if fhir_version else None)
         except SnapshotError as exc:
             _fail(f"{canonical}: {exc}")
-        except NotImplementedError as exc:
-            _fail(f"{canonical}: snapshot generation not supported{': ' + str(exc) if str(exc) else ''}", EXIT_FAILURE)
     data = orjson.dumps(sd, option=orjson.OPT_INDENT_2) + b"\n"
     if output is None or str(output) == "-":
         typer.echo(data.decode(), nl=False)

@@ -28,7 +28,7 @@ import imgfhir.validation.rules  # noqa: F401 - plans compiled before the rule t
 from imgfhir.packages import PackageStore, Scope, UnknownCanonical, load_store
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.model import ElementPlan
-from imgfhir.validation.plan import ProfilePlan, compile_profile
+from imgfhir.validation.plan import ProfilePlan, compile_profile, compiled_or_none
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
@@ -241,12 +241,7 @@ class ProfileBuilder:
         return self._expansions[value_set]
 
     def _plan(self, url: str) -> ProfilePlan | None:
-        if self.scope.entry(url) is None:
-            return None
-        try:
-            return compile_profile(self.scope, url)
-        except (SnapshotError, UnknownCanonical):
-            return None
+        return compiled_or_none(self.scope, url)
 
     def children(self, element: ElementPlan, type_code: str | None) -> dict[str, ElementPlan]:
         if element.children:

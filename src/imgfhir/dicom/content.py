@@ -258,3 +258,16 @@ def _item(ds: Any, position: str) -> ContentItem:
         item.referenced_position = ".".join(str(int(x)) for x in _values(ref)) or None
     item.source = ds
     return item
+
+
+@contextmanager
+def named_errors(name: str) -> Iterator[None]:
+    """Every failure while reading `name` becomes one DicomError that starts with the file's name."""
+    try:
+        yield
+    except DicomError as exc:  # from deep in the content tree: name the file
+        if str(exc).startswith(f"{name}:"):
+            raise
+        raise DicomError(f"{name}: {exc}") from exc
+    except READ_ERRORS as exc:
+        raise DicomError(f"{name}: unreadable or truncated DICOM data ({type(exc).__name__}: {exc})") from exc

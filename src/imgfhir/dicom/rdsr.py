@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from imgfhir.dicom.content import (
-    READ_ERRORS,
     SRT_TO_SCT,
     ContentItem,
     DicomError,
     content_tree,
+    named_errors,
     pydicom_warnings,
     read_dataset,
 )
@@ -211,14 +211,8 @@ def read_rdsr(source: str | Path | Any, modality: str | None = None) -> Rdsr:
     knows it: a projection X-ray RDSR does not say which one it is.
     """
     dataset, name = read_dataset(source)
-    try:
+    with named_errors(name):
         return _read(dataset, name, modality)
-    except DicomError as exc:  # from deep in the content tree: name the file
-        if str(exc).startswith(f"{name}:"):
-            raise
-        raise DicomError(f"{name}: {exc}") from exc
-    except READ_ERRORS as exc:
-        raise DicomError(f"{name}: unreadable or truncated DICOM data ({type(exc).__name__}: {exc})") from exc
 
 
 def _read(dataset: Any, name: str, modality: str | None) -> Rdsr:

@@ -35,6 +35,7 @@ from imgfhir.dicom.content import (
     ContentItem,
     DicomError,
     content_tree,
+    named_errors,
     pydicom_warnings,
     read_dataset,
 )
@@ -167,19 +168,13 @@ def _convert(source: str | Path | Any, bundle_type: BundleType) -> SrConversion:
     if sop_class not in SR_CLASSES:
         raise DicomError(f"{name}: not a DICOM Structured Report (SOP Class UID {sop_class or 'missing'});"
                          " a TID 1500 measurement report is expected")
-    try:
+    with named_errors(name):
         root = content_tree(dataset, name)
         if root.concept is None or not root.is_("126000"):
             raise DicomError(f"{name}: SR of another template: root container {root.concept or '(no concept name)'};"
                              " an Imaging Measurement Report (126000, DCM) is expected")
         builder = _Builder(dataset, name, issues)
         builder.build(root)
-    except DicomError as exc:  # from deep in the content tree: name the file
-        if str(exc).startswith(f"{name}:"):
-            raise
-        raise DicomError(f"{name}: {exc}") from exc
-    except READ_ERRORS as exc:
-        raise DicomError(f"{name}: unreadable or truncated DICOM data ({type(exc).__name__}: {exc})") from exc
     return SrConversion(bundle=builder.bundle(bundle_type), issues=issues)
 
 

@@ -17,7 +17,7 @@ from imgfhir.packages import UnknownCanonical
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue
-from imgfhir.validation.plan import ProfilePlan, compile_profile
+from imgfhir.validation.plan import compile_profile, compiled_or_none
 
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 MAX_RESOURCE_DEPTH = 32
@@ -69,7 +69,7 @@ def children_of(ctx: Context, element: ElementPlan, type_code: str | None) -> di
         found = _content_reference(ctx, ref)
     elif type_code and not is_primitive(type_code) and type_code not in RESOURCE_TYPES:
         url = type_profile(element, type_code) or FHIR_SD + type_code
-        plan = _plan_or_none(ctx, url) or _plan_or_none(ctx, FHIR_SD + type_code)
+        plan = compiled_or_none(ctx.scope, url) or compiled_or_none(ctx.scope, FHIR_SD + type_code)
         if plan is not None:
             found = plan.root.children
     element.memo[key] = found
@@ -78,7 +78,7 @@ def children_of(ctx: Context, element: ElementPlan, type_code: str | None) -> di
 
 def _content_reference(ctx: Context, ref: str) -> dict[str, ElementPlan]:
     url, _, fragment = ref.partition("#")
-    plan = _plan_or_none(ctx, url or FHIR_SD + fragment.split(".")[0])
+    plan = compiled_or_none(ctx.scope, url or FHIR_SD + fragment.split(".")[0])
     if plan is None:
         return {}
     node = plan.root
@@ -88,15 +88,6 @@ def _content_reference(ctx: Context, ref: str) -> dict[str, ElementPlan]:
             return {}
         node = nxt
     return node.children
-
-
-def _plan_or_none(ctx: Context, url: str) -> ProfilePlan | None:
-    if ctx.scope.entry(url) is None:
-        return None
-    try:
-        return compile_profile(ctx.scope, url)
-    except (SnapshotError, UnknownCanonical):
-        return None
 
 
 def slots(ctx: Context, element: ElementPlan, type_code: str | None) -> dict[str, Slot]:
@@ -133,12 +124,8 @@ def groups(
     return cached
 
 
-def occurrences(ctx: Context, parent: Item, element: ElementPlan, table: dict[str, Slot]) -> list[Item]:
-    """Every value of `element` inside `parent` (a JSON object), as items in document order."""
-    return _occurrences(parent, [(k, s) for k, s in table.items() if s.element is element])
-
-
 def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
+    """Every value of one child element inside `parent` (a JSON object), as items in document order."""
     obj = parent.value
     found: list[Item] = []
     for key, slot in keyed:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from imgfhir.packages import Scope
-from imgfhir.snapshot import generator_for
+from imgfhir.packages import Scope, UnknownCanonical
+from imgfhir.snapshot import SnapshotError, generator_for
 from imgfhir.snapshot.tree import Node, build
 from imgfhir.validation.model import RULES, Binding, ElementPlan
 
@@ -113,3 +113,13 @@ def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
         plan = ProfilePlan(sd, _element(tree, str(sd.get("url")), scope.release), scope.release)
         plans[key] = plan
     return plan
+
+
+def compiled_or_none(scope: Scope, canonical: str) -> ProfilePlan | None:
+    """The plan of `canonical`, or None when it is unknown or has no usable snapshot (callers fall back)."""
+    if scope.entry(canonical) is None:
+        return None
+    try:
+        return compile_profile(scope, canonical)
+    except (SnapshotError, UnknownCanonical):
+        return None
