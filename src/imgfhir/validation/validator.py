@@ -153,21 +153,19 @@ def _as_list(profile: str | list[str] | None) -> list[str]:
 
 
 def _bundle_index(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    if res.get("resourceType") != "Bundle":
+    """fullUrl and `Type/id` → entry resource of a Bundle (the Bundle rules' index, as resources)."""
+    from imgfhir.validation.rules.bundles import BundleIndex
+
+    if res.get("resourceType") != "Bundle" or not isinstance(res.get("entry"), list):
         return {}
-    index: dict[str, dict[str, Any]] = {}
-    for entry in res.get("entry", ()) if isinstance(res.get("entry"), list) else ():
-        target = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(target, dict):
-            continue
-        full_url = entry.get("fullUrl")
-        if isinstance(full_url, str):
-            index[full_url] = target
-        if isinstance(target.get("resourceType"), str) and isinstance(target.get("id"), str):
-            index.setdefault(f"{target['resourceType']}/{target['id']}", target)
-            if isinstance(full_url, str) and full_url.endswith(f"{target['resourceType']}/{target['id']}"):
-                index.setdefault(full_url, target)
-    return index
+    index = BundleIndex.of(res)
+    entries = res["entry"]
+    found: dict[str, dict[str, Any]] = {}
+    for key, at in [*index.type_ids.items(), *index.full_urls.items()]:
+        target = entries[at].get("resource") if isinstance(entries[at], dict) else None
+        if isinstance(target, dict):
+            found[key] = target
+    return found
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:
