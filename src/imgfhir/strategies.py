@@ -17,6 +17,7 @@ import base64
 import contextlib
 import copy
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +95,33 @@ class _Draw:
     sites: list[Site] = field(default_factory=list)
     contained: list[dict[str, Any]] = field(default_factory=list)  # targets built for references
     nested: bool = False  # building a contained resource: its references stay literal
+    bundle: _BundleContext | None = None  # building a Bundle: references name its entries
+    targets: tuple[str, ...] = ()  # target profiles of the CodeableReference being built
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One entry of a Bundle being built: planned (fullUrl, profile) before its resource exists, so
+    that references made while building other entries can already name it."""
+
+    full_url: str
+    type: str
+    profile: str
+    conforms: frozenset[str]  # the profile and the profiles it derives from
+    resource: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class _BundleContext:
+    seed: int
+    entries: list[_Entry] = field(default_factory=list)
+
+    def full_url(self) -> str:
+        """A fresh urn:uuid (bdl-7: fullUrls are unique): the entry's index below a drawn prefix."""
+        return f"urn:uuid:{uuid.UUID(int=(self.seed << 16) | len(self.entries), version=4)}"
+
+    def find(self, full_url: str) -> _Entry | None:
+        return next((e for e in self.entries if e.full_url == full_url), None)
 
 
 def upper_first(code: str) -> str:
@@ -285,18 +313,187 @@ class ProfileBuilder:
 
     def resource(self, d: _Draw) -> dict[str, Any]:
         rt = self.plan.type
+        if rt == "Bundle" and not d.nested and d.bundle is None:
+            return self.bundle(d)
         out: dict[str, Any] = {"resourceType": rt}
         out.update(self.complex(d, self.plan.root, rt, rt, (), 0, None, None))
         if d.contained and not d.nested:
             out["contained"] = d.contained
         return out
 
+    def bundle(self, d: _Draw) -> dict[str, Any]:
+        """A Bundle whose entries are built from its entry slices, each from the slice's profile, and
+        whose references all name entries of the Bundle (a document is self-contained). The slices'
+        entries are planned before anything is built, the Composition first (bdl-11); a reference no
+        planned entry can answer plans a new entry from the reference's target profile."""
+        ctx = d.bundle = _BundleContext(d.draw(st.integers(0, 2**64 - 1)))
+        try:
+            root = self.plan.root
+            entry = root.children.get("entry")
+            planned: list[tuple[str, str, ElementPlan]] = []
+            for sl in entry.slices if entry is not None else ():
+                types = _slice_resource_types(sl)
+                if sl.max == 0 or not types:
+                    continue
+                n = sl.min or int(self.optional(d, 1))
+                planned += [(*d.draw(st.sampled_from(types)), sl) for _ in range(n)]
+            fixed_type = root.children["type"].fixed if "type" in root.children else None
+            if fixed_type is not None and fixed_type[1] == "document":
+                planned.sort(key=lambda tp: tp[0] != "Composition")  # stable: slices keep their order
+            for type_code, profile, _ in planned:
+                self.plan_entry(ctx, type_code, profile)
+            out: dict[str, Any] = {"resourceType": "Bundle"}
+            out.update(self.complex(d, root, "Bundle", "Bundle", (), 0, None, None))
+            if out.get("type") == "document":  # bdl-9: identifier.system and .value; bdl-10: timestamp
+                ident = out.get("identifier")
+                ident = out["identifier"] = ident if isinstance(ident, dict) else {}
+                ident.setdefault("system", d.draw(PRIMITIVES["uri"]))
+                ident.setdefault("value", d.draw(_WORD))
+                out.setdefault("timestamp", d.draw(PRIMITIVES["instant"]))
+            i = 0
+            while i < len(ctx.entries):
+                e = ctx.entries[i]
+                sub = builder_for(e.profile, store=self.store, release=self.release)
+                expr, ptr = f"Bundle.entry[{i}].resource", ("entry", i, "resource")
+                e.resource = {"resourceType": e.type}
+                e.resource.update(sub.complex(d, sub.plan.root, e.type, expr, ptr, 0, None, None))
+                i += 1
+            self.link_report_and_composition(d, ctx)
+            for i, (_, _, sl) in enumerate(planned):  # where a mutant of an entry shows: its slice's count
+                members = sum(1 for e in ctx.entries if e.type in _slice_types(sl) and _slice_profiles(sl) & e.conforms)
+                at, where = ("entry", i), f"Bundle.entry[{i}]"
+                d.sites.append(Site(at, where, "Bundle", sl, None, "entry", True, members, entry, False, "entry"))
+            if ctx.entries:
+                out["entry"] = [{"fullUrl": e.full_url, "resource": e.resource} for e in ctx.entries]
+            return out
+        finally:
+            d.bundle = None
+
+    def link_report_and_composition(self, d: _Draw, ctx: _BundleContext) -> None:
+        """The two cross-resource invariants of the EU imaging report documents, met once every entry
+        is built: dr-comp-author-org (the Organizations performing the report are the Composition's
+        Organization authors, in order: the report's are copied there) and R5 dgr-1 (the Observations
+        of the Composition's sections are among the report's results: added there, or taken out of
+        the section when the report's results do not allow them)."""
+        compositions = [e for e in ctx.entries if e.type == "Composition" and e.resource is not None]
+        for report in ctx.entries:
+            if report.type != "DiagnosticReport" or report.resource is None:
+                continue
+            orgs = [r for r in report.resource.get("performer", ()) if self._entry_type(ctx, r) == "Organization"]
+            for comp in compositions:
+                assert comp.resource is not None
+                authors = comp.resource.setdefault("author", [])
+                if orgs and not any(self._entry_type(ctx, r) == "Organization" for r in authors):
+                    authors += [{"reference": r["reference"]} for r in orgs]
+            target = ctx.find(str((report.resource.get("composition") or {}).get("reference")))
+            if target is None or target.resource is None:
+                continue
+            sub = builder_for(report.profile, store=self.store, release=self.release)
+            result_element = sub.plan.root.children.get("result")
+            results = report.resource.setdefault("result", [])
+            for k, section in enumerate(target.resource.get("section", ())):
+                kept = []
+                for ref in section.get("entry", ()):
+                    included = {r.get("reference") for r in results} | {
+                        m.get("reference")
+                        for r in results
+                        if (e := ctx.find(str(r.get("reference")))) is not None and e.resource is not None
+                        for m in e.resource.get("hasMember", ())
+                    }
+                    if self._entry_type(ctx, ref) != "Observation" or ref.get("reference") in included:
+                        kept.append(ref)
+                        continue
+                    found = ctx.find(str(ref.get("reference")))
+                    first = ctx.find(str(results[0].get("reference"))) if results else None
+                    if result_element is not None and found is not None and self._answers(ctx, result_element, found):
+                        results.append({"reference": found.full_url})
+                        kept.append(ref)
+                    elif first is not None and first.resource is not None and first.type == "Observation":
+                        members = first.resource.setdefault("hasMember", [])  # dgr-1's second way in
+                        members.append({"reference": ref.get("reference")})
+                        kept.append(ref)
+                if len(kept) < len(section.get("entry", ())):
+                    section["entry"] = kept
+                    at = ("entry", ctx.entries.index(target), "resource", "section", k, "entry")
+                    d.sites[:] = [s for s in d.sites if s.pointer[: len(at)] != at]
+                    if not kept:
+                        del section["entry"]
+            if not results:
+                del report.resource["result"]
+
+    @staticmethod
+    def _entry_type(ctx: _BundleContext, ref: Any) -> str | None:
+        found = ctx.find(str(ref.get("reference"))) if isinstance(ref, dict) else None
+        return found.type if found is not None else None
+
+    def _answers(self, ctx: _BundleContext, element: ElementPlan, entry: _Entry) -> bool:
+        return entry in self.bundle_candidates(ctx, element, _target_profiles(element, "Reference"))[1]
+
+    def plan_entry(self, ctx: _BundleContext, type_code: str, profile: str) -> _Entry:
+        entry = _Entry(ctx.full_url(), type_code, profile, self.lineage(profile))
+        ctx.entries.append(entry)
+        return entry
+
+    def lineage(self, url: str) -> frozenset[str]:
+        """`url` and the profiles it derives from: an instance of `url` conforms to all of them."""
+        found: list[str] = []
+        current: Any = url
+        while isinstance(current, str) and current not in found:
+            found.append(current)
+            try:
+                current = builder_for(current, store=self.store, release=self.release).plan.sd.get("baseDefinition")
+            except (SnapshotError, UnknownCanonical):
+                break
+        return frozenset(found)
+
+    def profile_type(self, url: str) -> str:
+        hit = self.scope.entry(url)
+        return str(hit[1].type) if hit is not None and hit[1].type else url.rsplit("/", 1)[-1]
+
+    def bundle_target(
+        self, d: _Draw, element: ElementPlan, slice_ctx: tuple[ElementPlan, list[list[str]]] | None
+    ) -> str:
+        """The fullUrl of an entry meeting the reference's target profiles: an entry already planned
+        (the slices' entries answer most references, and a slice's maximum is not exceeded by a second
+        Patient), else a new entry built from one of the target profiles."""
+        ctx = d.bundle
+        assert ctx is not None
+        options, existing = self.bundle_candidates(ctx, element, _target_profiles(element, "Reference") or d.targets)
+        if existing:
+            return str(d.draw(st.sampled_from(existing)).full_url)
+        type_code, profile = d.draw(st.sampled_from(options))
+        return self.plan_entry(ctx, type_code, profile).full_url
+
+    def bundle_candidates(
+        self, ctx: _BundleContext, element: ElementPlan, urls: tuple[str, ...]
+    ) -> tuple[list[tuple[str, str]], list[_Entry]]:
+        """(type, profile) a reference of `element` may target, and the planned entries that meet one."""
+        options = [(self.profile_type(u), u) for u in urls]
+        avoid = _BUNDLE_AVOID.get(element.path)
+        if avoid and any(t != avoid for t, _ in options):
+            options = [(t, u) for t, u in options if t != avoid]
+        if not options or any(t in ("Resource", "DomainResource") for t, _ in options):
+            # any resource: the patient when there is one (the usual subject), else any entry
+            anything = [e for e in ctx.entries if e.type != avoid] or ctx.entries
+            return [("Patient", FHIR_SD + "Patient")], [e for e in anything if e.type == "Patient"] or anything
+        existing = [
+            e for e in ctx.entries if any(e.type == t and (u == FHIR_SD + t or u in e.conforms) for t, u in options)
+        ]
+        return options, existing
+
+    def bundle_has_target(self, d: _Draw, child: ElementPlan) -> bool:
+        """Whether a planned entry answers a reference of `child` (optional references to resources the
+        Bundle does not hold yet are left out: each would add an entry, and its references more)."""
+        assert d.bundle is not None
+        urls = _target_profiles(child, "Reference") + _target_profiles(child, "CodeableReference")
+        return bool(self.bundle_candidates(d.bundle, child, urls)[1])
+
     def contained_target(
         self, d: _Draw, element: ElementPlan, slice_ctx: tuple[ElementPlan, list[list[str]]] | None
     ) -> dict[str, Any] | None:
         """A contained resource conforming to the target profile of a reference that a `profile`
         discriminator slices on (the validator resolves the reference and checks the target's profile)."""
-        if d.nested or slice_ctx is None:
+        if d.nested or slice_ctx is None or d.bundle is not None:
             return None
         discriminators = (slice_ctx[0].slicing or {}).get("discriminator", ())
         if not any(isinstance(x, dict) and x.get("type") == "profile" for x in discriminators):
@@ -343,6 +540,25 @@ class ProfileBuilder:
         """A JSON object for `element` carrying `type_code`, children walked from the plan."""
         if type_code == "Reference" and not element.children:
             return self.reference(d, element, expr, pointer, slice_ctx, rel)
+        if type_code == "CodeableReference" and d.bundle is not None:
+            saved, d.targets = d.targets, _target_profiles(element, "CodeableReference")
+            try:
+                return self.complex_children(d, element, type_code, expr, pointer, depth, slice_ctx, rel)
+            finally:
+                d.targets = saved
+        return self.complex_children(d, element, type_code, expr, pointer, depth, slice_ctx, rel)
+
+    def complex_children(
+        self,
+        d: _Draw,
+        element: ElementPlan,
+        type_code: str | None,
+        expr: str,
+        pointer: tuple[str | int, ...],
+        depth: int,
+        slice_ctx: tuple[ElementPlan, list[list[str]]] | None,
+        rel: list[str] | None,
+    ) -> dict[str, Any]:
         kids = self.children(element, type_code)
         out: dict[str, Any] = {}
         is_root = depth == 0
@@ -358,12 +574,21 @@ class ProfileBuilder:
                 continue
             if is_root and child.name in _RESOURCE_SKIP and child.min == 0:
                 continue
+            if is_root and type_code == "Bundle" and child.name == "entry" and d.bundle is not None:
+                continue  # the entries are built from the entry slices (`bundle`)
             if child.name in element.memo.get("strategies:drop", ()):
                 continue
             if child.name == "url" and type_code == "Extension" and child.fixed is None:
                 continue
             required = child.min > 0 or any(s.min > 0 for s in child.slices)
             if not required and (child.name in _SKIP_OPTIONAL or not self.optional(d, depth)):
+                continue
+            if (
+                not required
+                and d.bundle is not None
+                and set(child.type_codes) & {"Reference", "CodeableReference"}
+                and not self.bundle_has_target(d, child)
+            ):
                 continue
             if not required and any(
                 t in ("Resource", "Narrative") or (t[:1].isupper() and _is_resource(self, t)) for t in child.type_codes
@@ -373,7 +598,8 @@ class ProfileBuilder:
         if type_code == "Reference" and "type" in out and isinstance(out.get("reference"), str):
             # the stated type agrees with the literal one (or with the contained target's)
             local = [c["resourceType"] for c in d.contained if f"#{c['id']}" == out["reference"]]
-            out["type"] = local[0] if local else out["reference"].split("/")[0]
+            found = d.bundle.find(out["reference"]) if d.bundle is not None else None
+            out["type"] = found.type if found else local[0] if local else out["reference"].split("/")[0]
             d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, "type")]
         for first, second in self.exclusive_children(element):
             keep_second = kids.get(second) or kids.get(second + "[x]")
@@ -429,6 +655,8 @@ class ProfileBuilder:
             m = _ONE_OF.match(expression)
             if m:
                 found = re.findall(r"(\w+)\.exists\(\)", m.group(0))
+            elif _COUNT_SUM.fullmatch(expression.strip()):  # org-1: (identifier.count() + name.count()) > 0
+                found = re.findall(r"(\w+)\.count\(\)", expression)
             elif " xor " not in expression:
                 # a disjunction with other terms too: making one `a.exists()` / `a.empty().not()` true suffices
                 terms = _top_level_or(expression.strip())
@@ -636,6 +864,8 @@ class ProfileBuilder:
             return _merge_pattern(pattern, generated), "pattern"
         if _is_primitive(type_code):
             if type_code == "string" and expr.endswith(".reference"):
+                if d.bundle is not None:
+                    return self.bundle_target(d, element, None), "reference"
                 return f"Patient/{d.draw(_ID)}", "reference"
             strategy = PRIMITIVES.get(type_code, _TEXT)
             return d.draw(strategy), "generated"
@@ -674,6 +904,8 @@ class ProfileBuilder:
         contained = self.contained_target(d, element, slice_ctx)
         if contained is not None:
             ref = {"reference": f"#{contained['id']}"}
+        elif d.bundle is not None:
+            ref = {"reference": self.bundle_target(d, element, slice_ctx)}
         else:
             target = d.draw(st.sampled_from(self.target_types(element)))
             ref = {"reference": f"{target}/{d.draw(_ID)}"}
@@ -695,6 +927,39 @@ class ProfileBuilder:
         return ref
 
 
+# dr-comp-author-org (EU imaging documents): the Organizations among the DiagnosticReport's performers
+# are those among the Composition's authors; neither is made an Organization, so both are empty
+_BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.performer": "Organization"}
+
+
+def _target_profiles(element: ElementPlan, type_code: str) -> tuple[str, ...]:
+    return tuple(
+        str(u).split("|", 1)[0]
+        for t in element.ed.get("type", ())
+        if t.get("code") == type_code
+        for u in t.get("targetProfile", ())
+    )
+
+
+def _slice_resource_types(entry_slice: ElementPlan) -> list[tuple[str, str]]:
+    """(resource type, profile) an entry slice's `resource` allows; none when it allows any resource."""
+    resource = entry_slice.children.get("resource")
+    out: list[tuple[str, str]] = []
+    for t in resource.ed.get("type", ()) if resource is not None else ():
+        code = str(t.get("code"))
+        if code not in ("Resource", "DomainResource"):
+            out += [(code, str(u).split("|", 1)[0]) for u in t.get("profile") or [FHIR_SD + code]]
+    return out
+
+
+def _slice_types(entry_slice: ElementPlan) -> set[str]:
+    return {t for t, _ in _slice_resource_types(entry_slice)}
+
+
+def _slice_profiles(entry_slice: ElementPlan) -> set[str]:
+    return {p for _, p in _slice_resource_types(entry_slice)}
+
+
 def _is_resource(builder: ProfileBuilder, type_code: str) -> bool:
     if type_code in ("Resource", "DomainResource"):
         return True
@@ -707,6 +972,7 @@ _ANTECEDENT = re.compile(r"^\(?\s*(\w+)\.exists\(\)\s*\)?\s+implies\s+")
 _EXISTS_ONLY = re.compile(r"\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?")
 _EMPTY_TERM = re.compile(r"(\w+)\.empty\(\)")
 _EXISTS_TERM = re.compile(r"(\w+)\.(?:exists\(\)|empty\(\)\.not\(\))")
+_COUNT_SUM = re.compile(r"\(?\s*\w+\.count\(\)(\s*\+\s*\w+\.count\(\))*\s*\)?\s*>\s*0")
 _ONE_OF = re.compile(r"^\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?$")
 
 
@@ -825,13 +1091,94 @@ def mutations(
             reject()
         kind = draw(st.sampled_from(sorted(options)))
         site = draw(st.sampled_from(options[kind]))
-        return apply_mutation(builder, instance, kind, site, _Draw(draw))
+        mutant, expected = apply_mutation(builder, instance, kind, site, _Draw(draw))
+        if _entry_verdict(builder, kind, site, sites, instance) == "slice":
+            change = f"{expected.change}: the entry no longer conforms to its slice's profile"
+            expected = ExpectedIssue(kind, "cardinality", "Bundle", change)
+        return mutant, expected
 
     return mutate()
 
 
 def candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> list[Site | None]:
     """The places in one generated instance where a mutation of `kind` is well defined."""
+    found = _candidates(kind, sites, builder, instance)
+    if builder.plan.type != "Bundle":
+        return found
+    return [s for s in found if _entry_verdict(builder, kind, s, sites, instance) is not None]
+
+
+def _entry_verdict(
+    builder: ProfileBuilder, kind: str, site: Site | None, sites: list[Site], instance: dict[str, Any]
+) -> str | None:
+    """Where a mutant inside a Bundle entry shows. An entry that breaks its slice's profile no longer
+    matches that (open) slice and is checked against its base definition only: a violation the base
+    definition also states is reported where it is ("precise"); any other is reported as the slice
+    falling below its minimum ("slice"), or not at all when the slice has room to spare (None)."""
+    if site is None or len(site.pointer) < 4 or site.pointer[0] != "entry" or site.pointer[2] != "resource":
+        return "precise"
+    if kind in ("primitive-format", "unknown-element", "dangling-reference") or _base_states(
+        builder, kind, site, instance
+    ):
+        return "precise"
+    slot = next((s for s in sites if s.how == "entry" and s.pointer == site.pointer[:2]), None)
+    return "slice" if slot is not None and slot.group_size <= slot.element.min else None
+
+
+def _base_states(builder: ProfileBuilder, kind: str, site: Site, instance: dict[str, Any]) -> bool:
+    """Whether the base definition of the entry's resource type forbids what mutation `kind` does at `site`."""
+    base = _base_element(builder, instance, site.pointer)
+    if base is None:
+        return False
+    held = _find(instance, site.pointer[:-1]) if site.array else None
+    count = len(held) if isinstance(held, list) else 1
+    if kind == "drop-required":
+        return base.min >= count
+    if kind == "exceed-max":
+        return base.max is not None and count >= base.max
+    if kind == "binding":
+        return base.binding is not None and base.binding.strength == "required"
+    if kind == "choice-type":
+        foreign = _foreign_type(site)
+        return foreign is not None and foreign not in base.type_codes
+    if kind == "invariant":
+        found = _invariant_option(builder, site, instance)
+        return found is not None and any(c.get("key") == found[0] for c in base.ed.get("constraint", ()))
+    return False  # fixed, pattern and slices are the profile's own
+
+
+def _base_element(
+    builder: ProfileBuilder, instance: dict[str, Any], pointer: tuple[str | int, ...]
+) -> ElementPlan | None:
+    """The base resource definition's element at `pointer` (inside a Bundle entry's resource)."""
+    resource = _find(instance, pointer[:3])
+    if not isinstance(resource, dict):
+        return None
+    rt = str(resource.get("resourceType"))
+    try:
+        base = builder_for(FHIR_SD + rt, store=builder.store, release=builder.release)
+    except (SnapshotError, UnknownCanonical):
+        return None
+    node: ElementPlan = base.plan.root
+    type_code: str | None = rt
+    for step in pointer[3:]:
+        if isinstance(step, int):
+            continue
+        kids = base.children(node, type_code)
+        child = kids.get(step)
+        if child is None:
+            child = next((k for n, k in kids.items() if k.is_choice and _has_child({step: 0}, n[:-3])), None)
+            if child is None:
+                return None
+            suffix = step[len(child.name) - 3 :]
+            type_code = next((t for t in child.type_codes if upper_first(t) == suffix), None)
+        else:
+            type_code = child.type_codes[0] if len(child.type_codes) == 1 else None
+        node = child
+    return node
+
+
+def _candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> list[Site | None]:
     safe = [s for s in sites if not s.discriminating and not _under_special(s, sites)]
     if kind == "drop-required":
         return [
