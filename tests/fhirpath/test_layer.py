@@ -59,6 +59,15 @@ def test_evaluation_errors_raise_fhirpath_error() -> None:
         evaluate(PATIENT, "%undefined")
 
 
+def test_evaluation_error_messages_show_no_object_reprs() -> None:
+    """A collection where a singleton is required is described by its size (short, the same every run)."""
+    resource = {"resourceType": "Observation", "component": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}
+    with pytest.raises(FhirPathError) as info:
+        evaluate(resource, "component in component", release="R4")
+    assert "a collection of 3 items" in str(info.value)
+    assert " object at 0x" not in str(info.value)
+
+
 def test_standard_environment_variables() -> None:
     assert evaluate(PATIENT, "%resource.id") == ["p1"]
     assert evaluate(PATIENT, "%rootResource.id") == ["p1"]

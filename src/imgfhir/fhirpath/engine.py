@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -255,7 +256,18 @@ class CompiledExpression:
         except FhirPathError:
             raise
         except Exception as exc:
-            raise FhirPathError(f"{type(exc).__name__}: {exc}", self.expression, "evaluation") from exc
+            raise FhirPathError(f"{type(exc).__name__}: {_readable(str(exc))}", self.expression, "evaluation") from exc
+
+
+_NODE_LIST = re.compile(r"\[(?:<[\w.]+ object at 0x[0-9a-fA-F]+>(?:, )?)+\]")
+_NODE = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def _readable(message: str) -> str:
+    """fhirpathpy's messages show collections as object reprs: say how many items instead, so a
+    message is short and the same from one run to the next."""
+    message = _NODE_LIST.sub(lambda m: f"a collection of {m.group(0).count(' object at ')} items", message)
+    return _NODE.sub("an item", message)
 
 
 def _trace(label: str, items: Any) -> None:
@@ -325,8 +337,6 @@ def compile(
     return CompiledExpression(expression, release.upper(), ast)
 
 
-def evaluate(
-    resource: Any, expression: str, release: str = "R4", env: Mapping[str, Any] | None = None
-) -> list[Any]:
+def evaluate(resource: Any, expression: str, release: str = "R4", env: Mapping[str, Any] | None = None) -> list[Any]:
     """One-shot convenience: `compile(expression, release).evaluate(resource, env=env)`."""
     return compile(expression, release).evaluate(resource, env=env)

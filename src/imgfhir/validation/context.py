@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from imgfhir.packages import Scope
 
 if TYPE_CHECKING:
+    from imgfhir.outcome import Issue
     from imgfhir.terminology import Terminology
     from imgfhir.validation.model import Item
     from imgfhir.validation.validator import Validator
@@ -36,6 +37,9 @@ class Context:
     depth: int = 0
     # (id of a value, profiles) → conforms: slicing asks again for every slice and occurrence
     conformance: dict[tuple[int, tuple[str, ...]], bool] = field(default_factory=dict)
+    # (id of a resource, profile) → (where it was checked, its issues): see engine.against
+    checked: dict[tuple[int, str], tuple[tuple[str | int, ...], list[Issue]]] = field(default_factory=dict)
+    locations: dict[int, Item] | None = None  # id of a resource → where it sits in the document
 
     @cached_property
     def terminology(self) -> Terminology:

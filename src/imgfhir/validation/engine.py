@@ -8,7 +8,7 @@ function in the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,19 +17,18 @@ from imgfhir.packages import UnknownCanonical
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue
-from imgfhir.validation.plan import compile_profile, compiled_or_none
+from imgfhir.validation.plan import (
+    FHIR_SD,
+    RESOURCE_TYPES,
+    compile_profile,
+    type_children,
+)
 
-FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 MAX_RESOURCE_DEPTH = 32
-RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 
 
 def upper_first(code: str) -> str:
     return code[:1].upper() + code[1:]
-
-
-def is_primitive(type_code: str | None) -> bool:
-    return bool(type_code) and type_code[:1].islower()  # type: ignore[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,47 +46,9 @@ def is_array_element(element: ElementPlan) -> bool:
     return max_value != "1" and max_value != "0"
 
 
-def type_profile(element: ElementPlan, type_code: str | None) -> str | None:
-    for t in element.ed.get("type", ()):
-        profiles = t.get("profile") or []
-        if profiles and (type_code is None or len(element.type_codes) == 1 or t.get("code") == type_code):
-            return str(profiles[0])
-    return None
-
-
 def children_of(ctx: Context, element: ElementPlan, type_code: str | None) -> dict[str, ElementPlan]:
     """The child definitions that apply below `element` for a value of `type_code`."""
-    if element.children:
-        return element.children
-    key = f"children:{type_code}"
-    cached = element.memo.get(key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    found: dict[str, ElementPlan] = {}
-    ref = element.ed.get("contentReference")
-    if isinstance(ref, str):
-        found = _content_reference(ctx, ref)
-    elif type_code and not is_primitive(type_code) and type_code not in RESOURCE_TYPES:
-        url = type_profile(element, type_code) or FHIR_SD + type_code
-        plan = compiled_or_none(ctx.scope, url) or compiled_or_none(ctx.scope, FHIR_SD + type_code)
-        if plan is not None:
-            found = plan.root.children
-    element.memo[key] = found
-    return found
-
-
-def _content_reference(ctx: Context, ref: str) -> dict[str, ElementPlan]:
-    url, _, fragment = ref.partition("#")
-    plan = compiled_or_none(ctx.scope, url or FHIR_SD + fragment.split(".")[0])
-    if plan is None:
-        return {}
-    node = plan.root
-    for name in fragment.split(".")[1:]:
-        nxt = node.children.get(name)
-        if nxt is None:
-            return {}
-        node = nxt
-    return node.children
+    return type_children(ctx.scope, element, type_code)
 
 
 def slots(ctx: Context, element: ElementPlan, type_code: str | None) -> dict[str, Slot]:
@@ -190,15 +151,44 @@ def _resource_profiles(element: ElementPlan, type_code: str | None) -> list[str]
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The child groups of an element for one type, indexed for the walk: which group a JSON key
+    belongs to (`_x` siblings too), and which groups have rules that speak even when absent."""
+
+    groups: list[tuple[ElementPlan, list[tuple[str, Slot]]]]
+    index: dict[str, int]
+    ruled: frozenset[int]  # groups with group rules, leaving out those the base pass covers
+
+
+def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
+    key = f"layout:{type_code}"
+    cached: Layout | None = element.memo.get(key)
+    if cached is None:
+        found = groups(ctx, element, type_code)
+        index = {k: i for i, (_, keyed) in enumerate(found) for name, _ in keyed for k in (name, "_" + name)}
+        ruled = frozenset(i for i, (child, _) in enumerate(found) if child.group_rules and not child.same_as_base)
+        cached = element.memo[key] = Layout(found, index, ruled)
+    return cached
+
+
 def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     obj = item.value
-    for child, keyed in groups(ctx, element, item.type):
+    plan = layout(ctx, element, item.type)
+    extra = bool(ctx.validator.extra_rules)
+    if extra:
+        wanted: Iterable[int] = range(len(plan.groups))
+    else:
+        index = plan.index
+        present = {index[k] for k in obj if k in index}
+        wanted = sorted(present | plan.ruled) if plan.ruled else sorted(present)
+    for i in wanted:
+        child, keyed = plan.groups[i]
+        if child.same_as_base and not extra:
+            continue  # restates the base definition, which is checked in its own pass
+        group = _occurrences(item, keyed)
         group_rules = child.group_rules
-        present = any(k in obj or "_" + k in obj for k, _ in keyed)
-        if not present and not group_rules and not ctx.validator.extra_rules:
-            continue  # absent and nothing to say about absence
-        group = _occurrences(item, keyed) if present else []
-        if ctx.validator.extra_rules:
+        if extra:
             group_rules = group_rules + ctx.validator.extra_rules_for(child)[1]
         if group_rules:
             saved = ctx.group
@@ -212,11 +202,8 @@ def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[I
             yield from check_element(ctx, child, occ)
 
 
-def check_resource(
-    ctx: Context, item: Item, profiles: list[str] | None = None, *, only: bool = False
-) -> Iterator[Issue]:
-    """Validate a resource against its base definition, its known meta.profile and `profiles`
-    (with `only`, against `profiles` alone: a conformance probe)."""
+def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) -> Iterator[Issue]:
+    """Validate a resource against its base definition, its known meta.profile and `profiles`."""
     res = item.value
     rt = res.get("resourceType")
     if not isinstance(rt, str):
@@ -229,8 +216,8 @@ def check_resource(
     if ctx.scope.entry(base) is None:
         yield issue("error", "structure", f"unknown resourceType {rt!r} in FHIR {ctx.release}", item, "structure")
         return
-    urls = [] if only else [base]
-    meta = None if only else res.get("meta")
+    urls = [base]
+    meta = res.get("meta")
     declared = meta.get("profile") if isinstance(meta, dict) else None
     for url in declared if isinstance(declared, list) else []:
         if not isinstance(url, str):
@@ -241,27 +228,51 @@ def check_resource(
         else:
             urls.append(url)
     urls += list(profiles or [])
-    saved = (ctx.resource, ctx.resource_item, ctx.depth)
-    ctx.resource, ctx.resource_item, ctx.depth = res, item, ctx.depth + 1
-    root_item = Item(res, item.expression, item.pointer, rt, None)
+    for url in dict.fromkeys(urls):
+        yield from against(ctx, item, url)
+
+
+def against(ctx: Context, item: Item, url: str) -> list[Issue]:
+    """The issues of the resource at `item` against one definition, worked out once per validation:
+    a Bundle entry is reached by the Bundle's base and profile passes, its slices, and the
+    conformance probes of references and slicing, all asking the same question."""
+    key = (id(item.value), url)
+    hit = ctx.checked.get(key)
+    if hit is not None and hit[0] == item.pointer:
+        return hit[1]
+    ctx.checked[key] = (item.pointer, [])  # while being worked out: a reference cycle back here sees none
+    found = list(_against(ctx, item, url))
+    ctx.checked[key] = (item.pointer, found)
+    return found
+
+
+def _against(ctx: Context, item: Item, url: str) -> Iterator[Issue]:
+    res = item.value
+    rt = res["resourceType"]
     try:
-        for url in dict.fromkeys(urls):
-            try:
-                plan = compile_profile(ctx.scope, url)
-            except (SnapshotError, UnknownCanonical) as exc:
-                yield issue("error", "not-supported", f"cannot use profile {url}: {exc}", item, "profile")
-                continue
-            if plan.type != rt:
-                yield issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile")
-                continue
-            root_rules = plan.root.item_rules
-            if ctx.validator.extra_rules:
-                root_rules = root_rules + ctx.validator.extra_rules_for(plan.root)[0]
-            for r in root_rules:
-                yield from r.fn(ctx, plan.root, root_item)
-            yield from check_children(ctx, plan.root, root_item)
+        plan = compile_profile(ctx.scope, url)
+    except (SnapshotError, UnknownCanonical) as exc:
+        yield issue("error", "not-supported", f"cannot use profile {url}: {exc}", item, "profile")
+        return
+    if plan.type != rt:
+        yield issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile")
+        return
+    saved = (ctx.resource, ctx.resource_item, ctx.depth)
+    root_item = Item(res, item.expression, item.pointer, rt, None)
+    ctx.resource, ctx.resource_item, ctx.depth = res, root_item, ctx.depth + 1
+    try:
+        root_rules = plan.root.item_rules
+        if ctx.validator.extra_rules:
+            root_rules = root_rules + ctx.validator.extra_rules_for(plan.root)[0]
+        for r in root_rules:
+            yield from r.fn(ctx, plan.root, root_item)
+        yield from check_children(ctx, plan.root, root_item)
     finally:
         ctx.resource, ctx.resource_item, ctx.depth = saved
+
+
+def _has_errors(issues: Iterable[Issue]) -> bool:
+    return any(i.severity in ("error", "fatal") for i in issues)  # lazy: stops at the first error
 
 
 def conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
@@ -277,15 +288,63 @@ def conforms(ctx: Context, value: Any, type_code: str | None, profiles: list[str
 
 
 def _conforms_uncached(ctx: Context, value: Any, type_code: str | None, profiles: list[str]) -> bool:
-    for url in profiles:
-        if ctx.scope.entry(url) is None:
-            continue
-        probe = Item(value, "$probe", (), type_code)
-        if isinstance(value, dict) and "resourceType" in value:
-            found = check_resource(ctx, probe, [url], only=True)
-        else:
-            plan = compile_profile(ctx.scope, url)
-            found = check_element(ctx, plan.root, probe)
-        if not any(i.severity in ("error", "fatal") for i in found):  # lazy: stops at the first error
+    known = [url for url in profiles if ctx.scope.entry(url) is not None]
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        # a resource conforms to a profile when it meets the profile and its base definition
+        item = resource_location(ctx, value)
+        base = FHIR_SD + value["resourceType"]
+        if not known or ctx.scope.entry(base) is None or _has_errors(against(ctx, item, base)):
+            return False
+        return any(not _has_errors(against(ctx, item, url)) for url in known)
+    for url in known:
+        plan = compile_profile(ctx.scope, url)
+        if not _has_errors(check_element(ctx, plan.root, Item(value, "$probe", (), type_code))):
             return True
     return False
+
+
+def resource_location(ctx: Context, resource: dict[str, Any]) -> Item:
+    """Where `resource` sits in the document being validated (found once per validation), so a
+    conformance probe works it out as the walk will; `$probe` for a resource from elsewhere."""
+    if ctx.locations is None:
+        ctx.locations = _locate(Item(ctx.root, str(ctx.root.get("resourceType")), ()))
+    return ctx.locations.get(id(resource)) or Item(resource, "$probe", (), str(resource.get("resourceType")))
+
+
+def _locate(root: Item) -> dict[int, Item]:
+    """id → item of every resource in a document: the root, contained, Bundle entries (and their
+    response outcomes), Parameters values."""
+    found: dict[int, Item] = {}
+    stack = [root]
+    while stack:
+        at = stack.pop()
+        res = at.value
+        found.setdefault(id(res), at)
+        for item in _objects(at, "contained"):
+            stack.extend(_resource(item))
+        rt = res.get("resourceType")
+        if rt == "Bundle":
+            for entry in _objects(at, "entry"):
+                stack.extend(_resource(entry, "resource"))
+                for response in _objects(entry, "response"):
+                    stack.extend(_resource(response, "outcome"))
+        elif rt == "Parameters":
+            params = _objects(at, "parameter")
+            while params:
+                param = params.pop()
+                stack.extend(_resource(param, "resource"))
+                params.extend(_objects(param, "part"))
+    return found
+
+
+def _objects(parent: Item, name: str) -> list[Item]:
+    """The JSON objects under `name` in `parent` (one, or each of an array), as items."""
+    value = parent.value.get(name)
+    if isinstance(value, list):
+        return [parent.child(name, v, i, None, name) for i, v in enumerate(value) if isinstance(v, dict)]
+    return [parent.child(name, value, None, None, name)] if isinstance(value, dict) else []
+
+
+def _resource(item: Item, name: str | None = None) -> list[Item]:
+    found = _objects(item, name) if name else [item]
+    return [it for it in found if isinstance(it.value.get("resourceType"), str)]

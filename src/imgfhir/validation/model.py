@@ -77,6 +77,9 @@ class ElementPlan:
     item_rules: list[Rule] = field(default_factory=list)
     group_rules: list[Rule] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)  # per-rule compiled data (regexes, FHIRPath, ...)
+    # in a resource profile: this element and all below it restate the base resource's definition
+    # (the base pass checks them; see plan.mark_same_as_base)
+    same_as_base: bool = False
 
     @property
     def is_choice(self) -> bool:

@@ -20,6 +20,8 @@ _SYSTEM_TYPES = {
     "http://hl7.org/fhirpath/System.Time": "time",
 }
 _FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
+RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 
 
 class ProfilePlan:
@@ -100,6 +102,123 @@ def _element(node: Node, profile_url: str, release: str) -> ElementPlan:
     return plan
 
 
+def is_primitive(type_code: str | None) -> bool:
+    return bool(type_code) and type_code[:1].islower()  # type: ignore[index]
+
+
+def type_profile(element: ElementPlan, type_code: str | None) -> str | None:
+    for t in element.ed.get("type", ()):
+        profiles = t.get("profile") or []
+        if profiles and (type_code is None or len(element.type_codes) == 1 or t.get("code") == type_code):
+            return str(profiles[0])
+    return None
+
+
+def type_children(scope: Scope, element: ElementPlan, type_code: str | None) -> dict[str, ElementPlan]:
+    """The child definitions that apply below `element` for a value of `type_code` (cached): its own
+    unfolded children, else those of its content reference, type profile or type."""
+    if element.children:
+        return element.children
+    key = f"children:{type_code}"
+    cached = element.memo.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found: dict[str, ElementPlan] = {}
+    ref = element.ed.get("contentReference")
+    if isinstance(ref, str):
+        found = _content_reference(scope, ref)
+    elif type_code and not is_primitive(type_code) and type_code not in RESOURCE_TYPES:
+        url = type_profile(element, type_code) or FHIR_SD + type_code
+        plan = compiled_or_none(scope, url) or compiled_or_none(scope, FHIR_SD + type_code)
+        if plan is not None:
+            found = plan.root.children
+    element.memo[key] = found
+    return found
+
+
+def _content_reference(scope: Scope, ref: str) -> dict[str, ElementPlan]:
+    url, _, fragment = ref.partition("#")
+    plan = compiled_or_none(scope, url or FHIR_SD + fragment.split(".")[0])
+    if plan is None:
+        return {}
+    node = plan.root
+    for name in fragment.split(".")[1:]:
+        nxt = node.children.get(name)
+        if nxt is None:
+            return {}
+        node = nxt
+    return node.children
+
+
+# ElementDefinition properties no rule reads: two definitions differing only in these validate alike
+_DOCUMENTATION = frozenset(
+    {
+        "id",
+        "path",
+        "short",
+        "definition",
+        "comment",
+        "requirements",
+        "alias",
+        "mapping",
+        "mustSupport",
+        "isSummary",
+        "isModifierReason",
+        "example",
+        "meaningWhenMissing",
+        "orderMeaning",
+        "label",
+        "code",
+        "sliceName",
+        "sliceIsConstraining",
+        "condition",
+        "extension",
+        "slicing",
+        "representation",
+    }
+)
+
+
+def _signature(ed: dict[str, Any]) -> dict[str, Any]:
+    """What the rules see of an ElementDefinition (slicing aside: an element with slices never matches)."""
+    out = {k: v for k, v in ed.items() if k not in _DOCUMENTATION and not k.startswith("_")}
+    out["type"] = [
+        (t.get("code"), tuple(t.get("profile", ())), tuple(t.get("targetProfile", ())))
+        for t in ed.get("type", ())
+        if isinstance(t, dict)
+    ]
+    out["constraint"] = sorted(
+        (str(c.get("key")), str(c.get("severity")), str(c.get("expression")))
+        for c in ed.get("constraint", ())
+        if isinstance(c, dict)
+    )
+    binding = ed.get("binding")
+    out["binding"] = (binding.get("strength"), binding.get("valueSet")) if isinstance(binding, dict) else None
+    base = ed.get("base")
+    out["base"] = base.get("max") if isinstance(base, dict) else None
+    return out
+
+
+def mark_same_as_base(scope: Scope, element: ElementPlan, twin: ElementPlan | None) -> bool:
+    """Flag the elements of a resource profile that restate the base resource's definition at the
+    same place, with everything below them (`same_as_base`), and return the flag of `element`.
+
+    The base definition of a resource is always validated along with its profiles, so a profile
+    pass can skip such subtrees: on a typical profile that is most of the resource. `twin` is the
+    element the base pass uses at the same place (the base's own child, or its type's)."""
+    same = twin is not None and not element.slices and _signature(element.ed) == _signature(twin.ed)
+    if element.children:
+        single = element.type_codes[0] if len(element.type_codes) == 1 else None
+        twins = type_children(scope, twin, single) if twin is not None else {}
+        for name, child in element.children.items():
+            if not mark_same_as_base(scope, child, twins.get(name)):
+                same = False
+    for sl in element.slices:
+        mark_same_as_base(scope, sl, twin)
+    element.same_as_base = same
+    return same
+
+
 def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
     """The plan for `canonical` in `scope`, compiled once (cached in the scope)."""
     import imgfhir.validation.rules  # noqa: F401 - plans take their rules from the table: fill it first
@@ -112,6 +231,12 @@ def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
         tree = build(sd["snapshot"]["element"])
         plan = ProfilePlan(sd, _element(tree, str(sd.get("url")), scope.release), scope.release)
         plans[key] = plan
+        base_url = FHIR_SD + plan.type
+        if plan.kind == "resource" and plan.url != base_url and sd.get("derivation") == "constraint":
+            base = compiled_or_none(scope, base_url)
+            if base is not None:
+                for name, child in plan.root.children.items():
+                    mark_same_as_base(scope, child, base.root.children.get(name))
     return plan
 
 

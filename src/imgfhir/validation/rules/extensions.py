@@ -8,9 +8,9 @@ from typing import Any
 
 from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import FHIR_SD, check_element
+from imgfhir.validation.engine import check_element
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.plan import compile_profile
+from imgfhir.validation.plan import FHIR_SD, compile_profile
 
 
 def _is_extension(element: ElementPlan) -> bool:

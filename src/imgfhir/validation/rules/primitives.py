@@ -10,8 +10,8 @@ from datetime import date, datetime
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import is_primitive
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.plan import is_primitive
 
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"

@@ -13,8 +13,9 @@ from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import check_element, children_of, conforms, slots, type_profile, upper_first
+from imgfhir.validation.engine import check_element, children_of, conforms, slots, upper_first
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.plan import type_profile
 from imgfhir.validation.rules.cardinality import cardinality_issues
 from imgfhir.validation.rules.values import matches_fixed, matches_pattern
 
@@ -79,8 +80,9 @@ def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list
     for sl in element.slices:
         matched = [it for it, s in zip(items, assigned, strict=True) if s is sl]
         yield from cardinality_issues(sl, parent, len(matched), f"{element.path}:{sl.slice_name}")
-        for it in matched:
-            yield from check_element(ctx, sl, it)
+        if not sl.same_as_base or ctx.validator.extra_rules:
+            for it in matched:
+                yield from check_element(ctx, sl, it)
         if _has_slicing(sl):  # re-slices
             yield from _check_slicing(ctx, sl, parent, matched)
 

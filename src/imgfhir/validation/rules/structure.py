@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import RESOURCE_TYPES, Slot, is_nested_resource, is_primitive, slots
+from imgfhir.validation.engine import Slot, is_nested_resource, slots
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
+from imgfhir.validation.plan import RESOURCE_TYPES, is_primitive
 
 
 def _complex(element: ElementPlan) -> bool:
