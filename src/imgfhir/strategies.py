@@ -613,6 +613,14 @@ class ProfileBuilder:
                 for k in drop:
                     del out[k]
                     d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, k)]
+        for c in element.ed.get("constraint", ()):  # org-3: where(use = 'home').empty()
+            forbidden = _FORBIDDEN_VALUE.match(str(c.get("expression", "")).strip())
+            if forbidden is None or c.get("severity") != "error":
+                continue
+            name, code = forbidden.groups()
+            if out.get(name) == code and name in kids and kids[name].min == 0:
+                del out[name]
+                d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, name)]
         if type_code in _QUANTITY and not element.children and "value" not in out:
             out["value"] = d.draw(PRIMITIVES["decimal"])
         if type_code in _QUANTITY and "code" in out and "system" not in out:
@@ -972,6 +980,7 @@ _ANTECEDENT = re.compile(r"^\(?\s*(\w+)\.exists\(\)\s*\)?\s+implies\s+")
 _EXISTS_ONLY = re.compile(r"\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?")
 _EMPTY_TERM = re.compile(r"(\w+)\.empty\(\)")
 _EXISTS_TERM = re.compile(r"(\w+)\.(?:exists\(\)|empty\(\)\.not\(\))")
+_FORBIDDEN_VALUE = re.compile(r"^where\((\w+)\s*=\s*'([^']*)'\)\.empty\(\)$")
 _COUNT_SUM = re.compile(r"\(?\s*\w+\.count\(\)(\s*\+\s*\w+\.count\(\))*\s*\)?\s*>\s*0")
 _ONE_OF = re.compile(r"^\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?$")
 
