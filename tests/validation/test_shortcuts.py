@@ -6,15 +6,19 @@ evaluated by FHIRPath — and the invariant findings must be identical.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from imgfhir import fhirpath
 from imgfhir.packages import load_store
 from imgfhir.validation import Validator
 from imgfhir.validation.rules import invariants
-from imgfhir.validation.shortcuts import compile_shortcut
+from imgfhir.validation.shortcuts import EXACT, compile_shortcut
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RELEASES = {
@@ -77,3 +81,107 @@ def test_shortcut_semantics(expression: str, node: dict[str, object], expected: 
 )
 def test_other_expressions_are_left_to_the_engine(expression: str) -> None:
     assert compile_shortcut(expression) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The hand-written equivalents (EXACT) against the engine, on real Bundles, Observations and
+# Composition sections and on variants of them that take each shortcut down its other branches.
+
+BUNDLE_TYPES = [None, "document", "collection", "transaction", "batch", "history", "batch-response", "searchset"]
+
+
+def _real(prefix: str) -> list[tuple[dict[str, Any], str]]:
+    found = []
+    for path, release in _inputs() + [(p, "R4") for p in sorted((FIXTURES / "validation" / "bundles").glob("*.json"))]:
+        res = orjson.loads(path.read_bytes())
+        if isinstance(res, dict) and res.get("resourceType") == prefix:
+            found.append((res, release))
+    return found
+
+
+def _bundle_variants(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for t in BUNDLE_TYPES:
+        b = copy.deepcopy(bundle)
+        if t is None:
+            b.pop("type", None)
+        else:
+            b["type"] = t
+        yield b
+        entries = b.get("entry") or []
+        if entries:
+            for change in ("drop-full-url", "request", "response", "duplicate", "history-url", "version", "total"):
+                v = copy.deepcopy(b)
+                first = v["entry"][0]
+                if change == "drop-full-url":
+                    first.pop("fullUrl", None)
+                elif change == "request":
+                    first["request"] = {"method": "POST", "url": "Observation"}
+                elif change == "response":
+                    first["response"] = {"status": "201"}
+                elif change == "duplicate":
+                    v["entry"].append(copy.deepcopy(first))
+                elif change == "history-url":
+                    first["fullUrl"] = "http://example.org/fhir/Patient/1/_history/2"
+                elif change == "version":
+                    v["entry"].append(copy.deepcopy(first))
+                    v["entry"][-1].setdefault("resource", {}).setdefault("meta", {})["versionId"] = "2"
+                elif change == "total":
+                    v["total"] = 1
+                yield v
+
+
+def _engine_passes(expression: str, release: str, resource: Any, node: Any, context_type: str | None) -> bool:
+    result = fhirpath.compile(expression, release).evaluate(
+        resource, context_node=None if node is resource else node, context_type=context_type
+    )
+    return not result or all(r is True for r in result)
+
+
+def _cases() -> Iterator[tuple[str, str, Any, Any, str | None]]:
+    for bundle, release in _real("Bundle"):
+        if len(bundle.get("entry") or []) > 8:
+            continue  # small ones reach every branch; the engine is slow on big ones
+        for variant in _bundle_variants(bundle):
+            yield "Bundle", release, variant, variant, None
+            for entry in (variant.get("entry") or [])[:3]:
+                yield "Bundle.entry", release, variant, entry, "Bundle.entry"
+    for obs, release in _real("Observation"):
+        yield "Observation", release, obs, obs, None
+        with_value = {**copy.deepcopy(obs), "valueString": "x"}
+        yield "Observation", release, with_value, with_value, None
+        if obs.get("component"):
+            clash = copy.deepcopy(with_value)
+            clash["component"][0]["code"] = copy.deepcopy(obs.get("code"))
+            yield "Observation", release, clash, clash, None
+    for comp, release in _real("Composition"):
+        for section in comp.get("section") or []:
+            yield "Composition.section", release, comp, section, "Composition.section"
+            bare = {k: v for k, v in section.items() if k not in ("entry", "emptyReason", "section")}
+            yield "Composition.section", release, comp, bare, "Composition.section"
+
+
+def _kind_of(expression: str) -> str | None:
+    """The context an EXACT expression is written for (None: covered by the example oracle above)."""
+    if expression.startswith(("contained", "text")):
+        return None
+    if expression.startswith("value."):
+        return "Observation"
+    if expression.startswith("fullUrl"):
+        return "Bundle.entry"
+    if expression.startswith("entry.empty()"):
+        return "Composition.section"
+    return "Bundle"
+
+
+def test_exact_shortcuts_agree_with_the_engine() -> None:
+    checked = {expression: 0 for expression in EXACT if _kind_of(expression)}
+    for kind, release, resource, node, context_type in _cases():
+        for expression in checked:
+            verdict = EXACT[expression](node) if _kind_of(expression) == kind else None
+            if verdict is not None:
+                slow = _engine_passes(expression, release, resource, node, context_type)
+                assert verdict is slow, (expression, str(node)[:400])
+                checked[expression] += 1
+    assert all(checked.values()), checked
+    # both verdicts were seen: the variants reach the failing branches too
+    assert sum(checked.values()) > 100

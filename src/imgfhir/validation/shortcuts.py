@@ -9,8 +9,12 @@ exactly that fragment:
     term := path '.empty()' | path '.exists()' | '(' expr ')' | term '.not()'
     path := name ('.' name)*          (a name may be a choice stem such as `value`)
 
+Beyond that fragment, `EXACT` maps the exact text of frequent core invariants that need more
+(comparisons, `all()`, `isDistinct()`) to hand-written equivalents, each answering only the
+common cases and None ("ask the engine") otherwise.
+
 Anything else returns None and the FHIRPath engine is used. tests/validation/test_shortcuts.py
-checks every compiled shortcut against the engine on real resources.
+checks every shortcut against the engine on real resources and on variants of them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 Check = Callable[[Any], bool]
+Shortcut = Callable[[Any], "bool | None"]
 
 _TOKEN = re.compile(
     r"\s*(\(|\)|\.empty\(\)|\.exists\(\)|\.not\(\)|implies\b|or\b|xor\b|and\b"
@@ -27,6 +32,14 @@ _TOKEN = re.compile(
 )
 _PRECEDENCE = {"implies": 1, "or": 2, "xor": 2, "and": 3}
 _RESERVED = frozenset({"implies", "or", "xor", "and", "not", "empty", "exists", "true", "false", "where", "all"})
+
+
+def shortcut(expression: str) -> Shortcut | None:
+    """A fast equivalent of `expression` (evaluated on its context node), or None."""
+    if expression.startswith(_DOM_3):
+        return _no_contained
+    exact = EXACT.get(expression)
+    return exact if exact is not None else compile_shortcut(expression)
 
 
 def compile_shortcut(expression: str) -> Check | None:
@@ -154,3 +167,148 @@ def _extend(found: list[Any], value: Any) -> None:
         found.extend(v for v in value if v is not None)
     elif value is not None:
         found.append(value)
+
+
+# ------------------------------------------------------------------ hand-written equivalents
+# FHIRPath's empty result passes an invariant; a shortcut returns None wherever the answer would
+# hinge on empty-propagation or malformed input, and the engine decides.
+
+
+def _no_contained(node: Any) -> bool | None:
+    """The contained-resource invariants (dom-2..dom-5) hold trivially without contained resources."""
+    return True if isinstance(node, dict) and not node.get("contained") else None
+
+
+def _has_div(node: Any) -> bool | None:
+    text = node.get("text") if isinstance(node, dict) else None
+    return isinstance(text, dict) and bool(text.get("div"))
+
+
+def _has_choice(node: dict[str, Any], stem: str) -> bool:
+    return any(k.lstrip("_").startswith(stem) and k.lstrip("_")[len(stem) : len(stem) + 1].isupper() for k in node)
+
+
+def _obs_7(node: Any) -> bool | None:
+    """obs-7: no value, or no component: nothing to compare."""
+    if not isinstance(node, dict):
+        return None
+    return True if not _has_choice(node, "value") or not node.get("component") else None
+
+
+def _entries(node: Any) -> list[dict[str, Any]] | None:
+    if not isinstance(node, dict):
+        return None
+    entries = node.get("entry", [])
+    return entries if isinstance(entries, list) and all(isinstance(e, dict) for e in entries) else None
+
+
+def _bundle_type(node: Any) -> str | None:
+    t = node.get("type") if isinstance(node, dict) else None
+    return t if isinstance(t, str) else None
+
+
+def _member_iff(member: str, types: frozenset[str]) -> Shortcut:
+    """bdl-3/bdl-4: entry.request (response) present exactly when the Bundle type needs it."""
+
+    def check(node: Any) -> bool | None:
+        entries, t = _entries(node), _bundle_type(node)
+        if entries is None or t is None:
+            return None
+        return all((e.get(member) is not None) == (t in types) for e in entries)
+
+    return check
+
+
+def _no_history_url(node: Any) -> bool | None:
+    """bdl-8: fullUrl is not a version-specific URL."""
+    if not isinstance(node, dict) or "_fullUrl" in node:
+        return None
+    url = node.get("fullUrl")
+    if url is None:
+        return True
+    return "/_history/" not in url if isinstance(url, str) else None
+
+
+def _distinct_versions(node: Any) -> bool | None:
+    """bdl-7: fullUrl (with meta.versionId) unique, except in a history Bundle."""
+    entries, t = _entries(node), _bundle_type(node)
+    if entries is None or (t is None and "type" in node):
+        return None
+    if t == "history":
+        return True
+    keys = []
+    for e in entries:
+        url = e.get("fullUrl")
+        if url is None:
+            continue
+        res = e.get("resource")
+        meta = res.get("meta") if isinstance(res, dict) else None
+        version = meta.get("versionId", "") if isinstance(meta, dict) else ""
+        if not isinstance(url, str) or not isinstance(version, str) or "_fullUrl" in e:
+            return None
+        keys.append(url + version)
+    return len(set(keys)) == len(keys) or t is None
+
+
+def _resources_only(node: Any) -> bool | None:
+    """bdl-12 (R5): document/message/searchset/collection entries carry a resource and no request/response."""
+    entries, t = _entries(node), _bundle_type(node)
+    if entries is None or (t is None and "type" in node):
+        return None
+    if t not in ("document", "message", "searchset", "collection"):
+        return True
+    return all("resource" in e and "request" not in e and "response" not in e for e in entries)
+
+
+def _full_url_or_post(node: Any) -> bool | None:
+    """bdl-? (R5): outside transactions and batches, every entry has a fullUrl (or is a POST)."""
+    entries, t = _entries(node), _bundle_type(node)
+    if entries is None or (t is None and "type" in node):
+        return None
+    if t in ("transaction", "transaction-response", "batch", "batch-response"):
+        return True
+    return True if all(isinstance(e.get("fullUrl"), str) for e in entries) else None
+
+
+def _no_total(node: Any) -> bool | None:
+    """bdl-1: total only in a search set or history."""
+    return True if isinstance(node, dict) and "total" not in node and "_total" not in node else None
+
+
+def _section_content(node: Any) -> bool | None:
+    """An EU report section has entries, an empty reason, sub-sections (or a note: left to the engine)."""
+    if not isinstance(node, dict):
+        return None
+    return True if node.get("entry") or node.get("emptyReason") or node.get("section") else None
+
+
+_DOM_3 = "contained.where((('#'+id in (%resource.descendants().reference"  # R4 and R5 spellings
+_BATCH = frozenset({"batch", "transaction", "history"})
+_RESPONSES = frozenset({"batch-response", "transaction-response", "history"})
+
+# the exact expression text (as the core and IG packages spell it) → its equivalent
+EXACT: dict[str, Shortcut] = {
+    "contained.contained.empty()": _no_contained,
+    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()": _no_contained,
+    "contained.meta.security.empty()": _no_contained,
+    "text.`div`.exists()": _has_div,
+    "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()": _obs_7,
+    "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or "
+    "%resource.type = 'history'))": _member_iff("request", _BATCH),
+    "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = "
+    "'transaction-response' or %resource.type = 'history'))": _member_iff("response", _RESPONSES),
+    "fullUrl.exists() implies fullUrl.contains('/_history/').not()": _no_history_url,
+    "fullUrl.contains('/_history/').not()": _no_history_url,
+    "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()": (
+        _distinct_versions
+    ),
+    "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&iif(resource.meta.versionId.exists(), "
+    "resource.meta.versionId, '')).isDistinct()": _distinct_versions,
+    "type in ('document' | 'message' | 'searchset' | 'collection') implies entry.all(resource.exists() and "
+    "request.empty() and response.empty())": _resources_only,
+    "type='transaction' or type='transaction-response' or type='batch' or type='batch-response' or "
+    "entry.all(fullUrl.exists() or request.method='POST')": _full_url_or_post,
+    "total.empty() or (type = 'searchset') or (type = 'history')": _no_total,
+    "entry.empty().not() or emptyReason.exists() or section.exists() or "
+    "extension('http://hl7.org/fhir/StructureDefinition/note').value.text.exists()": _section_content,
+}

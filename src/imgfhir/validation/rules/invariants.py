@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -13,42 +13,15 @@ from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.references import resolve_reference
-from imgfhir.validation.shortcuts import compile_shortcut
+from imgfhir.validation.shortcuts import Shortcut, shortcut
 
 # checked natively, with the same meaning, by the json-shape and extension rules
 # (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong)
 NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2"})
 
-Shortcut = Callable[[Any], "bool | None"]
-
-
-def _no_contained(node: Any) -> bool | None:
-    """The contained-resource invariants (dom-2..dom-5) hold trivially without contained resources."""
-    return True if isinstance(node, dict) and not node.get("contained") else None
-
-
-def _has_div(node: Any) -> bool | None:
-    text = node.get("text") if isinstance(node, dict) else None
-    return isinstance(text, dict) and bool(text.get("div"))
-
-
-# Exact core expressions with a cheap equivalent (None: evaluate the FHIRPath after all). Every
-# resource carries these, so without shortcuts they would dominate validation time.
-_SHORTCUTS: dict[str, Shortcut] = {
-    "contained.contained.empty()": _no_contained,
-    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()": _no_contained,
-    "contained.meta.security.empty()": _no_contained,
-    "text.`div`.exists()": _has_div,
-}
-_DOM_3 = "contained.where((('#'+id in (%resource.descendants().reference"  # R4 and R5 spellings
-
 
 def _shortcut(expression: str) -> Shortcut | None:
-    if expression.startswith(_DOM_3):
-        return _no_contained
-    if expression in _SHORTCUTS:
-        return _SHORTCUTS[expression]
-    return compile_shortcut(expression)  # existence logic over member paths, or None
+    return shortcut(expression)
 
 
 @dataclass(frozen=True, slots=True)
