@@ -94,8 +94,12 @@ def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
         extras = obj.get("_" + key)
         if value is None and extras is None:
             continue
-        name = key
         if slot.array:
+            if extras is None and isinstance(value, list):  # the usual case: a plain array
+                for i, v in enumerate(value):
+                    if v is not None:
+                        found.append(parent.child(key, v, i, slot.type))
+                continue
             values = value if isinstance(value, list) else ([] if value is None else [value])
             ext_list = extras if isinstance(extras, list) else ([] if extras is None else [extras])
             for i in range(max(len(values), len(ext_list))):
@@ -103,12 +107,12 @@ def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
                 e = ext_list[i] if i < len(ext_list) else None
                 if v is None and e is None:
                     continue
-                item = parent.child(name, v, i, slot.type, key)
+                item = parent.child(key, v, i, slot.type)
                 item.extras = e if isinstance(e, dict) else None
                 found.append(item)
         else:
             v = value[0] if isinstance(value, list) and len(value) == 1 else value
-            item = parent.child(name, v, None, slot.type, key)
+            item = parent.child(key, v, None, slot.type)
             item.extras = extras if isinstance(extras, dict) else None
             found.append(item)
     return found
@@ -341,8 +345,8 @@ def _objects(parent: Item, name: str) -> list[Item]:
     """The JSON objects under `name` in `parent` (one, or each of an array), as items."""
     value = parent.value.get(name)
     if isinstance(value, list):
-        return [parent.child(name, v, i, None, name) for i, v in enumerate(value) if isinstance(v, dict)]
-    return [parent.child(name, value, None, None, name)] if isinstance(value, dict) else []
+        return [parent.child(name, v, i, None) for i, v in enumerate(value) if isinstance(v, dict)]
+    return [parent.child(name, value, None, None)] if isinstance(value, dict) else []
 
 
 def _resource(item: Item, name: str | None = None) -> list[Item]:

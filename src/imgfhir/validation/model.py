@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 RuleKind = Literal["item", "group"]
 
 
-@dataclass(slots=True)
 class Item:
     """One JSON value in the instance being validated.
 
@@ -33,19 +32,55 @@ class Item:
     primitive's value, None for a primitive that only has extensions); `extras` is the
     primitive's `_name` sibling object, if any; `type` the FHIR type code it is validated as;
     `expression` its FHIRPath location (`Observation.component[1].valueQuantity`); `pointer` its
-    JSON location as keys/indexes, used to report line and column.
+    JSON location as keys/indexes, used to report line and column. A child's expression and
+    pointer are spelled out only when asked for: most values never carry an issue.
     """
 
-    value: Any
-    expression: str
-    pointer: tuple[str | int, ...]
-    type: str | None = None
-    extras: dict[str, Any] | None = None
+    __slots__ = ("_expression", "_index", "_name", "_parent", "_pointer", "extras", "type", "value")
 
-    def child(self, name: str, value: Any, index: int | None, type_code: str | None, json_key: str) -> Item:
-        expr = f"{self.expression}.{name}" + (f"[{index}]" if index is not None else "")
-        pointer = (*self.pointer, json_key) + ((index,) if index is not None else ())
-        return Item(value, expr, pointer, type_code)
+    def __init__(
+        self,
+        value: Any,
+        expression: str,
+        pointer: tuple[str | int, ...],
+        type: str | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.value = value
+        self.type = type
+        self.extras = extras
+        self._expression: str | None = expression
+        self._pointer: tuple[str | int, ...] | None = pointer
+        self._parent: Item | None = None
+        self._name = ""
+        self._index: int | None = None
+
+    @property
+    def expression(self) -> str:
+        if self._expression is None:
+            assert self._parent is not None
+            index = f"[{self._index}]" if self._index is not None else ""
+            self._expression = f"{self._parent.expression}.{self._name}{index}"
+        return self._expression
+
+    @property
+    def pointer(self) -> tuple[str | int, ...]:
+        if self._pointer is None:
+            assert self._parent is not None
+            tail = (self._name,) if self._index is None else (self._name, self._index)
+            self._pointer = self._parent.pointer + tail
+        return self._pointer
+
+    def child(self, name: str, value: Any, index: int | None, type_code: str | None) -> Item:
+        """The value at `name` (`[index]`) inside this one (a JSON key: `valueQuantity`, not `value[x]`)."""
+        item = Item.__new__(Item)
+        item.value, item.type, item.extras = value, type_code, None
+        item._expression = item._pointer = None
+        item._parent, item._name, item._index = self, name, index
+        return item
+
+    def __repr__(self) -> str:
+        return f"Item({self.expression}, type={self.type})"
 
 
 @dataclass(slots=True)

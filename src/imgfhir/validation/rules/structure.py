@@ -71,17 +71,26 @@ def json_shape(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
         slot = table.get(name)
         if slot is None:
             continue
-        where = Item(value, f"{item.expression}.{key}", (*item.pointer, key))
         if isinstance(value, list):
             if not slot.array:
-                yield issue("error", "structure", f"{key} must be a single value, not an array", where, "json-shape")
+                problem = f"{key} must be a single value, not an array"
             elif not value:
-                yield issue("error", "structure", f"{key}: empty array", where, "json-shape")
+                problem = f"{key}: empty array"
             elif not key.startswith("_") and not is_primitive(slot.type) and any(v is None for v in value):
-                yield issue("error", "structure", f"{key}: null in an array of complex values", where, "json-shape")
+                problem = f"{key}: null in an array of complex values"
+            else:
+                problem = ""
         elif slot.array:
-            yield issue("error", "structure", f"{key} must be an array", where, "json-shape")
+            problem = f"{key} must be an array"
         elif value is None:
-            yield issue("error", "structure", f"{key}: null is not a value", where, "json-shape")
+            problem = f"{key}: null is not a value"
+        else:
+            problem = ""
+        if problem:
+            yield issue("error", "structure", problem, _at(item, key, value), "json-shape")
         if value == "" and not key.startswith("_"):
-            yield issue("error", "structure", f"{key}: empty string (ele-1)", where, "json-shape")
+            yield issue("error", "structure", f"{key}: empty string (ele-1)", _at(item, key, value), "json-shape")
+
+
+def _at(item: Item, key: str, value: object) -> Item:
+    return Item(value, f"{item.expression}.{key}", (*item.pointer, key))
