@@ -39,6 +39,7 @@ class PackageStore:
         self.diagnostics: list[Issue] = []
         self._reported: set[str] = set()
         self._scopes: dict[str, Scope] = {}
+        self._definers: dict[tuple[str, str | None], Package] = {}  # (url, release) → package, as asked
         for pkg in packages:
             self.add(pkg)
 
@@ -49,6 +50,7 @@ class PackageStore:
             return
         self.packages.append(pkg)
         self._scopes.clear()
+        self._definers.clear()
 
     def warn_once(self, key: str, code: str, message: str) -> None:
         if key not in self._reported:
@@ -157,10 +159,14 @@ class PackageStore:
     def scope_for_canonical(self, canonical: str, release: str | None = None) -> Scope:
         """The scope of the package that defines `canonical` (first match, release-filtered)."""
         url = canonical.split("|", 1)[0]
+        found = self._definers.get((url, release or None))
+        if found is not None:
+            return self.scope(found)
         for pkg in self.packages:
             if release and pkg.release != release:
                 continue
             if any(e.url == url for e in pkg.entries):
+                self._definers[url, release or None] = pkg
                 return self.scope(pkg)
         known = sorted(
             {e.url for p in self.packages for e in p.entries if e.url and (not release or p.release == release)}

@@ -155,13 +155,17 @@ def _too_deep(value: Any, limit: int, text: str | None) -> bool:
     """Nesting deeper than `limit`, without recursion; free when the text has few brackets."""
     if text is not None and text.count("{") + text.count("[") <= limit:
         return False
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    level: list[Any] = [value]
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        deeper: list[Any] = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, dict | list):
+                    deeper.append(child)
+        level, depth = deeper, depth + 1
     return False
 
 

@@ -24,4 +24,7 @@ def cardinality_issues(element: ElementPlan, parent: Item, count: int, what: str
 
 @rule("cardinality", "group", applies=_bounded)
 def cardinality(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
-    yield from cardinality_issues(element, item, len(ctx.group), element.path)
+    count = len(ctx.group)
+    if count >= element.min and (element.max is None or count <= element.max):
+        return iter(())  # the usual case, without a generator
+    return cardinality_issues(element, item, count, element.path)
