@@ -268,6 +268,17 @@ def test_importing_the_cli_stays_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_validating_without_the_fhirpath_engine_does_not_load_it() -> None:
+    """An example whose invariants all have native equivalents never imports fhirpathpy or pydantic."""
+    code = (
+        "import sys; from imgfhir.validation import validate; "
+        f"outcome = validate({str(GOOD)!r}); "
+        "print(outcome.ok, [m for m in sys.modules if m.split('.')[0] in ('fhirpathpy', 'pydantic', 'antlr4')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True []"
+
+
 @pytest.mark.skipif(shutil.which("imgfhir") is None, reason="console script not installed")
 def test_console_script_exit_codes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "IMGFHIR_PACKAGES"}

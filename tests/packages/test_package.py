@@ -12,7 +12,7 @@ import pytest
 
 from imgfhir.packages import ChecksumMismatch, Package, PackageError, fhir_release
 from imgfhir.packages.lock import LockEntry, sha256_of
-from imgfhir.packages.package import INDEX_NAME
+from imgfhir.packages.package import INDEX_FORMAT, INDEX_NAME
 from imgfhir.packages.sources import bundled_packages
 from tests.support import (
     BASE_FIXTURE,
@@ -225,7 +225,7 @@ def test_index_is_reused_and_rebuilt_when_damaged(
     index = tmp_path / "cache" / "packages" / entry.sha256 / INDEX_NAME
     index.write_text("{ damaged")
     assert Package.open(source, "bundled", lock=entry).entries == expected
-    assert orjson.loads(index.read_bytes())["format"] == 1
+    assert orjson.loads(index.read_bytes())["format"] == INDEX_FORMAT
 
 
 def test_unwritable_cache_falls_back_to_a_private_copy(

@@ -14,10 +14,9 @@ import tarfile
 import tempfile
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -25,7 +24,7 @@ from imgfhir.packages.errors import PackageError
 from imgfhir.packages.lock import LockEntry, sha256_of, verify
 
 INDEX_NAME = "imgfhir-index.json"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # entries as rows in ResourceEntry field order
 
 _RELEASES = {"1.0": "R2", "3.0": "R3", "4.0": "R4", "4.1": "R4B", "4.3": "R4B", "5.0": "R5", "6.0": "R6"}
 _CORE_IDS = {"R4": "hl7.fhir.r4.core", "R4B": "hl7.fhir.r4b.core", "R5": "hl7.fhir.r5.core"}
@@ -40,9 +39,9 @@ def core_package_id(release: str) -> str | None:
     return _CORE_IDS.get(release)
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceEntry:
-    """What the store needs to know about a resource without parsing it again."""
+class ResourceEntry(NamedTuple):
+    """What the store needs to know about a resource without parsing it again (a tuple: a package
+    index holds thousands, built at every start)."""
 
     filename: str
     resource_type: str
@@ -143,12 +142,12 @@ class Package:
             try:
                 data = orjson.loads(self._index_file.read_bytes())
                 if data.get("format") == INDEX_FORMAT:
-                    return tuple(ResourceEntry(**e) for e in data["entries"])
+                    return tuple(ResourceEntry._make(row) for row in data["entries"])
             except (orjson.JSONDecodeError, TypeError, KeyError):
                 pass  # rebuild below
         entries = tuple(self._scan())
         if self._index_file:
-            payload = {"format": INDEX_FORMAT, "entries": [_entry_dict(e) for e in entries]}
+            payload = {"format": INDEX_FORMAT, "fields": ResourceEntry._fields, "entries": [list(e) for e in entries]}
             _atomic_write(self._index_file, orjson.dumps(payload))
         return entries
 
@@ -180,10 +179,6 @@ class Package:
                 raise PackageError(f"{self.key}: {filename} is not a FHIR resource")
             self._resources[filename] = res
         return res
-
-
-def _entry_dict(e: ResourceEntry) -> dict[str, Any]:
-    return {k: getattr(e, k) for k in ResourceEntry.__dataclass_fields__}
 
 
 def _read_manifest(path: Path, source: Path) -> dict[str, Any]:

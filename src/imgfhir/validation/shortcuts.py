@@ -189,10 +189,36 @@ def _has_choice(node: dict[str, Any], stem: str) -> bool:
 
 
 def _obs_7(node: Any) -> bool | None:
-    """obs-7: no value, or no component: nothing to compare."""
+    """obs-7: with a value, no component may carry one of the Observation's own codings (FHIRPath
+    equality of Codings is equality of all their properties: JSON equality, extensions aside)."""
     if not isinstance(node, dict):
         return None
-    return True if not _has_choice(node, "value") or not node.get("component") else None
+    components = node.get("component")
+    if not _has_choice(node, "value") or not components:
+        return True
+    own = _codings(node.get("code"))
+    if own is None or not isinstance(components, list):
+        return None
+    for component in components:
+        theirs = _codings(component.get("code")) if isinstance(component, dict) else None
+        if theirs is None:
+            return None
+        if any(c in own for c in theirs):
+            return False
+    return True
+
+
+def _codings(concept: Any) -> list[dict[str, Any]] | None:
+    """The codings of a CodeableConcept as plain JSON, or None where JSON equality would not be FHIRPath's."""
+    if concept is None:
+        return []
+    codings = concept.get("coding", []) if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
+        return None
+    for c in codings:
+        if not isinstance(c, dict) or any(k.startswith("_") or k == "extension" or k == "id" for k in c):
+            return None
+    return codings
 
 
 def _entries(node: Any) -> list[dict[str, Any]] | None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imgfhir.fhirpath import CompiledExpression, FhirPathError, compile
 from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.references import resolve_reference
 from imgfhir.validation.shortcuts import Shortcut, shortcut
+
+if TYPE_CHECKING:
+    from imgfhir.fhirpath import CompiledExpression
 
 # checked natively, with the same meaning, by the json-shape and extension rules
 # (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong)
@@ -38,10 +40,18 @@ class Invariant:
 def _engine(expression: str, release: str) -> tuple[CompiledExpression | None, str | None]:
     """The compiled expression, or why it cannot be compiled; once per expression, and only when a
     shortcut cannot answer (most core invariants never reach the engine)."""
+    from imgfhir.fhirpath import FhirPathError, compile
+
     try:
         return compile(expression, release), None
     except (FhirPathError, ValueError) as exc:
         return None, str(exc)
+
+
+def _fhirpath_error() -> type[Exception]:
+    from imgfhir.fhirpath import FhirPathError
+
+    return FhirPathError
 
 
 def _constraints(element: ElementPlan) -> list[dict[str, Any]]:
@@ -125,7 +135,7 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 },
                 resolver=lambda ref: resolve_reference(ctx, ref),
             )
-        except (FhirPathError, RecursionError) as exc:
+        except (_fhirpath_error(), RecursionError) as exc:
             message = f"{inv.key} not checked: evaluation failed ({exc})"
             yield issue("information", "informational", message, item, inv.key)
             continue
