@@ -120,17 +120,24 @@ def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
 
 def check_element(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     """All item rules of `element` on `item`, then its children (or, for a resource, its own definition)."""
+    out: list[Issue] = []
+    walk_element(ctx, element, item, out)
+    return iter(out)
+
+
+def walk_element(ctx: Context, element: ElementPlan, item: Item, out: list[Issue]) -> None:
+    """check_element, collecting into `out`: the walk recurses through plain calls, not generators."""
     for r in element.item_rules:
-        yield from r.fn(ctx, element, item)
+        out.extend(r.fn(ctx, element, item))
     if ctx.validator.extra_rules:
         for r in ctx.validator.extra_rules_for(element)[0]:
-            yield from r.fn(ctx, element, item)
+            out.extend(r.fn(ctx, element, item))
     if not isinstance(item.value, dict):
         return
     if is_nested_resource(ctx, item):
-        yield from check_resource(ctx, item, _resource_profiles(element, item.type))
+        out.extend(check_resource(ctx, item, _resource_profiles(element, item.type)))
         return
-    yield from check_children(ctx, element, item)
+    walk_children(ctx, element, item, out)
 
 
 def is_nested_resource(ctx: Context, item: Item) -> bool:
@@ -177,6 +184,12 @@ def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
 
 
 def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    out: list[Issue] = []
+    walk_children(ctx, element, item, out)
+    return iter(out)
+
+
+def walk_children(ctx: Context, element: ElementPlan, item: Item, out: list[Issue]) -> None:
     obj = item.value
     plan = layout(ctx, element, item.type)
     extra = bool(ctx.validator.extra_rules)
@@ -199,11 +212,11 @@ def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[I
             ctx.group = group
             try:
                 for r in group_rules:
-                    yield from r.fn(ctx, child, item)
+                    out.extend(r.fn(ctx, child, item))
             finally:
                 ctx.group = saved
         for occ in group:
-            yield from check_element(ctx, child, occ)
+            walk_element(ctx, child, occ, out)
 
 
 def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) -> Iterator[Issue]:
@@ -245,21 +258,22 @@ def against(ctx: Context, item: Item, url: str) -> list[Issue]:
     if hit is not None and hit[0] == item.pointer:
         return hit[1]
     ctx.checked[key] = (item.pointer, [])  # while being worked out: a reference cycle back here sees none
-    found = list(_against(ctx, item, url))
+    found: list[Issue] = []
+    _against(ctx, item, url, found)
     ctx.checked[key] = (item.pointer, found)
     return found
 
 
-def _against(ctx: Context, item: Item, url: str) -> Iterator[Issue]:
+def _against(ctx: Context, item: Item, url: str, out: list[Issue]) -> None:
     res = item.value
     rt = res["resourceType"]
     try:
         plan = compile_profile(ctx.scope, url)
     except (SnapshotError, UnknownCanonical) as exc:
-        yield issue("error", "not-supported", f"cannot use profile {url}: {exc}", item, "profile")
+        out.append(issue("error", "not-supported", f"cannot use profile {url}: {exc}", item, "profile"))
         return
     if plan.type != rt:
-        yield issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile")
+        out.append(issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile"))
         return
     saved = (ctx.resource, ctx.resource_item, ctx.depth)
     root_item = Item(res, item.expression, item.pointer, rt, None)
@@ -269,8 +283,8 @@ def _against(ctx: Context, item: Item, url: str) -> Iterator[Issue]:
         if ctx.validator.extra_rules:
             root_rules = root_rules + ctx.validator.extra_rules_for(plan.root)[0]
         for r in root_rules:
-            yield from r.fn(ctx, plan.root, root_item)
-        yield from check_children(ctx, plan.root, root_item)
+            out.extend(r.fn(ctx, plan.root, root_item))
+        walk_children(ctx, plan.root, root_item, out)
     finally:
         ctx.resource, ctx.resource_item, ctx.depth = saved
 
