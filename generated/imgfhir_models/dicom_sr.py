@@ -59,12 +59,14 @@ class AlgorithmIdentificationUdiCarrier(FhirModel):
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    issuer: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
@@ -84,7 +86,10 @@ class AlgorithmIdentificationUdiCarrier(FhirModel):
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     barcode | rfid | manual | card | self-reported | electronic-transmission | unknown
     """
@@ -113,7 +118,9 @@ class AlgorithmIdentificationName(FhirModel):
     The term that names the device
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered-name | user-friendly-name | patient-reported-name
     """
@@ -272,12 +279,17 @@ class AlgorithmIdentification(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -315,7 +327,10 @@ class AlgorithmIdentification(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     active | inactive | entered-in-error
     """
@@ -425,7 +440,7 @@ class AlgorithmIdentification(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -473,7 +488,9 @@ class DerivedImagingMeasurementProfileTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -654,12 +671,17 @@ class DerivedImagingMeasurementProfile(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -684,7 +706,9 @@ class DerivedImagingMeasurementProfile(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -707,7 +731,9 @@ class DerivedImagingMeasurementProfile(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -931,12 +957,14 @@ class GeneralEquipmentDeviceUdiCarrier(FhirModel):
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    issuer: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
@@ -956,7 +984,10 @@ class GeneralEquipmentDeviceUdiCarrier(FhirModel):
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     barcode | rfid | manual | card | self-reported | electronic-transmission | unknown
     """
@@ -985,7 +1016,9 @@ class GeneralEquipmentDeviceName(FhirModel):
     The term that names the device
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered-name | user-friendly-name | patient-reported-name
     """
@@ -1144,12 +1177,17 @@ class GeneralEquipmentDevice(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1187,7 +1225,10 @@ class GeneralEquipmentDevice(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     active | inactive | entered-in-error
     """
@@ -1297,7 +1338,7 @@ class GeneralEquipmentDevice(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -1348,12 +1389,14 @@ class ParticipantDeviceUdiCarrier(FhirModel):
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    issuer: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
@@ -1373,7 +1416,10 @@ class ParticipantDeviceUdiCarrier(FhirModel):
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     barcode | rfid | manual | card | self-reported | electronic-transmission | unknown
     """
@@ -1402,7 +1448,9 @@ class ParticipantDeviceName(FhirModel):
     The term that names the device
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered-name | user-friendly-name | patient-reported-name
     """
@@ -1561,12 +1609,17 @@ class ParticipantDevice(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1604,7 +1657,10 @@ class ParticipantDevice(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     active | inactive | entered-in-error
     """
@@ -1714,7 +1770,7 @@ class ParticipantDevice(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -1823,12 +1879,17 @@ class ParticipantPractitioner(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1866,7 +1927,10 @@ class ParticipantPractitioner(FhirModel):
     """
     A contact detail for the practitioner (that apply to all roles)
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -2042,12 +2106,17 @@ class BodyStructureFindingSite(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2182,7 +2251,9 @@ class ImagingSelectionIllustrationOfROIInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -2213,7 +2284,9 @@ class ImagingSelectionIllustrationOfROIInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -2296,12 +2369,17 @@ class ImagingSelectionIllustrationOfROI(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2326,7 +2404,9 @@ class ImagingSelectionIllustrationOfROI(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -2489,7 +2569,9 @@ class ImagingSelection2dImageRegionInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -2520,7 +2602,9 @@ class ImagingSelection2dImageRegionInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -2603,12 +2687,17 @@ class ImagingSelection2dImageRegion(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2633,7 +2722,9 @@ class ImagingSelection2dImageRegion(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -2796,7 +2887,9 @@ class ImagingSelection3dImageRegionInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -2827,7 +2920,9 @@ class ImagingSelection3dImageRegionInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -2910,12 +3005,17 @@ class ImagingSelection3dImageRegion(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2940,7 +3040,9 @@ class ImagingSelection3dImageRegion(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -3052,7 +3154,9 @@ class ImagingMeasurementTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -3233,12 +3337,17 @@ class ImagingMeasurement(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3263,7 +3372,9 @@ class ImagingMeasurement(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -3286,7 +3397,9 @@ class ImagingMeasurement(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3507,7 +3620,9 @@ class ImagingMeasurementGroupTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -3688,12 +3803,17 @@ class ImagingMeasurementGroup(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3718,7 +3838,9 @@ class ImagingMeasurementGroup(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -3741,7 +3863,9 @@ class ImagingMeasurementGroup(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3899,7 +4023,9 @@ class ImagingObservationProfileTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -4080,12 +4206,17 @@ class ImagingObservationProfile(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4110,7 +4241,9 @@ class ImagingObservationProfile(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -4133,7 +4266,9 @@ class ImagingObservationProfile(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -4354,7 +4489,9 @@ class ImagingQualitativeEvaluationTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -4535,12 +4672,17 @@ class ImagingQualitativeEvaluation(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4565,7 +4707,9 @@ class ImagingQualitativeEvaluation(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -4588,7 +4732,9 @@ class ImagingQualitativeEvaluation(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -4832,7 +4978,9 @@ class ImagingSelectionObservationImagingSelectionInstanceImageRegion2D(FhirModel
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -4863,7 +5011,9 @@ class ImagingSelectionObservationImagingSelectionInstanceImageRegion3D(FhirModel
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -4946,12 +5096,17 @@ class ImagingSelectionObservationImagingSelection(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4976,7 +5131,9 @@ class ImagingSelectionObservationImagingSelection(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -5137,7 +5294,9 @@ class ImagingSelectionRealWorldValueMapInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -5168,7 +5327,9 @@ class ImagingSelectionRealWorldValueMapInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -5251,12 +5412,17 @@ class ImagingSelectionRealWorldValueMap(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -5281,7 +5447,9 @@ class ImagingSelectionRealWorldValueMap(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -5448,7 +5616,9 @@ class ImagingSelectionReferencedSegmentInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -5479,7 +5649,9 @@ class ImagingSelectionReferencedSegmentInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -5562,12 +5734,17 @@ class ImagingSelectionReferencedSegment(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -5592,7 +5769,9 @@ class ImagingSelectionReferencedSegment(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -5759,7 +5938,9 @@ class ImagingSelectionReferencedSegmentationFrameInstanceImageRegion2D(FhirModel
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -5790,7 +5971,9 @@ class ImagingSelectionReferencedSegmentationFrameInstanceImageRegion3D(FhirModel
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -5873,12 +6056,17 @@ class ImagingSelectionReferencedSegmentationFrame(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -5903,7 +6091,9 @@ class ImagingSelectionReferencedSegmentationFrame(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -6070,7 +6260,9 @@ class ImagingSelectionRegionInSpaceInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -6101,7 +6293,9 @@ class ImagingSelectionRegionInSpaceInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -6184,12 +6378,17 @@ class ImagingSelectionRegionInSpace(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -6214,7 +6413,9 @@ class ImagingSelectionRegionInSpace(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -6381,7 +6582,9 @@ class ImagingSelectionSourceImageForSegmentationInstanceImageRegion2D(FhirModel)
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -6412,7 +6615,9 @@ class ImagingSelectionSourceImageForSegmentationInstanceImageRegion3D(FhirModel)
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -6495,12 +6700,17 @@ class ImagingSelectionSourceImageForSegmentation(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -6525,7 +6735,9 @@ class ImagingSelectionSourceImageForSegmentation(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -6688,7 +6900,9 @@ class ImagingSelectionSourceSRContentItemInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -6719,7 +6933,9 @@ class ImagingSelectionSourceSRContentItemInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -6802,12 +7018,17 @@ class ImagingSelectionSourceSRContentItem(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -6832,7 +7053,9 @@ class ImagingSelectionSourceSRContentItem(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -7012,7 +7235,9 @@ class ImagingSelectionVisualExplanationInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -7043,7 +7268,9 @@ class ImagingSelectionVisualExplanationInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -7126,12 +7353,17 @@ class ImagingSelectionVisualExplanation(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -7156,7 +7388,9 @@ class ImagingSelectionVisualExplanation(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -7319,7 +7553,9 @@ class ImagingSelectionVolumeSurfaceInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -7350,7 +7586,9 @@ class ImagingSelectionVolumeSurfaceInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -7433,12 +7671,17 @@ class ImagingSelectionVolumeSurface(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -7463,7 +7706,9 @@ class ImagingSelectionVolumeSurface(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """

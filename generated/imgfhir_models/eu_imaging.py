@@ -38,7 +38,7 @@ class AccessionNumberIdentifierEuImagingType(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -50,7 +50,7 @@ class AccessionNumberIdentifierEuImagingType(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -75,7 +75,7 @@ class AccessionNumberIdentifierEuImaging(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -83,7 +83,12 @@ class AccessionNumberIdentifierEuImaging(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -92,12 +97,12 @@ class AccessionNumberIdentifierEuImaging(FhirModel):
     """
     Description of identifier
     """
-    system: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    system: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     The namespace for the identifier value
     """
     field_system: Annotated[Element | None, Field(alias='_system')] = None
-    value: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    value: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The unique identifier value within the namespace defined by system
     """
@@ -117,7 +122,7 @@ class AdverseEventEuImagingSuspectEntityCausality(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -133,9 +138,9 @@ class AdverseEventEuImagingSuspectEntityCausality(FhirModel):
     """
     Assessment of if the entity caused the event
     """
-    productRelatedness: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    productRelatedness: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     AdverseEvent.suspectEntity.causalityProductRelatedness
     """
@@ -157,7 +162,7 @@ class AdverseEventEuImagingSuspectEntity(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -190,7 +195,7 @@ class AdverseEventEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['AdverseEvent'] = 'AdverseEvent'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -198,12 +203,19 @@ class AdverseEventEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -228,7 +240,12 @@ class AdverseEventEuImaging(FhirModel):
     """
     Business identifier for the event
     """
-    actuality: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    actuality: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     actual | potential
     """
@@ -330,7 +347,7 @@ class AnatomicalRegionExtensionValueCodeableConcept(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -342,7 +359,7 @@ class AnatomicalRegionExtensionValueCodeableConcept(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -359,7 +376,7 @@ class AnatomicalRegionExtension(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -378,7 +395,7 @@ class BundleReportEuImagingLink(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -390,12 +407,12 @@ class BundleReportEuImagingLink(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    relation: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    relation: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     See http://www.iana.org/assignments/link-relations/link-relations.xhtml#link-relations-1
     """
     field_relation: Annotated[Element | None, Field(alias='_relation')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Reference details for the link
     """
@@ -407,7 +424,7 @@ class BundleReportEuImagingEntry(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -419,7 +436,7 @@ class BundleReportEuImagingEntry(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    fullUrl: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    fullUrl: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     URI for resource (Absolute URL server address or URI for UUID/OID)
     """
@@ -441,7 +458,7 @@ class BundleReportEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Bundle'] = 'Bundle'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -449,12 +466,19 @@ class BundleReportEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -497,7 +521,7 @@ class BundleReportMinimalMetadataEuImagingEntry(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -509,7 +533,7 @@ class BundleReportMinimalMetadataEuImagingEntry(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    fullUrl: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    fullUrl: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     URI for resource (Absolute URL server address or URI for UUID/OID)
     """
@@ -531,7 +555,7 @@ class BundleReportMinimalMetadataEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Bundle'] = 'Bundle'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -539,12 +563,19 @@ class BundleReportMinimalMetadataEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -585,7 +616,7 @@ class CompositionEuImagingAttester(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -597,7 +628,12 @@ class CompositionEuImagingAttester(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    mode: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    mode: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     personal | professional | legal | official
     """
@@ -623,7 +659,7 @@ class CompositionEuImagingRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -635,7 +671,12 @@ class CompositionEuImagingRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -655,7 +696,7 @@ class CompositionEuImagingEvent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -686,7 +727,7 @@ class CompositionEuImagingSection(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -698,7 +739,7 @@ class CompositionEuImagingSection(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Label for section (e.g. for ToC)
     """
@@ -719,7 +760,12 @@ class CompositionEuImagingSection(FhirModel):
     """
     Text summary of the section, for human interpretation
     """
-    mode: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    mode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     working | snapshot | changes
     """
@@ -753,7 +799,7 @@ class CompositionEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Composition'] = 'Composition'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -761,12 +807,19 @@ class CompositionEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -791,7 +844,12 @@ class CompositionEuImaging(FhirModel):
     """
     Report identifier
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preliminary | final | amended | entered-in-error
     """
@@ -826,13 +884,16 @@ class CompositionEuImaging(FhirModel):
     """
     Who and/or what authored the composition
     """
-    title: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    title: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Human Readable name/title
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
     confidentiality: Annotated[
-        str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
     ] = None
     """
     As defined by affinity domain
@@ -940,7 +1001,7 @@ class DeviceAttesterExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -959,7 +1020,7 @@ class DeviceEuImagingUdiCarrier(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -971,38 +1032,46 @@ class DeviceEuImagingUdiCarrier(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    deviceIdentifier: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    deviceIdentifier: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Mandatory fixed portion of UDI
     """
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    issuer: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
     field_jurisdiction: Annotated[Element | None, Field(alias='_jurisdiction')] = None
     carrierAIDC: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     UDI Machine Readable Barcode String
     """
     field_carrierAIDC: Annotated[Element | None, Field(alias='_carrierAIDC')] = None
-    carrierHRF: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    carrierHRF: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     barcode | rfid | manual +
     """
@@ -1014,7 +1083,7 @@ class DeviceEuImagingDeviceName(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1026,12 +1095,17 @@ class DeviceEuImagingDeviceName(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    name: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    name: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The name of the device
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     udi-label-name | user-friendly-name | patient-reported-name | manufacturer-name | model-name | other
     """
@@ -1043,7 +1117,7 @@ class DeviceEuImagingSpecialization(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1059,7 +1133,7 @@ class DeviceEuImagingSpecialization(FhirModel):
     """
     The standard that is used to operate and communicate
     """
-    version: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    version: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The version of the standard that is used to operate and communicate
     """
@@ -1071,7 +1145,7 @@ class DeviceEuImagingVersion(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1091,7 +1165,7 @@ class DeviceEuImagingVersion(FhirModel):
     """
     A single component of the device version
     """
-    value: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    value: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The version text
     """
@@ -1103,7 +1177,7 @@ class DeviceEuImagingProperty(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1140,7 +1214,7 @@ class DeviceEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Device'] = 'Device'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1148,12 +1222,19 @@ class DeviceEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1186,7 +1267,12 @@ class DeviceEuImaging(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     active | inactive | entered-in-error | unknown
     """
@@ -1195,16 +1281,16 @@ class DeviceEuImaging(FhirModel):
     """
     online | paused | standby | offline | not-ready | transduc-discon | hw-discon | off
     """
-    distinctIdentifier: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    distinctIdentifier: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     The distinct identification string
     """
     field_distinctIdentifier: Annotated[
         Element | None, Field(alias='_distinctIdentifier')
     ] = None
-    manufacturer: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    manufacturer: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Name of device manufacturer
     """
@@ -1233,12 +1319,12 @@ class DeviceEuImaging(FhirModel):
     field_expirationDate: Annotated[Element | None, Field(alias='_expirationDate')] = (
         None
     )
-    lotNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    lotNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Lot number of manufacture
     """
     field_lotNumber: Annotated[Element | None, Field(alias='_lotNumber')] = None
-    serialNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    serialNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Serial number assigned by the manufacturer
     """
@@ -1247,12 +1333,12 @@ class DeviceEuImaging(FhirModel):
     """
     The name of the device as given by the manufacturer
     """
-    modelNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    modelNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The model number for the device
     """
     field_modelNumber: Annotated[Element | None, Field(alias='_modelNumber')] = None
-    partNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    partNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The part number of the device
     """
@@ -1289,7 +1375,7 @@ class DeviceEuImaging(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -1313,7 +1399,7 @@ class DiagnosticReportEuImagingMedia(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1325,7 +1411,7 @@ class DiagnosticReportEuImagingMedia(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    comment: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    comment: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Comment about the image (e.g. explanation)
     """
@@ -1347,7 +1433,7 @@ class DiagnosticReportEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DiagnosticReport'] = 'DiagnosticReport'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1355,12 +1441,19 @@ class DiagnosticReportEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1389,7 +1482,12 @@ class DiagnosticReportEuImaging(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     Status of the Report
     """
@@ -1460,7 +1558,7 @@ class DiagnosticReportEuImaging(FhirModel):
     """
     Key images associated with this report
     """
-    conclusion: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    conclusion: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Clinical conclusion (interpretation) of test results
     """
@@ -1528,7 +1626,7 @@ class DiagnosticReportEuImagingMinimalMetadataMedia(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1540,7 +1638,7 @@ class DiagnosticReportEuImagingMinimalMetadataMedia(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    comment: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    comment: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Comment about the image (e.g. explanation)
     """
@@ -1562,7 +1660,7 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DiagnosticReport'] = 'DiagnosticReport'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1570,12 +1668,19 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1604,7 +1709,12 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     Status of the Report
     """
@@ -1675,7 +1785,7 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     """
     Key images associated with this report
     """
-    conclusion: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    conclusion: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Clinical conclusion (interpretation) of test results
     """
@@ -1739,7 +1849,7 @@ class DocumentReferenceImagingReportType(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1751,7 +1861,7 @@ class DocumentReferenceImagingReportType(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -1767,7 +1877,7 @@ class DocumentReferenceImagingReportCategory(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1779,7 +1889,7 @@ class DocumentReferenceImagingReportCategory(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -1795,7 +1905,7 @@ class DocumentReferenceImagingReportRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1807,7 +1917,12 @@ class DocumentReferenceImagingReportRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -1823,7 +1938,7 @@ class DocumentReferenceImagingReportContentAttachment(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1831,17 +1946,27 @@ class DocumentReferenceImagingReportContentAttachment(FhirModel):
     """
     Additional content defined by implementations
     """
-    contentType: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    contentType: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     Mime type of the content, with charset etc.
     """
     field_contentType: Annotated[Element | None, Field(alias='_contentType')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Human language of the content (BCP-47)
     """
     field_language: Annotated[Element | None, Field(alias='_language')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Uri where the data can be found
     """
@@ -1852,13 +1977,16 @@ class DocumentReferenceImagingReportContentAttachment(FhirModel):
     """
     field_size: Annotated[Element | None, Field(alias='_size')] = None
     hash: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     Hash of the data (sha-1, base64ed)
     """
     field_hash: Annotated[Element | None, Field(alias='_hash')] = None
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Label to display in place of the data
     """
@@ -1880,7 +2008,7 @@ class DocumentReferenceImagingReportContent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1911,7 +2039,7 @@ class DocumentReferenceImagingReportContext(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1964,7 +2092,7 @@ class DocumentReferenceImagingReport(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DocumentReference'] = 'DocumentReference'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1972,12 +2100,19 @@ class DocumentReferenceImagingReport(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -2002,7 +2137,12 @@ class DocumentReferenceImagingReport(FhirModel):
     """
     Other identifiers for the document
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     current | superseded | entered-in-error
     """
@@ -2047,7 +2187,7 @@ class DocumentReferenceImagingReport(FhirModel):
     """
     Relationships to other documents
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Human-readable description
     """
@@ -2073,7 +2213,7 @@ class DocumentReferenceKeyImageEuImagingRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2085,7 +2225,12 @@ class DocumentReferenceKeyImageEuImagingRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -2101,7 +2246,7 @@ class DocumentReferenceKeyImageEuImagingContent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2128,7 +2273,7 @@ class DocumentReferenceKeyImageEuImagingContext(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2181,7 +2326,7 @@ class DocumentReferenceKeyImageEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DocumentReference'] = 'DocumentReference'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2189,12 +2334,19 @@ class DocumentReferenceKeyImageEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -2223,12 +2375,22 @@ class DocumentReferenceKeyImageEuImaging(FhirModel):
     """
     Other identifiers for the document
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     current | superseded | entered-in-error
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    docStatus: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    docStatus: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     preliminary | final | amended | entered-in-error
     """
@@ -2271,7 +2433,7 @@ class DocumentReferenceKeyImageEuImaging(FhirModel):
     """
     Relationships to other documents
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Human-readable description
     """
@@ -2302,7 +2464,7 @@ class HL7IDRCommunicationExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2326,7 +2488,7 @@ class HL7IDRComparisonStudiesExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2350,7 +2512,7 @@ class HL7IDRFindingExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2374,7 +2536,7 @@ class HL7IDRImagingProcedureExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2398,7 +2560,7 @@ class HL7IDRImpressionExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2422,7 +2584,7 @@ class HL7IDRPatientHistoryExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2446,7 +2608,7 @@ class HL7IDRRecommendationExt(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2465,7 +2627,7 @@ class ImagingStudyEuImagingSeriesPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2492,7 +2654,7 @@ class ImagingStudyEuImagingSeriesInstance(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2518,7 +2680,7 @@ class ImagingStudyEuImagingSeriesInstance(FhirModel):
     The number of this instance in the series
     """
     field_number: Annotated[Element | None, Field(alias='_number')] = None
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Description of instance
     """
@@ -2538,7 +2700,7 @@ class ImagingStudyEuImagingSeries(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2564,7 +2726,7 @@ class ImagingStudyEuImagingSeries(FhirModel):
     """
     The modality of the instances in the series
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A short human readable summary of the series
     """
@@ -2639,7 +2801,7 @@ class ImagingStudyEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['ImagingStudy'] = 'ImagingStudy'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2647,12 +2809,19 @@ class ImagingStudyEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -2677,7 +2846,12 @@ class ImagingStudyEuImaging(FhirModel):
     """
     Identifiers for the whole study
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | available | cancelled | entered-in-error | unknown
     """
@@ -2758,7 +2932,7 @@ class ImagingStudyEuImaging(FhirModel):
     """
     User-defined comments
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Institution-generated description
     """
@@ -2783,7 +2957,7 @@ class ImagingStudyEuImagingInstanceDescription(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2791,7 +2965,7 @@ class ImagingStudyEuImagingInstanceDescription(FhirModel):
     """
     identifies the meaning of the extension
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Value of extension
     """
@@ -2808,7 +2982,7 @@ class NumberOfFrames(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2828,7 +3002,7 @@ class ObservationFindingEuImagingReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2860,7 +3034,7 @@ class ObservationFindingEuImagingReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -2872,7 +3046,7 @@ class ObservationFindingEuImagingComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2896,7 +3070,7 @@ class ObservationFindingEuImagingComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -2972,7 +3146,7 @@ class ObservationFindingEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2980,12 +3154,19 @@ class ObservationFindingEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3018,7 +3199,12 @@ class ObservationFindingEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3097,7 +3283,7 @@ class ObservationFindingEuImaging(FhirModel):
     """
     Actual result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual result
     """
@@ -3203,7 +3389,7 @@ class ObservationGestationalAgeEuImagingReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3235,7 +3421,7 @@ class ObservationGestationalAgeEuImagingReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -3247,7 +3433,7 @@ class ObservationGestationalAgeEuImagingComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3271,7 +3457,7 @@ class ObservationGestationalAgeEuImagingComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -3347,7 +3533,7 @@ class ObservationGestationalAgeEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3355,12 +3541,19 @@ class ObservationGestationalAgeEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3393,7 +3586,12 @@ class ObservationGestationalAgeEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3519,7 +3717,7 @@ class ObservationRadiationDoseEuImagingCode(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3531,7 +3729,7 @@ class ObservationRadiationDoseEuImagingCode(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -3547,7 +3745,7 @@ class ObservationRadiationDoseEuImagingReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3579,7 +3777,7 @@ class ObservationRadiationDoseEuImagingReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -3591,7 +3789,7 @@ class ObservationRadiationDoseEuImagingComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3615,7 +3813,7 @@ class ObservationRadiationDoseEuImagingComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -3691,7 +3889,7 @@ class ObservationRadiationDoseEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3699,12 +3897,19 @@ class ObservationRadiationDoseEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3737,7 +3942,12 @@ class ObservationRadiationDoseEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3808,7 +4018,7 @@ class ObservationRadiationDoseEuImaging(FhirModel):
     """
     Who is responsible for the observation
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Dose Summary text.
     """
@@ -3864,7 +4074,7 @@ class ProcedureEuImagingPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3895,7 +4105,7 @@ class ProcedureEuImagingFocalDevice(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3928,7 +4138,7 @@ class ProcedureEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Procedure'] = 'Procedure'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3936,12 +4146,19 @@ class ProcedureEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3988,7 +4205,12 @@ class ProcedureEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preparation | in-progress | not-done | on-hold | stopped | completed | entered-in-error | unknown
     """
@@ -4029,9 +4251,7 @@ class ProcedureEuImaging(FhirModel):
     """
     When the procedure was performed
     """
-    performedString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    performedString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     When the procedure was performed
     """
@@ -4123,7 +4343,7 @@ class ServiceRequestOrderEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['ServiceRequest'] = 'ServiceRequest'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -4131,12 +4351,19 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -4187,12 +4414,22 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Composite Request ID
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    intent: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     proposal | plan | directive | order | original-order | reflex-order | filler-order | instance-order | option
     """
@@ -4201,7 +4438,12 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Classification of service
     """
-    priority: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    priority: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     routine | urgent | asap | stat
     """
@@ -4328,9 +4570,9 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Comments
     """
-    patientInstruction: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    patientInstruction: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     Patient or consumer-oriented instructions
     """
@@ -4357,7 +4599,7 @@ class SopInstanceUidIdentifierEuImaging(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4365,7 +4607,12 @@ class SopInstanceUidIdentifierEuImaging(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -4379,7 +4626,7 @@ class SopInstanceUidIdentifierEuImaging(FhirModel):
     The namespace for the identifier value
     """
     field_system: Annotated[Element | None, Field(alias='_system')] = None
-    value: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    value: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The value that is unique
     """
@@ -4399,7 +4646,7 @@ class StudyInstanceUidIdentifierEuImagingType(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4411,7 +4658,7 @@ class StudyInstanceUidIdentifierEuImagingType(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -4432,7 +4679,7 @@ class StudyInstanceUidIdentifierEuImaging(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4440,7 +4687,12 @@ class StudyInstanceUidIdentifierEuImaging(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -4454,7 +4706,7 @@ class StudyInstanceUidIdentifierEuImaging(FhirModel):
     The namespace for the identifier value
     """
     field_system: Annotated[Element | None, Field(alias='_system')] = None
-    value: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    value: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The value that is unique
     """
@@ -4474,7 +4726,7 @@ class CarePlanObligationEuImagingActivityDetail(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4486,7 +4738,12 @@ class CarePlanObligationEuImagingActivityDetail(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    kind: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    kind: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Appointment | CommunicationRequest | DeviceRequest | MedicationRequest | NutritionOrder | Task | ServiceRequest | VisionPrescription
     """
@@ -4521,7 +4778,12 @@ class CarePlanObligationEuImagingActivityDetail(FhirModel):
     """
     Goals this activity relates to
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     not-started | scheduled | in-progress | on-hold | completed | cancelled | stopped | unknown | entered-in-error
     """
@@ -4543,9 +4805,7 @@ class CarePlanObligationEuImagingActivityDetail(FhirModel):
     """
     When activity is to occur
     """
-    scheduledString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    scheduledString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     When activity is to occur
     """
@@ -4576,7 +4836,7 @@ class CarePlanObligationEuImagingActivityDetail(FhirModel):
     """
     How much to administer/supply/consume
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Extra info describing activity to perform
     """
@@ -4588,7 +4848,7 @@ class CarePlanObligationEuImagingActivity(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4633,7 +4893,7 @@ class CarePlanObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['CarePlan'] = 'CarePlan'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -4641,12 +4901,19 @@ class CarePlanObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -4697,12 +4964,22 @@ class CarePlanObligationEuImaging(FhirModel):
     """
     Part of referenced CarePlan
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    intent: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     proposal | plan | order | option
     """
@@ -4711,12 +4988,12 @@ class CarePlanObligationEuImaging(FhirModel):
     """
     Type of plan
     """
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Human-friendly name for the care plan
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Summary of nature of plan
     """
@@ -4782,7 +5059,7 @@ class CompositionObligationEuImagingAttester(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4794,7 +5071,12 @@ class CompositionObligationEuImagingAttester(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    mode: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    mode: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     personal | professional | legal | official
     """
@@ -4820,7 +5102,7 @@ class CompositionObligationEuImagingRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4832,7 +5114,12 @@ class CompositionObligationEuImagingRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -4852,7 +5139,7 @@ class CompositionObligationEuImagingEvent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4883,7 +5170,7 @@ class CompositionObligationEuImagingSection(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -4895,7 +5182,7 @@ class CompositionObligationEuImagingSection(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Label for section (e.g. for ToC)
     """
@@ -4916,7 +5203,12 @@ class CompositionObligationEuImagingSection(FhirModel):
     """
     Text summary of the section, for human interpretation
     """
-    mode: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    mode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     working | snapshot | changes
     """
@@ -4950,7 +5242,7 @@ class CompositionObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Composition'] = 'Composition'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -4958,12 +5250,19 @@ class CompositionObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -4988,7 +5287,12 @@ class CompositionObligationEuImaging(FhirModel):
     """
     Report identifier
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preliminary | final | amended | entered-in-error
     """
@@ -5023,13 +5327,16 @@ class CompositionObligationEuImaging(FhirModel):
     """
     Who and/or what authored the composition
     """
-    title: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    title: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Human Readable name/title
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
     confidentiality: Annotated[
-        str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
     ] = None
     """
     As defined by affinity domain
@@ -5132,7 +5439,7 @@ class DiagnosticReportObligationEuImagingMedia(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5144,7 +5451,7 @@ class DiagnosticReportObligationEuImagingMedia(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    comment: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    comment: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Comment about the image (e.g. explanation)
     """
@@ -5166,7 +5473,7 @@ class DiagnosticReportObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DiagnosticReport'] = 'DiagnosticReport'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -5174,12 +5481,19 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -5208,7 +5522,12 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     Status of the Report
     """
@@ -5279,7 +5598,7 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     """
     Key images associated with this report
     """
-    conclusion: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    conclusion: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Clinical conclusion (interpretation) of test results
     """
@@ -5352,7 +5671,7 @@ class ImDocumentReferenceContentProfile(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5360,7 +5679,9 @@ class ImDocumentReferenceContentProfile(FhirModel):
     """
     identifies the meaning of the extension
     """
-    valueCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Value of extension
     """
@@ -5374,7 +5695,7 @@ class ImagingStudyObligationEuImagingSeriesPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5401,7 +5722,7 @@ class ImagingStudyObligationEuImagingSeriesInstance(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5427,7 +5748,7 @@ class ImagingStudyObligationEuImagingSeriesInstance(FhirModel):
     The number of this instance in the series
     """
     field_number: Annotated[Element | None, Field(alias='_number')] = None
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Description of instance
     """
@@ -5447,7 +5768,7 @@ class ImagingStudyObligationEuImagingSeries(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5473,7 +5794,7 @@ class ImagingStudyObligationEuImagingSeries(FhirModel):
     """
     The modality of the instances in the series
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A short human readable summary of the series
     """
@@ -5548,7 +5869,7 @@ class ImagingStudyObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['ImagingStudy'] = 'ImagingStudy'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -5556,12 +5877,19 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -5586,7 +5914,12 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     Identifiers for the whole study
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | available | cancelled | entered-in-error | unknown
     """
@@ -5667,7 +6000,7 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     User-defined comments
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Institution-generated description
     """
@@ -5687,7 +6020,7 @@ class MedicationAdministrationObligationEuImagingPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5714,7 +6047,7 @@ class MedicationAdministrationObligationEuImagingDosage(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5726,7 +6059,7 @@ class MedicationAdministrationObligationEuImagingDosage(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Free text dosage instructions e.g. SIG
     """
@@ -5768,7 +6101,7 @@ class MedicationAdministrationObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['MedicationAdministration'] = 'MedicationAdministration'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -5776,12 +6109,19 @@ class MedicationAdministrationObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -5817,7 +6157,12 @@ class MedicationAdministrationObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     in-progress | not-done | on-hold | completed | entered-in-error | stopped | unknown
     """
@@ -5905,7 +6250,7 @@ class ObservationFindingObligationEuImagingReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5937,7 +6282,7 @@ class ObservationFindingObligationEuImagingReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -5949,7 +6294,7 @@ class ObservationFindingObligationEuImagingComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -5973,7 +6318,7 @@ class ObservationFindingObligationEuImagingComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -6051,7 +6396,7 @@ class ObservationFindingObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -6059,12 +6404,19 @@ class ObservationFindingObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -6097,7 +6449,12 @@ class ObservationFindingObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -6176,7 +6533,7 @@ class ObservationFindingObligationEuImaging(FhirModel):
     """
     Actual result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual result
     """
@@ -6284,7 +6641,7 @@ class ObservationRadiationDoseObligationEuImagingCode(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -6296,7 +6653,7 @@ class ObservationRadiationDoseObligationEuImagingCode(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -6312,7 +6669,7 @@ class ObservationRadiationDoseObligationEuImagingReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -6344,7 +6701,7 @@ class ObservationRadiationDoseObligationEuImagingReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -6356,7 +6713,7 @@ class ObservationRadiationDoseObligationEuImagingComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -6380,7 +6737,7 @@ class ObservationRadiationDoseObligationEuImagingComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -6458,7 +6815,7 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -6466,12 +6823,19 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -6504,7 +6868,12 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -6575,7 +6944,7 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
     """
     Who is responsible for the observation
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Dose Summary text.
     """
@@ -6633,7 +7002,7 @@ class ProcedureObligationEuImagingPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -6664,7 +7033,7 @@ class ProcedureObligationEuImagingFocalDevice(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -6697,7 +7066,7 @@ class ProcedureObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Procedure'] = 'Procedure'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -6705,12 +7074,19 @@ class ProcedureObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -6757,7 +7133,12 @@ class ProcedureObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preparation | in-progress | not-done | on-hold | stopped | completed | entered-in-error | unknown
     """
@@ -6798,9 +7179,7 @@ class ProcedureObligationEuImaging(FhirModel):
     """
     When the procedure was performed
     """
-    performedString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    performedString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     When the procedure was performed
     """
@@ -6892,7 +7271,7 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['ServiceRequest'] = 'ServiceRequest'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -6900,12 +7279,19 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -6956,12 +7342,22 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Composite Request ID
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    intent: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     proposal | plan | directive | order | original-order | reflex-order | filler-order | instance-order | option
     """
@@ -6970,7 +7366,12 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Classification of service
     """
-    priority: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    priority: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     routine | urgent | asap | stat
     """
@@ -7097,9 +7498,9 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Comments
     """
-    patientInstruction: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    patientInstruction: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     Patient or consumer-oriented instructions
     """

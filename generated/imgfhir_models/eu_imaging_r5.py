@@ -91,7 +91,10 @@ class AccessionNumberIdentifierEuImaging(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -100,7 +103,7 @@ class AccessionNumberIdentifierEuImaging(FhirModel):
     """
     Description of identifier
     """
-    system: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    system: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     The namespace for the identifier value
     """
@@ -336,12 +339,17 @@ class AdverseEventEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -366,12 +374,16 @@ class AdverseEventEuImaging(FhirModel):
     """
     Business identifier for the event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     in-progress | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    actuality: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    actuality: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     actual | potential
     """
@@ -558,12 +570,14 @@ class BundleReportEuImagingLink(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    relation: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    relation: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     See http://www.iana.org/assignments/link-relations/link-relations.xhtml#link-relations-1
     """
     field_relation: Annotated[Element | None, Field(alias='_relation')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Reference details for the link
     """
@@ -587,7 +601,7 @@ class BundleReportEuImagingEntry(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    fullUrl: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    fullUrl: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     URI for resource (e.g. the absolute URL server address, URI for UUID/OID, etc.)
     """
@@ -617,12 +631,17 @@ class BundleReportEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -681,7 +700,7 @@ class BundleReportMinimalMetadataEuImagingEntry(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    fullUrl: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    fullUrl: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     URI for resource (e.g. the absolute URL server address, URI for UUID/OID, etc.)
     """
@@ -711,12 +730,17 @@ class BundleReportMinimalMetadataEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -895,12 +919,17 @@ class CompositionEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -921,7 +950,7 @@ class CompositionEuImaging(FhirModel):
     """
     Extensions that cannot be ignored
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Canonical identifier for this Composition, represented as a URI (globally unique)
     """
@@ -935,7 +964,9 @@ class CompositionEuImaging(FhirModel):
     An explicitly assigned identifer of a variation of the content in the Composition
     """
     field_version: Annotated[Element | None, Field(alias='_version')] = None
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | partial | preliminary | final | amended | corrected | appended | cancelled | entered-in-error | deprecated | unknown
     """
@@ -1126,12 +1157,14 @@ class DeviceEuImagingUdiCarrier(FhirModel):
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    issuer: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
@@ -1151,7 +1184,10 @@ class DeviceEuImagingUdiCarrier(FhirModel):
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     barcode | rfid | manual | card | self-reported | electronic-transmission | unknown
     """
@@ -1180,7 +1216,9 @@ class DeviceEuImagingName(FhirModel):
     The term that names the device
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered-name | user-friendly-name | patient-reported-name
     """
@@ -1339,12 +1377,17 @@ class DeviceEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1382,7 +1425,9 @@ class DeviceEuImaging(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     active | inactive | entered-in-error
     """
@@ -1492,7 +1537,7 @@ class DeviceEuImaging(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -1640,12 +1685,17 @@ class DiagnosticReportEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1674,7 +1724,9 @@ class DiagnosticReportEuImaging(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     Status of the Report
     """
@@ -1937,12 +1989,17 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1971,7 +2028,9 @@ class DiagnosticReportEuImagingMinimalMetadata(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     Status of the Report
     """
@@ -2275,12 +2334,16 @@ class DocumentReferenceImagingReportContentProfile(FhirModel):
     """
     Code|uri|canonical
     """
-    valueUri: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUri: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Code|uri|canonical
     """
     field_valueUri: Annotated[Element | None, Field(alias='_valueUri')] = None
-    valueCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Code|uri|canonical
     """
@@ -2337,12 +2400,17 @@ class DocumentReferenceImagingReport(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2376,12 +2444,17 @@ class DocumentReferenceImagingReport(FhirModel):
     """
     Procedure that caused this media to be created
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     current | superseded | entered-in-error
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    docStatus: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    docStatus: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     registered | partial | preliminary | final | amended | corrected | appended | cancelled | entered-in-error | deprecated | unknown
     """
@@ -2556,12 +2629,16 @@ class DocumentReferenceKeyImageEuImagingContentProfile(FhirModel):
     """
     Code|uri|canonical
     """
-    valueUri: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUri: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Code|uri|canonical
     """
     field_valueUri: Annotated[Element | None, Field(alias='_valueUri')] = None
-    valueCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Code|uri|canonical
     """
@@ -2616,12 +2693,17 @@ class DocumentReferenceKeyImageEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2655,12 +2737,17 @@ class DocumentReferenceKeyImageEuImaging(FhirModel):
     """
     Procedure that caused this media to be created
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     current | superseded | entered-in-error
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    docStatus: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    docStatus: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     registered | partial | preliminary | final | amended | corrected | appended | cancelled | entered-in-error | deprecated | unknown
     """
@@ -2960,7 +3047,9 @@ class ImagingSelectionEuImagingInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -2991,7 +3080,9 @@ class ImagingSelectionEuImagingInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -3070,12 +3161,17 @@ class ImagingSelectionEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3100,7 +3196,9 @@ class ImagingSelectionEuImaging(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -3229,7 +3327,9 @@ class ImagingSelectionKeyImageEuImagingInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -3260,7 +3360,9 @@ class ImagingSelectionKeyImageEuImagingInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -3343,12 +3445,17 @@ class ImagingSelectionKeyImageEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3373,7 +3480,9 @@ class ImagingSelectionKeyImageEuImaging(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -3653,12 +3762,17 @@ class ImagingStudyEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3683,7 +3797,9 @@ class ImagingStudyEuImaging(FhirModel):
     """
     Identifiers for the whole study
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | available | cancelled | entered-in-error | unknown
     """
@@ -3842,7 +3958,9 @@ class ObservationFindingEuImagingTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -4023,12 +4141,17 @@ class ObservationFindingEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4053,7 +4176,9 @@ class ObservationFindingEuImaging(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -4076,7 +4201,9 @@ class ObservationFindingEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -4289,7 +4416,9 @@ class ObservationGestationalAgeEuImagingTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -4470,12 +4599,17 @@ class ObservationGestationalAgeEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4500,7 +4634,9 @@ class ObservationGestationalAgeEuImaging(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -4523,7 +4659,9 @@ class ObservationGestationalAgeEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -4669,7 +4807,9 @@ class ObservationRadiationDoseEuImagingTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -4878,12 +5018,17 @@ class ObservationRadiationDoseEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4908,7 +5053,9 @@ class ObservationRadiationDoseEuImaging(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -4931,7 +5078,9 @@ class ObservationRadiationDoseEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -5138,12 +5287,17 @@ class ProcedureEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -5190,7 +5344,9 @@ class ProcedureEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     preparation | in-progress | not-done | on-hold | stopped | completed | entered-in-error | unknown
     """
@@ -5462,12 +5618,17 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -5518,12 +5679,16 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Composite Request ID
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    intent: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     proposal | plan | directive | order +
     """
@@ -5532,7 +5697,10 @@ class ServiceRequestOrderEuImaging(FhirModel):
     """
     Classification of service
     """
-    priority: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    priority: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     routine | urgent | asap | stat
     """
@@ -5693,7 +5861,10 @@ class SopInstanceUidIdentifierEuImaging(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -5801,12 +5972,17 @@ class SrInstanceImagingSelectionEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -5831,7 +6007,9 @@ class SrInstanceImagingSelectionEuImaging(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -5961,7 +6139,10 @@ class StudyInstanceUidIdentifierEuImaging(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -6040,12 +6221,17 @@ class CarePlanObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -6096,12 +6282,16 @@ class CarePlanObligationEuImaging(FhirModel):
     """
     Part of referenced CarePlan
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    intent: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     proposal | plan | order | option | directive
     """
@@ -6315,12 +6505,17 @@ class CompositionObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -6341,7 +6536,7 @@ class CompositionObligationEuImaging(FhirModel):
     """
     Extensions that cannot be ignored
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Canonical identifier for this Composition, represented as a URI (globally unique)
     """
@@ -6355,7 +6550,9 @@ class CompositionObligationEuImaging(FhirModel):
     An explicitly assigned identifer of a variation of the content in the Composition
     """
     field_version: Annotated[Element | None, Field(alias='_version')] = None
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | partial | preliminary | final | amended | corrected | appended | cancelled | entered-in-error | deprecated | unknown
     """
@@ -6615,12 +6812,17 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -6649,7 +6851,9 @@ class DiagnosticReportObligationEuImaging(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     Status of the Report
     """
@@ -6984,12 +7188,17 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -7014,7 +7223,9 @@ class ImagingStudyObligationEuImaging(FhirModel):
     """
     Identifiers for the whole study
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | available | cancelled | entered-in-error | unknown
     """
@@ -7123,7 +7334,9 @@ class ObservationFindingObligationEuImagingTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -7306,12 +7519,17 @@ class ObservationFindingObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -7336,7 +7554,9 @@ class ObservationFindingObligationEuImaging(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -7359,7 +7579,9 @@ class ObservationFindingObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -7574,7 +7796,9 @@ class ObservationRadiationDoseObligationEuImagingTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -7785,12 +8009,17 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -7815,7 +8044,9 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -7840,7 +8071,9 @@ class ObservationRadiationDoseObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -8001,7 +8234,10 @@ class PatientObligationEuImagingContact(FhirModel):
     """
     Contact person address
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -8065,7 +8301,9 @@ class PatientObligationEuImagingLink(FhirModel):
     """
     The other patient or related person resource that the link refers to
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     replaced-by | replaces | refer | seealso
     """
@@ -8091,12 +8329,17 @@ class PatientObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -8134,7 +8377,10 @@ class PatientObligationEuImaging(FhirModel):
     """
     A contact detail for the patient
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Administrative Gender
     """
@@ -8325,12 +8571,17 @@ class ProcedureObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -8377,7 +8628,9 @@ class ProcedureObligationEuImaging(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     preparation | in-progress | not-done | on-hold | stopped | completed | entered-in-error | unknown
     """
@@ -8650,12 +8903,17 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -8706,12 +8964,16 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Composite Request ID
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    intent: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     proposal | plan | directive | order +
     """
@@ -8720,7 +8982,10 @@ class ServiceRequestOrderObligationEuImaging(FhirModel):
     """
     Classification of service
     """
-    priority: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    priority: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     routine | urgent | asap | stat
     """

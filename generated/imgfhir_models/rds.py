@@ -33,7 +33,7 @@ class IndicationObservationCode(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -45,7 +45,7 @@ class IndicationObservationCode(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -57,7 +57,7 @@ class IndicationObservationReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -89,7 +89,7 @@ class IndicationObservationReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -101,7 +101,7 @@ class IndicationObservationComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -125,7 +125,7 @@ class IndicationObservationComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -201,7 +201,7 @@ class IndicationObservation(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -209,12 +209,19 @@ class IndicationObservation(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -247,7 +254,12 @@ class IndicationObservation(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -322,7 +334,7 @@ class IndicationObservation(FhirModel):
     """
     Actual result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual result
     """
@@ -378,7 +390,7 @@ class ModalityDeviceUdiCarrier(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -390,38 +402,46 @@ class ModalityDeviceUdiCarrier(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    deviceIdentifier: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    deviceIdentifier: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Mandatory fixed portion of UDI
     """
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    issuer: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
     field_jurisdiction: Annotated[Element | None, Field(alias='_jurisdiction')] = None
     carrierAIDC: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     UDI Machine Readable Barcode String
     """
     field_carrierAIDC: Annotated[Element | None, Field(alias='_carrierAIDC')] = None
-    carrierHRF: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    carrierHRF: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     barcode | rfid | manual +
     """
@@ -433,7 +453,7 @@ class ModalityDeviceDeviceName(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -445,12 +465,17 @@ class ModalityDeviceDeviceName(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    name: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    name: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The name of the device
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     udi-label-name | user-friendly-name | patient-reported-name | manufacturer-name | model-name | other
     """
@@ -462,7 +487,7 @@ class ModalityDeviceSpecialization(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -478,7 +503,7 @@ class ModalityDeviceSpecialization(FhirModel):
     """
     The standard that is used to operate and communicate
     """
-    version: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    version: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The version of the standard that is used to operate and communicate
     """
@@ -490,7 +515,7 @@ class ModalityDeviceVersion(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -510,7 +535,7 @@ class ModalityDeviceVersion(FhirModel):
     """
     A single component of the device version
     """
-    value: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    value: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The version text
     """
@@ -522,7 +547,7 @@ class ModalityDeviceProperty(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -559,7 +584,7 @@ class ModalityDevice(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Device'] = 'Device'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -567,12 +592,19 @@ class ModalityDevice(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -605,7 +637,12 @@ class ModalityDevice(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     active | inactive | entered-in-error | unknown
     """
@@ -614,16 +651,16 @@ class ModalityDevice(FhirModel):
     """
     online | paused | standby | offline | not-ready | transduc-discon | hw-discon | off
     """
-    distinctIdentifier: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    distinctIdentifier: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     The distinct identification string
     """
     field_distinctIdentifier: Annotated[
         Element | None, Field(alias='_distinctIdentifier')
     ] = None
-    manufacturer: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    manufacturer: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The manufacturer of the modality, related to tag(0008,0070) manufacturer
     """
@@ -652,12 +689,12 @@ class ModalityDevice(FhirModel):
     field_expirationDate: Annotated[Element | None, Field(alias='_expirationDate')] = (
         None
     )
-    lotNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    lotNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Lot number of manufacture
     """
     field_lotNumber: Annotated[Element | None, Field(alias='_lotNumber')] = None
-    serialNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    serialNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The serial number of the modality, which is the Device Serial Number
     """
@@ -666,12 +703,12 @@ class ModalityDevice(FhirModel):
     """
     The name of the device as given by the manufacturer
     """
-    modelNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    modelNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The model number for the device
     """
     field_modelNumber: Annotated[Element | None, Field(alias='_modelNumber')] = None
-    partNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    partNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The part number of the device
     """
@@ -708,7 +745,7 @@ class ModalityDevice(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -756,7 +793,7 @@ class RadiationDoseSummaryReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -788,7 +825,7 @@ class RadiationDoseSummaryReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -800,7 +837,7 @@ class RadiationDoseSummaryComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -824,7 +861,7 @@ class RadiationDoseSummaryComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -900,7 +937,7 @@ class RadiationDoseSummary(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -908,12 +945,19 @@ class RadiationDoseSummary(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -946,7 +990,12 @@ class RadiationDoseSummary(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -997,7 +1046,7 @@ class RadiationDoseSummary(FhirModel):
     """
     Who is responsible for the observation
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Dose Summary text.
     """
@@ -1061,7 +1110,7 @@ class RadiationSummaryReportType(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1073,7 +1122,7 @@ class RadiationSummaryReportType(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -1085,7 +1134,7 @@ class RadiationSummaryReportAttester(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1097,7 +1146,12 @@ class RadiationSummaryReportAttester(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    mode: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    mode: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     personal | professional | legal | official
     """
@@ -1123,7 +1177,7 @@ class RadiationSummaryReportRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1135,7 +1189,12 @@ class RadiationSummaryReportRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -1155,7 +1214,7 @@ class RadiationSummaryReportEvent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1186,7 +1245,7 @@ class RadiationSummaryReportSection(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1198,7 +1257,7 @@ class RadiationSummaryReportSection(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Label for section (e.g. for ToC)
     """
@@ -1219,7 +1278,12 @@ class RadiationSummaryReportSection(FhirModel):
     """
     Text summary of the section, for human interpretation
     """
-    mode: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    mode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     working | snapshot | changes
     """
@@ -1253,7 +1317,7 @@ class RadiationSummaryReport(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Composition'] = 'Composition'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1261,12 +1325,19 @@ class RadiationSummaryReport(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1291,7 +1362,12 @@ class RadiationSummaryReport(FhirModel):
     """
     Version-independent identifier for the Composition
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preliminary | final | amended | entered-in-error
     """
@@ -1326,13 +1402,16 @@ class RadiationSummaryReport(FhirModel):
     """
     Who and/or what authored the composition
     """
-    title: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    title: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Human Readable name/title
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
     confidentiality: Annotated[
-        str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
     ] = None
     """
     As defined by affinity domain

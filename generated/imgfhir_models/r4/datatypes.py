@@ -10,14 +10,19 @@ from pydantic import ConfigDict, Field, RootModel
 
 
 class Canonical(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    root: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Base StructureDefinition for canonical type: A URI that is a reference to a canonical URL on a FHIR resource
     """
 
 
 class Code(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    root: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     Base StructureDefinition for code type: A string which has at least one character and no leading or trailing whitespace and where there is no whitespace other than single spaces in the contents
     """
@@ -36,7 +41,7 @@ class DateTime(RootModel[str]):
 
 
 class String(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    root: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Base StructureDefinition for string Type: A sequence of Unicode characters
     """
@@ -55,7 +60,7 @@ class Time(RootModel[str]):
 
 
 class Uri(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    root: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Base StructureDefinition for uri Type: String of characters used to identify a name or a resource
     """
@@ -71,7 +76,7 @@ class Address(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -79,17 +84,27 @@ class Address(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     home | work | temp | old | billing - purpose of this address
     """
     field_use: "Annotated[Element | None, Field(alias='_use')]" = None
-    type: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    type: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     postal | physical | both
     """
     field_type: "Annotated[Element | None, Field(alias='_type')]" = None
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text representation of the address
     """
@@ -99,27 +114,27 @@ class Address(FhirModel):
     Street name, number, direction & P.O. Box etc.
     """
     field_line: "Annotated[list[Element | None] | None, Field(alias='_line')]" = None
-    city: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    city: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Name of city, town etc.
     """
     field_city: "Annotated[Element | None, Field(alias='_city')]" = None
-    district: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    district: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     District name (aka county)
     """
     field_district: "Annotated[Element | None, Field(alias='_district')]" = None
-    state: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    state: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Sub-unit of country (abbreviations ok)
     """
     field_state: "Annotated[Element | None, Field(alias='_state')]" = None
-    postalCode: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    postalCode: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Postal code for area
     """
     field_postalCode: "Annotated[Element | None, Field(alias='_postalCode')]" = None
-    country: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    country: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Country (e.g. can be ISO 3166 2 or 3 letter code)
     """
@@ -140,7 +155,7 @@ class Age(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -153,24 +168,32 @@ class Age(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    comparator: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     < | <= | >= | > - how to understand the value
     """
     field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
-    unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    unit: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Coded form of the unit
     """
@@ -187,7 +210,7 @@ class Annotation(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -199,7 +222,7 @@ class Annotation(FhirModel):
     """
     Individual responsible for the annotation
     """
-    authorString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    authorString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Individual responsible for the annotation
     """
@@ -214,7 +237,7 @@ class Annotation(FhirModel):
     When the annotation was made
     """
     field_time: "Annotated[Element | None, Field(alias='_time')]" = None
-    text: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    text: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The annotation  - text content (as markdown)
     """
@@ -231,7 +254,7 @@ class Attachment(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -239,26 +262,37 @@ class Attachment(FhirModel):
     """
     Additional content defined by implementations
     """
-    contentType: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    contentType: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Mime type of the content, with charset etc.
     """
     field_contentType: "Annotated[Element | None, Field(alias='_contentType')]" = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Human language of the content (BCP-47)
     """
     field_language: "Annotated[Element | None, Field(alias='_language')]" = None
     data: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     Data inline, base64ed
     """
     field_data: "Annotated[Element | None, Field(alias='_data')]" = None
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Uri where the data can be found
     """
@@ -269,13 +303,16 @@ class Attachment(FhirModel):
     """
     field_size: "Annotated[Element | None, Field(alias='_size')]" = None
     hash: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     Hash of the data (sha-1, base64ed)
     """
     field_hash: "Annotated[Element | None, Field(alias='_hash')]" = None
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Label to display in place of the data
     """
@@ -302,7 +339,7 @@ class CodeableConcept(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -314,7 +351,7 @@ class CodeableConcept(FhirModel):
     """
     Code defined by a terminology system
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Plain text representation of the concept
     """
@@ -331,7 +368,7 @@ class Coding(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -339,22 +376,27 @@ class Coding(FhirModel):
     """
     Additional content defined by implementations
     """
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Identity of the terminology system
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    version: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    version: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Version of the system - if relevant
     """
     field_version: "Annotated[Element | None, Field(alias='_version')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Symbol in syntax defined by the system
     """
     field_code: "Annotated[Element | None, Field(alias='_code')]" = None
-    display: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    display: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Representation defined by the system
     """
@@ -376,7 +418,7 @@ class ContactDetail(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -384,7 +426,7 @@ class ContactDetail(FhirModel):
     """
     Additional content defined by implementations
     """
-    name: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    name: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Name of an individual to contact
     """
@@ -405,7 +447,7 @@ class ContactPoint(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -413,17 +455,27 @@ class ContactPoint(FhirModel):
     """
     Additional content defined by implementations
     """
-    system: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    system: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     phone | fax | email | pager | url | sms | other
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    value: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    value: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The actual contact point details
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     home | work | temp | old | mobile - purpose of this contact point
     """
@@ -449,7 +501,7 @@ class Contributor(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -457,12 +509,17 @@ class Contributor(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     author | editor | reviewer | endorser
     """
     field_type: "Annotated[Element | None, Field(alias='_type')]" = None
-    name: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    name: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Who contributed the content
     """
@@ -483,7 +540,7 @@ class Count(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -496,24 +553,32 @@ class Count(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    comparator: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     < | <= | >= | > - how to understand the value
     """
     field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
-    unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    unit: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Coded form of the unit
     """
@@ -530,7 +595,7 @@ class DataRequirement(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -538,7 +603,12 @@ class DataRequirement(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     The type of the required data
     """
@@ -587,7 +657,7 @@ class DataRequirementCodeFilter(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -595,17 +665,19 @@ class DataRequirementCodeFilter(FhirModel):
     """
     Additional content defined by implementations
     """
-    path: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    path: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A code-valued attribute to filter on
     """
     field_path: "Annotated[Element | None, Field(alias='_path')]" = None
-    searchParam: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    searchParam: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A coded (token) parameter to search on
     """
     field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
-    valueSet: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueSet: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Valueset for the filter
     """
@@ -621,7 +693,7 @@ class DataRequirementDateFilter(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -629,12 +701,12 @@ class DataRequirementDateFilter(FhirModel):
     """
     Additional content defined by implementations
     """
-    path: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    path: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A date-valued attribute to filter on
     """
     field_path: "Annotated[Element | None, Field(alias='_path')]" = None
-    searchParam: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    searchParam: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A date valued parameter to search on
     """
@@ -664,7 +736,7 @@ class DataRequirementSort(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -672,12 +744,17 @@ class DataRequirementSort(FhirModel):
     """
     Additional content defined by implementations
     """
-    path: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    path: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The name of the attribute to perform the sort
     """
     field_path: "Annotated[Element | None, Field(alias='_path')]" = None
-    direction: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    direction: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     ascending | descending
     """
@@ -694,7 +771,7 @@ class Distance(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -707,24 +784,32 @@ class Distance(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    comparator: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     < | <= | >= | > - how to understand the value
     """
     field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
-    unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    unit: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Coded form of the unit
     """
@@ -741,7 +826,7 @@ class Dosage(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -758,7 +843,7 @@ class Dosage(FhirModel):
     The order of the dosage instructions
     """
     field_sequence: "Annotated[Element | None, Field(alias='_sequence')]" = None
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Free text dosage instructions e.g. SIG
     """
@@ -767,9 +852,9 @@ class Dosage(FhirModel):
     """
     Supplemental instruction or warnings to the patient - e.g. "with meals", "may cause drowsiness"
     """
-    patientInstruction: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    patientInstruction: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     Patient or consumer oriented instructions
     """
@@ -822,7 +907,7 @@ class DosageDoseAndRate(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -866,7 +951,7 @@ class Duration(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -879,24 +964,32 @@ class Duration(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    comparator: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     < | <= | >= | > - how to understand the value
     """
     field_comparator: "Annotated[Element | None, Field(alias='_comparator')]" = None
-    unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    unit: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Coded form of the unit
     """
@@ -913,7 +1006,7 @@ class Element(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -933,7 +1026,7 @@ class Expression(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -941,7 +1034,7 @@ class Expression(FhirModel):
     """
     Additional content defined by implementations
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Natural language description of the condition
     """
@@ -951,17 +1044,24 @@ class Expression(FhirModel):
     Short name assigned to expression for reuse
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    language: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    language: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     text/cql | text/fhirpath | application/x-fhir-query | etc.
     """
     field_language: Annotated[Element | None, Field(alias='_language')] = None
-    expression: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    expression: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Expression in specified language
     """
     field_expression: Annotated[Element | None, Field(alias='_expression')] = None
-    reference: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    reference: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Where the expression is found
     """
@@ -978,7 +1078,7 @@ class Extension(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -986,12 +1086,15 @@ class Extension(FhirModel):
     """
     Additional content defined by implementations
     """
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     identifies the meaning of the extension
     """
     valueBase64Binary: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     Value of extension
@@ -1004,14 +1107,21 @@ class Extension(FhirModel):
     Value of extension
     """
     field_valueBoolean: Annotated[Element | None, Field(alias='_valueBoolean')] = None
-    valueCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Value of extension
     """
     field_valueCanonical: Annotated[Element | None, Field(alias='_valueCanonical')] = (
         None
     )
-    valueCode: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    valueCode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Value of extension
     """
@@ -1063,7 +1173,7 @@ class Extension(FhirModel):
     Value of extension
     """
     field_valueInteger: Annotated[Element | None, Field(alias='_valueInteger')] = None
-    valueMarkdown: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueMarkdown: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Value of extension
     """
@@ -1082,7 +1192,7 @@ class Extension(FhirModel):
     field_valuePositiveInt: Annotated[
         Element | None, Field(alias='_valuePositiveInt')
     ] = None
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Value of extension
     """
@@ -1104,12 +1214,16 @@ class Extension(FhirModel):
     field_valueUnsignedInt: Annotated[
         Element | None, Field(alias='_valueUnsignedInt')
     ] = None
-    valueUri: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUri: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Value of extension
     """
     field_valueUri: Annotated[Element | None, Field(alias='_valueUri')] = None
-    valueUrl: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUrl: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Value of extension
     """
@@ -1260,7 +1374,7 @@ class HumanName(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1268,17 +1382,22 @@ class HumanName(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     usual | official | temp | nickname | anonymous | old | maiden
     """
     field_use: Annotated[Element | None, Field(alias='_use')] = None
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text representation of the full name
     """
     field_text: Annotated[Element | None, Field(alias='_text')] = None
-    family: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    family: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Family name (often called 'Surname')
     """
@@ -1314,7 +1433,7 @@ class Identifier(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1322,7 +1441,12 @@ class Identifier(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -1331,12 +1455,12 @@ class Identifier(FhirModel):
     """
     Description of identifier
     """
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     The namespace for the identifier value
     """
     field_system: Annotated[Element | None, Field(alias='_system')] = None
-    value: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    value: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The value that is unique
     """
@@ -1361,7 +1485,7 @@ class Meta(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1386,7 +1510,7 @@ class Meta(FhirModel):
     When the resource version last changed
     """
     field_lastUpdated: Annotated[Element | None, Field(alias='_lastUpdated')] = None
-    source: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    source: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Identifies where the resource comes from
     """
@@ -1418,7 +1542,7 @@ class Money(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1431,7 +1555,12 @@ class Money(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    currency: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    currency: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     ISO 4217 Currency Code
     """
@@ -1448,7 +1577,7 @@ class Narrative(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1456,7 +1585,12 @@ class Narrative(FhirModel):
     """
     Additional content defined by implementations
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     generated | extensions | additional | empty
     """
@@ -1478,7 +1612,7 @@ class ParameterDefinition(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1486,12 +1620,22 @@ class ParameterDefinition(FhirModel):
     """
     Additional content defined by implementations
     """
-    name: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    name: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Name used to access the parameter value
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    use: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    use: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     in | out
     """
@@ -1501,22 +1645,27 @@ class ParameterDefinition(FhirModel):
     Minimum cardinality
     """
     field_min: Annotated[Element | None, Field(alias='_min')] = None
-    max: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    max: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Maximum cardinality (a number of *)
     """
     field_max: Annotated[Element | None, Field(alias='_max')] = None
-    documentation: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    documentation: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A brief description of the parameter
     """
     field_documentation: Annotated[Element | None, Field(alias='_documentation')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     What type of value
     """
     field_type: Annotated[Element | None, Field(alias='_type')] = None
-    profile: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    profile: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     What profile the value is expected to be
     """
@@ -1533,7 +1682,7 @@ class Period(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1573,7 +1722,7 @@ class Quantity(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1586,24 +1735,32 @@ class Quantity(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    comparator: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     < | <= | >= | > - how to understand the value
     """
     field_comparator: Annotated[Element | None, Field(alias='_comparator')] = None
-    unit: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    unit: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unit representation
     """
     field_unit: Annotated[Element | None, Field(alias='_unit')] = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: Annotated[Element | None, Field(alias='_system')] = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Coded form of the unit
     """
@@ -1620,7 +1777,7 @@ class Range(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1648,7 +1805,7 @@ class Ratio(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1676,7 +1833,7 @@ class Reference(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1684,12 +1841,12 @@ class Reference(FhirModel):
     """
     Additional content defined by implementations
     """
-    reference: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    reference: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Literal reference, Relative, internal or absolute URL
     """
     field_reference: Annotated[Element | None, Field(alias='_reference')] = None
-    type: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    type: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Type the reference refers to (e.g. "Patient")
     """
@@ -1698,7 +1855,7 @@ class Reference(FhirModel):
     """
     Logical reference, when literal reference is not known
     """
-    display: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    display: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text alternative for the resource
     """
@@ -1715,7 +1872,7 @@ class RelatedArtifact(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1723,27 +1880,32 @@ class RelatedArtifact(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     documentation | justification | citation | predecessor | successor | derived-from | depends-on | composed-of
     """
     field_type: Annotated[Element | None, Field(alias='_type')] = None
-    label: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    label: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Short label
     """
     field_label: Annotated[Element | None, Field(alias='_label')] = None
-    display: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    display: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Brief description of the related artifact
     """
     field_display: Annotated[Element | None, Field(alias='_display')] = None
-    citation: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    citation: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Bibliographic citation for the artifact
     """
     field_citation: Annotated[Element | None, Field(alias='_citation')] = None
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Where the artifact can be accessed
     """
@@ -1752,7 +1914,9 @@ class RelatedArtifact(FhirModel):
     """
     What document is being referenced
     """
-    resource: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    resource: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     What resource is being referenced
     """
@@ -1769,7 +1933,7 @@ class SampledData(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1806,7 +1970,7 @@ class SampledData(FhirModel):
     Number of sample points at each time point
     """
     field_dimensions: Annotated[Element | None, Field(alias='_dimensions')] = None
-    data: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    data: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Decimal values with spaces, or "E" | "U" | "L"
     """
@@ -1823,7 +1987,7 @@ class Signature(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1853,20 +2017,31 @@ class Signature(FhirModel):
     """
     The party represented
     """
-    targetFormat: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    targetFormat: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     The technical format of the signed resources
     """
     field_targetFormat: Annotated[Element | None, Field(alias='_targetFormat')] = None
-    sigFormat: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    sigFormat: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     The technical format of the signature
     """
     field_sigFormat: Annotated[Element | None, Field(alias='_sigFormat')] = None
     data: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     The actual signature content (XML DigSig. JWS, picture, etc.)
@@ -1884,7 +2059,7 @@ class Timing(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1916,7 +2091,7 @@ class TimingRepeat(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1956,9 +2131,12 @@ class TimingRepeat(FhirModel):
     How long when it happens (Max)
     """
     field_durationMax: Annotated[Element | None, Field(alias='_durationMax')] = None
-    durationUnit: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    durationUnit: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     s | min | h | d | wk | mo | a - unit of time (UCUM)
     """
@@ -1983,9 +2161,12 @@ class TimingRepeat(FhirModel):
     Upper limit of period (3-4 hours)
     """
     field_periodMax: Annotated[Element | None, Field(alias='_periodMax')] = None
-    periodUnit: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = (
-        None
-    )
+    periodUnit: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     s | min | h | d | wk | mo | a - unit of time (UCUM)
     """
@@ -2026,7 +2207,7 @@ class TriggerDefinition(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2034,12 +2215,17 @@ class TriggerDefinition(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     named-event | periodic | data-changed | data-added | data-modified | data-removed | data-accessed | data-access-ended
     """
     field_type: Annotated[Element | None, Field(alias='_type')] = None
-    name: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    name: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Name or URI that identifies the event
     """
@@ -2094,7 +2280,7 @@ class UsageContext(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """

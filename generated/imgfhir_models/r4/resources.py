@@ -43,7 +43,7 @@ class AdverseEventSuspectEntityCausality(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -59,9 +59,9 @@ class AdverseEventSuspectEntityCausality(FhirModel):
     """
     Assessment of if the entity caused the event
     """
-    productRelatedness: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    productRelatedness: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     AdverseEvent.suspectEntity.causalityProductRelatedness
     """
@@ -83,7 +83,7 @@ class AdverseEventSuspectEntity(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -116,7 +116,7 @@ class AdverseEvent(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['AdverseEvent'] = 'AdverseEvent'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -124,12 +124,19 @@ class AdverseEvent(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -154,7 +161,12 @@ class AdverseEvent(FhirModel):
     """
     Business identifier for the event
     """
-    actuality: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    actuality: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     actual | potential
     """
@@ -262,7 +274,7 @@ class Binary(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Binary'] = 'Binary'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -270,17 +282,29 @@ class Binary(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
     field_language: Annotated[Element | None, Field(alias='_language')] = None
-    contentType: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    contentType: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     MimeType of the binary content
     """
@@ -290,7 +314,10 @@ class Binary(FhirModel):
     Identifies another resource to use as proxy when enforcing access control
     """
     data: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     The actual content
@@ -309,7 +336,7 @@ class BodyStructure(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['BodyStructure'] = 'BodyStructure'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -317,12 +344,19 @@ class BodyStructure(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -364,7 +398,7 @@ class BodyStructure(FhirModel):
     """
     Body site modifier
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text description
     """
@@ -384,7 +418,7 @@ class BundleLink(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -396,12 +430,12 @@ class BundleLink(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    relation: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    relation: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     See http://www.iana.org/assignments/link-relations/link-relations.xhtml#link-relations-1
     """
     field_relation: Annotated[Element | None, Field(alias='_relation')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Reference details for the link
     """
@@ -413,7 +447,7 @@ class BundleEntrySearch(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -425,7 +459,12 @@ class BundleEntrySearch(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    mode: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    mode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     match | include | outcome - why this is in the result set
     """
@@ -442,7 +481,7 @@ class BundleEntryRequest(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -454,17 +493,22 @@ class BundleEntryRequest(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    method: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    method: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     GET | HEAD | POST | PUT | DELETE | PATCH
     """
     field_method: Annotated[Element | None, Field(alias='_method')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     URL for HTTP equivalent of this entry
     """
     field_url: Annotated[Element | None, Field(alias='_url')] = None
-    ifNoneMatch: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    ifNoneMatch: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     For managing cache currency
     """
@@ -481,12 +525,12 @@ class BundleEntryRequest(FhirModel):
     field_ifModifiedSince: Annotated[
         Element | None, Field(alias='_ifModifiedSince')
     ] = None
-    ifMatch: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    ifMatch: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     For managing update contention
     """
     field_ifMatch: Annotated[Element | None, Field(alias='_ifMatch')] = None
-    ifNoneExist: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    ifNoneExist: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     For conditional creates
     """
@@ -498,7 +542,7 @@ class BundleEntryResponse(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -510,17 +554,19 @@ class BundleEntryResponse(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    status: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    status: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Status response code (text optional)
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    location: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    location: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     The location (if the operation returns a location)
     """
     field_location: Annotated[Element | None, Field(alias='_location')] = None
-    etag: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    etag: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The Etag for the resource (if relevant)
     """
@@ -546,7 +592,7 @@ class BundleEntry(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -562,7 +608,7 @@ class BundleEntry(FhirModel):
     """
     Links related to this entry
     """
-    fullUrl: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    fullUrl: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     URI for resource (Absolute URL server address or URI for UUID/OID)
     """
@@ -596,7 +642,7 @@ class Bundle(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Bundle'] = 'Bundle'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -604,12 +650,19 @@ class Bundle(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -618,7 +671,12 @@ class Bundle(FhirModel):
     """
     Persistent identifier for the bundle
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     document | message | transaction | transaction-response | batch | batch-response | history | searchset | collection
     """
@@ -657,7 +715,7 @@ class CarePlanActivityDetail(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -669,7 +727,12 @@ class CarePlanActivityDetail(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    kind: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    kind: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Appointment | CommunicationRequest | DeviceRequest | MedicationRequest | NutritionOrder | Task | ServiceRequest | VisionPrescription
     """
@@ -704,7 +767,12 @@ class CarePlanActivityDetail(FhirModel):
     """
     Goals this activity relates to
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     not-started | scheduled | in-progress | on-hold | completed | cancelled | stopped | unknown | entered-in-error
     """
@@ -726,9 +794,7 @@ class CarePlanActivityDetail(FhirModel):
     """
     When activity is to occur
     """
-    scheduledString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    scheduledString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     When activity is to occur
     """
@@ -759,7 +825,7 @@ class CarePlanActivityDetail(FhirModel):
     """
     How much to administer/supply/consume
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Extra info describing activity to perform
     """
@@ -771,7 +837,7 @@ class CarePlanActivity(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -816,7 +882,7 @@ class CarePlan(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['CarePlan'] = 'CarePlan'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -824,12 +890,19 @@ class CarePlan(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -880,12 +953,22 @@ class CarePlan(FhirModel):
     """
     Part of referenced CarePlan
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    intent: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     proposal | plan | order | option
     """
@@ -894,12 +977,12 @@ class CarePlan(FhirModel):
     """
     Type of plan
     """
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Human-friendly name for the care plan
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Summary of nature of plan
     """
@@ -965,7 +1048,7 @@ class CompositionAttester(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -977,7 +1060,12 @@ class CompositionAttester(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    mode: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    mode: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     personal | professional | legal | official
     """
@@ -1003,7 +1091,7 @@ class CompositionRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1015,7 +1103,12 @@ class CompositionRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -1035,7 +1128,7 @@ class CompositionEvent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1066,7 +1159,7 @@ class CompositionSection(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1078,7 +1171,7 @@ class CompositionSection(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Label for section (e.g. for ToC)
     """
@@ -1099,7 +1192,12 @@ class CompositionSection(FhirModel):
     """
     Text summary of the section, for human interpretation
     """
-    mode: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    mode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     working | snapshot | changes
     """
@@ -1133,7 +1231,7 @@ class Composition(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Composition'] = 'Composition'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1141,12 +1239,19 @@ class Composition(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1171,7 +1276,12 @@ class Composition(FhirModel):
     """
     Version-independent identifier for the Composition
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preliminary | final | amended | entered-in-error
     """
@@ -1206,13 +1316,16 @@ class Composition(FhirModel):
     """
     Who and/or what authored the composition
     """
-    title: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    title: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Human Readable name/title
     """
     field_title: Annotated[Element | None, Field(alias='_title')] = None
     confidentiality: Annotated[
-        str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
     ] = None
     """
     As defined by affinity domain
@@ -1247,7 +1360,7 @@ class DeviceUdiCarrier(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1259,38 +1372,46 @@ class DeviceUdiCarrier(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    deviceIdentifier: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    deviceIdentifier: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Mandatory fixed portion of UDI
     """
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    issuer: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
     field_jurisdiction: Annotated[Element | None, Field(alias='_jurisdiction')] = None
     carrierAIDC: Annotated[
-        str | None, Field(pattern='^(?:(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+)$')
+        str | None,
+        Field(
+            pattern='^(?:([ \\t\\n\\x0B\\f\\r]*([0-9a-zA-Z\\+/=]){4}[ \\t\\n\\x0B\\f\\r]*)+)$'
+        ),
     ] = None
     """
     UDI Machine Readable Barcode String
     """
     field_carrierAIDC: Annotated[Element | None, Field(alias='_carrierAIDC')] = None
-    carrierHRF: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    carrierHRF: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     barcode | rfid | manual +
     """
@@ -1302,7 +1423,7 @@ class DeviceDeviceName(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1314,12 +1435,17 @@ class DeviceDeviceName(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    name: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    name: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The name of the device
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     udi-label-name | user-friendly-name | patient-reported-name | manufacturer-name | model-name | other
     """
@@ -1331,7 +1457,7 @@ class DeviceSpecialization(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1347,7 +1473,7 @@ class DeviceSpecialization(FhirModel):
     """
     The standard that is used to operate and communicate
     """
-    version: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    version: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The version of the standard that is used to operate and communicate
     """
@@ -1359,7 +1485,7 @@ class DeviceVersion(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1379,7 +1505,7 @@ class DeviceVersion(FhirModel):
     """
     A single component of the device version
     """
-    value: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    value: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     The version text
     """
@@ -1391,7 +1517,7 @@ class DeviceProperty(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1428,7 +1554,7 @@ class Device(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Device'] = 'Device'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1436,12 +1562,19 @@ class Device(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1474,7 +1607,12 @@ class Device(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     active | inactive | entered-in-error | unknown
     """
@@ -1483,16 +1621,16 @@ class Device(FhirModel):
     """
     online | paused | standby | offline | not-ready | transduc-discon | hw-discon | off
     """
-    distinctIdentifier: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    distinctIdentifier: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     The distinct identification string
     """
     field_distinctIdentifier: Annotated[
         Element | None, Field(alias='_distinctIdentifier')
     ] = None
-    manufacturer: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    manufacturer: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Name of device manufacturer
     """
@@ -1521,12 +1659,12 @@ class Device(FhirModel):
     field_expirationDate: Annotated[Element | None, Field(alias='_expirationDate')] = (
         None
     )
-    lotNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    lotNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Lot number of manufacture
     """
     field_lotNumber: Annotated[Element | None, Field(alias='_lotNumber')] = None
-    serialNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    serialNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Serial number assigned by the manufacturer
     """
@@ -1535,12 +1673,12 @@ class Device(FhirModel):
     """
     The name of the device as given by the manufacturer
     """
-    modelNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    modelNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The model number for the device
     """
     field_modelNumber: Annotated[Element | None, Field(alias='_modelNumber')] = None
-    partNumber: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    partNumber: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     The part number of the device
     """
@@ -1577,7 +1715,7 @@ class Device(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -1601,7 +1739,7 @@ class DiagnosticReportMedia(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1613,7 +1751,7 @@ class DiagnosticReportMedia(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    comment: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    comment: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Comment about the image (e.g. explanation)
     """
@@ -1635,7 +1773,7 @@ class DiagnosticReport(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DiagnosticReport'] = 'DiagnosticReport'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1643,12 +1781,19 @@ class DiagnosticReport(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1677,7 +1822,12 @@ class DiagnosticReport(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | partial | preliminary | final +
     """
@@ -1748,7 +1898,7 @@ class DiagnosticReport(FhirModel):
     """
     Key images associated with this report
     """
-    conclusion: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    conclusion: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Clinical conclusion (interpretation) of test results
     """
@@ -1768,7 +1918,7 @@ class DocumentReferenceRelatesTo(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1780,7 +1930,12 @@ class DocumentReferenceRelatesTo(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    code: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    code: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaces | transforms | signs | appends
     """
@@ -1796,7 +1951,7 @@ class DocumentReferenceContent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1823,7 +1978,7 @@ class DocumentReferenceContext(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -1876,7 +2031,7 @@ class DocumentReference(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['DocumentReference'] = 'DocumentReference'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -1884,12 +2039,19 @@ class DocumentReference(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -1918,12 +2080,22 @@ class DocumentReference(FhirModel):
     """
     Other identifiers for the document
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     current | superseded | entered-in-error
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    docStatus: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    docStatus: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     preliminary | final | amended | entered-in-error
     """
@@ -1966,7 +2138,7 @@ class DocumentReference(FhirModel):
     """
     Relationships to other documents
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Human-readable description
     """
@@ -1990,7 +2162,7 @@ class EncounterStatusHistory(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2002,7 +2174,12 @@ class EncounterStatusHistory(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     planned | arrived | triaged | in-progress | onleave | finished | cancelled +
     """
@@ -2018,7 +2195,7 @@ class EncounterClassHistory(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2045,7 +2222,7 @@ class EncounterParticipant(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2076,7 +2253,7 @@ class EncounterDiagnosis(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2108,7 +2285,7 @@ class EncounterHospitalization(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2163,7 +2340,7 @@ class EncounterLocation(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2179,7 +2356,12 @@ class EncounterLocation(FhirModel):
     """
     Location the encounter takes place
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     planned | active | reserved | completed
     """
@@ -2205,7 +2387,7 @@ class Encounter(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Encounter'] = 'Encounter'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2213,12 +2395,19 @@ class Encounter(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -2243,7 +2432,12 @@ class Encounter(FhirModel):
     """
     Identifier(s) by which this encounter is known
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     planned | arrived | triaged | in-progress | onleave | finished | cancelled +
     """
@@ -2339,7 +2533,7 @@ class ImagingStudySeriesPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2366,7 +2560,7 @@ class ImagingStudySeriesInstance(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2392,7 +2586,7 @@ class ImagingStudySeriesInstance(FhirModel):
     The number of this instance in the series
     """
     field_number: Annotated[Element | None, Field(alias='_number')] = None
-    title: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Description of instance
     """
@@ -2404,7 +2598,7 @@ class ImagingStudySeries(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2430,7 +2624,7 @@ class ImagingStudySeries(FhirModel):
     """
     The modality of the instances in the series
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     A short human readable summary of the series
     """
@@ -2489,7 +2683,7 @@ class ImagingStudy(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['ImagingStudy'] = 'ImagingStudy'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2497,12 +2691,19 @@ class ImagingStudy(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -2527,7 +2728,12 @@ class ImagingStudy(FhirModel):
     """
     Identifiers for the whole study
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | available | cancelled | entered-in-error | unknown
     """
@@ -2608,7 +2814,7 @@ class ImagingStudy(FhirModel):
     """
     User-defined comments
     """
-    description: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    description: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Institution-generated description
     """
@@ -2624,7 +2830,7 @@ class MedicationAdministrationPerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2651,7 +2857,7 @@ class MedicationAdministrationDosage(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2663,7 +2869,7 @@ class MedicationAdministrationDosage(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Free text dosage instructions e.g. SIG
     """
@@ -2705,7 +2911,7 @@ class MedicationAdministration(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['MedicationAdministration'] = 'MedicationAdministration'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2713,12 +2919,19 @@ class MedicationAdministration(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -2754,7 +2967,12 @@ class MedicationAdministration(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     in-progress | not-done | on-hold | completed | entered-in-error | stopped | unknown
     """
@@ -2842,7 +3060,7 @@ class ObservationReferenceRange(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2874,7 +3092,7 @@ class ObservationReferenceRange(FhirModel):
     """
     Applicable age range, if relevant
     """
-    text: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Text based reference range in an observation
     """
@@ -2886,7 +3104,7 @@ class ObservationComponent(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -2910,7 +3128,7 @@ class ObservationComponent(FhirModel):
     """
     Actual component result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual component result
     """
@@ -2986,7 +3204,7 @@ class Observation(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Observation'] = 'Observation'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -2994,12 +3212,19 @@ class Observation(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3032,7 +3257,12 @@ class Observation(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3111,7 +3341,7 @@ class Observation(FhirModel):
     """
     Actual result
     """
-    valueString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    valueString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Actual result
     """
@@ -3213,7 +3443,7 @@ class OrganizationContact(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3254,7 +3484,7 @@ class Organization(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Organization'] = 'Organization'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3262,12 +3492,19 @@ class Organization(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3301,7 +3538,7 @@ class Organization(FhirModel):
     """
     Kind of organization
     """
-    name: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    name: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Name used for the organization
     """
@@ -3338,7 +3575,7 @@ class PatientContact(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3366,7 +3603,12 @@ class PatientContact(FhirModel):
     """
     Address for the contact person
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -3386,7 +3628,7 @@ class PatientCommunication(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3414,7 +3656,7 @@ class PatientLink(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3430,7 +3672,12 @@ class PatientLink(FhirModel):
     """
     The other patient or related person resource that the link refers to
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    type: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     replaced-by | replaces | refer | seealso
     """
@@ -3448,7 +3695,7 @@ class Patient(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Patient'] = 'Patient'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3456,12 +3703,19 @@ class Patient(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3499,7 +3753,12 @@ class Patient(FhirModel):
     """
     A contact detail for the individual
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -3586,7 +3845,7 @@ class PractitionerQualification(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3627,7 +3886,7 @@ class Practitioner(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Practitioner'] = 'Practitioner'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3635,12 +3894,19 @@ class Practitioner(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3682,7 +3948,12 @@ class Practitioner(FhirModel):
     """
     Address(es) of the practitioner that are not role specific (typically home address)
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -3716,7 +3987,7 @@ class PractitionerRoleAvailableTime(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3771,7 +4042,7 @@ class PractitionerRoleNotAvailable(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3783,7 +4054,7 @@ class PractitionerRoleNotAvailable(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    description: Annotated[str, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')]
+    description: Annotated[str, Field(pattern='^(?:[^\\x0B\\f]+)$')]
     """
     Reason presented to the user explaining why time not available
     """
@@ -3805,7 +4076,7 @@ class PractitionerRole(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['PractitionerRole'] = 'PractitionerRole'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3813,12 +4084,19 @@ class PractitionerRole(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -3889,7 +4167,7 @@ class PractitionerRole(FhirModel):
     Not available during this time due to provided reason
     """
     availabilityExceptions: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
+        str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')
     ] = None
     """
     Description of availability exceptions
@@ -3908,7 +4186,7 @@ class ProcedurePerformer(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3939,7 +4217,7 @@ class ProcedureFocalDevice(FhirModel):
         extra='forbid',
         populate_by_name=True,
     )
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Unique id for inter-element referencing
     """
@@ -3972,7 +4250,7 @@ class Procedure(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['Procedure'] = 'Procedure'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -3980,12 +4258,19 @@ class Procedure(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -4032,7 +4317,12 @@ class Procedure(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     preparation | in-progress | not-done | on-hold | stopped | completed | entered-in-error | unknown
     """
@@ -4073,9 +4363,7 @@ class Procedure(FhirModel):
     """
     When the procedure was performed
     """
-    performedString: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = (
-        None
-    )
+    performedString: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     When the procedure was performed
     """
@@ -4167,7 +4455,7 @@ class ServiceRequest(FhirModel):
         populate_by_name=True,
     )
     resourceType: Literal['ServiceRequest'] = 'ServiceRequest'
-    id: Annotated[str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')] = None
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
     """
     Logical id of this artifact
     """
@@ -4175,12 +4463,19 @@ class ServiceRequest(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     Language of the resource content
     """
@@ -4231,12 +4526,22 @@ class ServiceRequest(FhirModel):
     """
     Composite Request ID
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    status: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')]
+    intent: Annotated[
+        str,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ]
     """
     proposal | plan | directive | order | original-order | reflex-order | filler-order | instance-order | option
     """
@@ -4245,7 +4550,12 @@ class ServiceRequest(FhirModel):
     """
     Classification of service
     """
-    priority: Annotated[str | None, Field(pattern='^(?:[^\\s]+(\\s[^\\s]+)*)$')] = None
+    priority: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
     """
     routine | urgent | asap | stat
     """
@@ -4372,9 +4682,9 @@ class ServiceRequest(FhirModel):
     """
     Comments
     """
-    patientInstruction: Annotated[
-        str | None, Field(pattern='^(?:[ \\r\\n\\t\\S]+)$')
-    ] = None
+    patientInstruction: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = (
+        None
+    )
     """
     Patient or consumer-oriented instructions
     """

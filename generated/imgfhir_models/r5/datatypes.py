@@ -10,14 +10,16 @@ from pydantic import ConfigDict, Field, RootModel
 
 
 class Canonical(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    root: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     canonical type: A URI that is a reference to a canonical URL on a FHIR resource
     """
 
 
 class Code(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    root: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     code type: A string which has at least one character and no leading or trailing whitespace and where there is no whitespace other than single spaces in the contents
     """
@@ -55,14 +57,14 @@ class Time(RootModel[str]):
 
 
 class Uri(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    root: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     uri Type: String of characters used to identify a name or a resource
     """
 
 
 class Url(RootModel[str]):
-    root: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    root: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     url type: A URI that is a literal reference
     """
@@ -86,12 +88,18 @@ class Address(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     home | work | temp | old | billing - purpose of this address
     """
     field_use: "Annotated[Element | None, Field(alias='_use')]" = None
-    type: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    type: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     postal | physical | both
     """
@@ -160,7 +168,10 @@ class Age(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    comparator: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
@@ -170,12 +181,15 @@ class Age(FhirModel):
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Coded form of the unit
     """
@@ -244,12 +258,18 @@ class Attachment(FhirModel):
     """
     Additional content defined by implementations
     """
-    contentType: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    contentType: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Mime type of the content, with charset etc.
     """
     field_contentType: "Annotated[Element | None, Field(alias='_contentType')]" = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Human language of the content (BCP-47)
     """
@@ -264,7 +284,7 @@ class Attachment(FhirModel):
     Data inline, base64ed
     """
     field_data: "Annotated[Element | None, Field(alias='_data')]" = None
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Uri where the data can be found
     """
@@ -498,7 +518,7 @@ class Coding(FhirModel):
     """
     Additional content defined by implementations
     """
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Identity of the terminology system
     """
@@ -508,7 +528,10 @@ class Coding(FhirModel):
     Version of the system - if relevant
     """
     field_version: "Annotated[Element | None, Field(alias='_version')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Symbol in syntax defined by the system
     """
@@ -572,7 +595,10 @@ class ContactPoint(FhirModel):
     """
     Additional content defined by implementations
     """
-    system: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    system: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     phone | fax | email | pager | url | sms | other
     """
@@ -582,7 +608,10 @@ class ContactPoint(FhirModel):
     The actual contact point details
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     home | work | temp | old | mobile - purpose of this contact point
     """
@@ -621,7 +650,10 @@ class Count(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    comparator: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
@@ -631,12 +663,15 @@ class Count(FhirModel):
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Coded form of the unit
     """
@@ -661,7 +696,9 @@ class DataRequirement(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     The type of the required data
     """
@@ -732,7 +769,9 @@ class DataRequirementCodeFilter(FhirModel):
     A coded (token) parameter to search on
     """
     field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
-    valueSet: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueSet: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     ValueSet for the filter
     """
@@ -804,7 +843,9 @@ class DataRequirementSort(FhirModel):
     The name of the attribute to perform the sort
     """
     field_path: "Annotated[Element | None, Field(alias='_path')]" = None
-    direction: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    direction: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     ascending | descending
     """
@@ -834,7 +875,10 @@ class DataRequirementValueFilter(FhirModel):
     A parameter to search on
     """
     field_searchParam: "Annotated[Element | None, Field(alias='_searchParam')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    comparator: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     eq | gt | lt | ge | le | sa | eb
     """
@@ -882,7 +926,10 @@ class Distance(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    comparator: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
@@ -892,12 +939,15 @@ class Distance(FhirModel):
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Coded form of the unit
     """
@@ -1050,7 +1100,10 @@ class Duration(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: "Annotated[Element | None, Field(alias='_value')]" = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    comparator: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
@@ -1060,12 +1113,15 @@ class Duration(FhirModel):
     Unit representation
     """
     field_unit: "Annotated[Element | None, Field(alias='_unit')]" = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: "Annotated[Element | None, Field(alias='_system')]" = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Coded form of the unit
     """
@@ -1115,12 +1171,18 @@ class Expression(FhirModel):
     Natural language description of the condition
     """
     field_description: Annotated[Element | None, Field(alias='_description')] = None
-    name: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    name: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Short name assigned to expression for reuse
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     text/cql | text/fhirpath | application/x-fhir-query | etc.
     """
@@ -1130,7 +1192,9 @@ class Expression(FhirModel):
     Expression in specified language
     """
     field_expression: Annotated[Element | None, Field(alias='_expression')] = None
-    reference: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    reference: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Where the expression is found
     """
@@ -1199,7 +1263,7 @@ class Extension(FhirModel):
     """
     Additional content defined by implementations
     """
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     identifies the meaning of the extension
     """
@@ -1220,14 +1284,19 @@ class Extension(FhirModel):
     Value of extension
     """
     field_valueBoolean: Annotated[Element | None, Field(alias='_valueBoolean')] = None
-    valueCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Value of extension
     """
     field_valueCanonical: Annotated[Element | None, Field(alias='_valueCanonical')] = (
         None
     )
-    valueCode: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    valueCode: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Value of extension
     """
@@ -1329,12 +1398,16 @@ class Extension(FhirModel):
     field_valueUnsignedInt: Annotated[
         Element | None, Field(alias='_valueUnsignedInt')
     ] = None
-    valueUri: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUri: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Value of extension
     """
     field_valueUri: Annotated[Element | None, Field(alias='_valueUri')] = None
-    valueUrl: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUrl: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Value of extension
     """
@@ -1505,7 +1578,10 @@ class HumanName(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     usual | official | temp | nickname | anonymous | old | maiden
     """
@@ -1559,7 +1635,10 @@ class Identifier(FhirModel):
     """
     Additional content defined by implementations
     """
-    use: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    use: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     usual | official | temp | secondary | old (If known)
     """
@@ -1568,7 +1647,7 @@ class Identifier(FhirModel):
     """
     Description of identifier
     """
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     The namespace for the identifier value
     """
@@ -1623,7 +1702,7 @@ class Meta(FhirModel):
     When the resource version last changed
     """
     field_lastUpdated: Annotated[Element | None, Field(alias='_lastUpdated')] = None
-    source: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    source: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Identifies where the resource comes from
     """
@@ -1668,7 +1747,10 @@ class Money(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    currency: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    currency: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     ISO 4217 Currency Code
     """
@@ -1693,7 +1775,9 @@ class Narrative(FhirModel):
     """
     Additional content defined by implementations
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     generated | extensions | additional | empty
     """
@@ -1723,12 +1807,17 @@ class ParameterDefinition(FhirModel):
     """
     Additional content defined by implementations
     """
-    name: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    name: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Name used to access the parameter value
     """
     field_name: Annotated[Element | None, Field(alias='_name')] = None
-    use: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    use: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     in | out
     """
@@ -1748,12 +1837,14 @@ class ParameterDefinition(FhirModel):
     A brief description of the parameter
     """
     field_documentation: Annotated[Element | None, Field(alias='_documentation')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     What type of value
     """
     field_type: Annotated[Element | None, Field(alias='_type')] = None
-    profile: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    profile: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     What profile the value is expected to be
     """
@@ -1823,7 +1914,10 @@ class Quantity(FhirModel):
     Numerical value (with implicit precision)
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    comparator: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    comparator: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     < | <= | >= | > | ad - how to understand the value
     """
@@ -1833,12 +1927,15 @@ class Quantity(FhirModel):
     Unit representation
     """
     field_unit: Annotated[Element | None, Field(alias='_unit')] = None
-    system: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    system: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     System that defines coded unit form
     """
     field_system: Annotated[Element | None, Field(alias='_system')] = None
-    code: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    code: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Coded form of the unit
     """
@@ -1956,7 +2053,7 @@ class Reference(FhirModel):
     Literal reference, Relative, internal or absolute URL
     """
     field_reference: Annotated[Element | None, Field(alias='_reference')] = None
-    type: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    type: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Type the reference refers to (e.g. "Patient") - must be a resource in resources
     """
@@ -1990,7 +2087,9 @@ class RelatedArtifact(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     documentation | justification | citation | predecessor | successor | derived-from | depends-on | composed-of | part-of | amends | amended-with | appends | appended-with | cites | cited-by | comments-on | comment-in | contains | contained-in | corrects | correction-in | replaces | replaced-with | retracts | retracted-by | signs | similar-to | supports | supported-with | transforms | transformed-into | transformed-with | documents | specification-of | created-with | cite-as
     """
@@ -2018,7 +2117,9 @@ class RelatedArtifact(FhirModel):
     """
     What document is being referenced
     """
-    resource: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    resource: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     What artifact is being referenced
     """
@@ -2028,7 +2129,8 @@ class RelatedArtifact(FhirModel):
     What artifact, if not a conformance resource
     """
     publicationStatus: Annotated[
-        str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
     ] = None
     """
     draft | active | retired | unknown
@@ -2077,7 +2179,9 @@ class SampledData(FhirModel):
     Number of intervalUnits between samples
     """
     field_interval: Annotated[Element | None, Field(alias='_interval')] = None
-    intervalUnit: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    intervalUnit: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     The measurement unit of the interval between samples
     """
@@ -2102,7 +2206,7 @@ class SampledData(FhirModel):
     Number of sample points at each time point
     """
     field_dimensions: Annotated[Element | None, Field(alias='_dimensions')] = None
-    codeMap: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    codeMap: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Defines the codes used in the data
     """
@@ -2159,14 +2263,18 @@ class Signature(FhirModel):
     """
     The party represented
     """
-    targetFormat: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = (
-        None
-    )
+    targetFormat: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     The technical format of the signed resources
     """
     field_targetFormat: Annotated[Element | None, Field(alias='_targetFormat')] = None
-    sigFormat: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    sigFormat: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     The technical format of the signature
     """
@@ -2265,9 +2373,10 @@ class TimingRepeat(FhirModel):
     How long when it happens (Max)
     """
     field_durationMax: Annotated[Element | None, Field(alias='_durationMax')] = None
-    durationUnit: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = (
-        None
-    )
+    durationUnit: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     s | min | h | d | wk | mo | a - unit of time (UCUM)
     """
@@ -2292,7 +2401,10 @@ class TimingRepeat(FhirModel):
     Upper limit of period (3-4 hours)
     """
     field_periodMax: Annotated[Element | None, Field(alias='_periodMax')] = None
-    periodUnit: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    periodUnit: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     s | min | h | d | wk | mo | a - unit of time (UCUM)
     """
@@ -2341,7 +2453,9 @@ class TriggerDefinition(FhirModel):
     """
     Additional content defined by implementations
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     named-event | periodic | data-changed | data-added | data-modified | data-removed | data-accessed | data-access-ended
     """
@@ -2355,7 +2469,9 @@ class TriggerDefinition(FhirModel):
     """
     Coded definition of the event
     """
-    subscriptionTopic: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    subscriptionTopic: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     What event
     """
@@ -2464,7 +2580,9 @@ class VirtualServiceDetail(FhirModel):
     """
     Channel Type
     """
-    addressUrl: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    addressUrl: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Contact address/number
     """

@@ -260,12 +260,17 @@ class AdverseEvent(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -290,12 +295,16 @@ class AdverseEvent(FhirModel):
     """
     Business identifier for the event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     in-progress | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    actuality: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    actuality: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     actual | potential
     """
@@ -436,17 +445,24 @@ class Binary(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
     field_language: Annotated[Element | None, Field(alias='_language')] = None
-    contentType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    contentType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     MimeType of the binary content
     """
@@ -591,12 +607,17 @@ class BodyStructure(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -672,12 +693,14 @@ class BundleLink(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    relation: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    relation: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     See http://www.iana.org/assignments/link-relations/link-relations.xhtml#link-relations-1
     """
     field_relation: Annotated[Element | None, Field(alias='_relation')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     Reference details for the link
     """
@@ -701,7 +724,10 @@ class BundleEntrySearch(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    mode: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    mode: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     match | include - why this is in the result set
     """
@@ -730,12 +756,14 @@ class BundleEntryRequest(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    method: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    method: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     GET | HEAD | POST | PUT | DELETE | PATCH
     """
     field_method: Annotated[Element | None, Field(alias='_method')] = None
-    url: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    url: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     URL for HTTP equivalent of this entry
     """
@@ -791,7 +819,9 @@ class BundleEntryResponse(FhirModel):
     Status response code (text optional)
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    location: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    location: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     The location (if the operation returns a location)
     """
@@ -838,7 +868,7 @@ class BundleEntry(FhirModel):
     """
     Links related to this entry
     """
-    fullUrl: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    fullUrl: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     URI for resource (e.g. the absolute URL server address, URI for UUID/OID, etc.)
     """
@@ -880,12 +910,17 @@ class Bundle(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -894,7 +929,9 @@ class Bundle(FhirModel):
     """
     Persistent identifier for the bundle
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     document | message | transaction | transaction-response | batch | batch-response | history | searchset | collection | subscription-notification
     """
@@ -982,12 +1019,17 @@ class CarePlan(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1038,12 +1080,16 @@ class CarePlan(FhirModel):
     """
     Part of referenced CarePlan
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    intent: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     proposal | plan | order | option | directive
     """
@@ -1257,12 +1303,17 @@ class Composition(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1283,7 +1334,7 @@ class Composition(FhirModel):
     """
     Extensions that cannot be ignored
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Canonical identifier for this Composition, represented as a URI (globally unique)
     """
@@ -1297,7 +1348,9 @@ class Composition(FhirModel):
     An explicitly assigned identifer of a variation of the content in the Composition
     """
     field_version: Annotated[Element | None, Field(alias='_version')] = None
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | partial | preliminary | final | amended | corrected | appended | cancelled | entered-in-error | deprecated | unknown
     """
@@ -1396,12 +1449,14 @@ class DeviceUdiCarrier(FhirModel):
     field_deviceIdentifier: Annotated[
         Element | None, Field(alias='_deviceIdentifier')
     ] = None
-    issuer: Annotated[str, Field(pattern='^(?:\\S*)$')]
+    issuer: Annotated[str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')]
     """
     UDI Issuing Organization
     """
     field_issuer: Annotated[Element | None, Field(alias='_issuer')] = None
-    jurisdiction: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    jurisdiction: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Regional UDI authority
     """
@@ -1421,7 +1476,10 @@ class DeviceUdiCarrier(FhirModel):
     UDI Human Readable Barcode String
     """
     field_carrierHRF: Annotated[Element | None, Field(alias='_carrierHRF')] = None
-    entryType: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    entryType: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     barcode | rfid | manual | card | self-reported | electronic-transmission | unknown
     """
@@ -1450,7 +1508,9 @@ class DeviceName(FhirModel):
     The term that names the device
     """
     field_value: Annotated[Element | None, Field(alias='_value')] = None
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered-name | user-friendly-name | patient-reported-name
     """
@@ -1609,12 +1669,17 @@ class Device(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1652,7 +1717,10 @@ class Device(FhirModel):
     """
     Unique Device Identifier (UDI) Barcode string
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     active | inactive | entered-in-error
     """
@@ -1762,7 +1830,7 @@ class Device(FhirModel):
     """
     Where the device is found
     """
-    url: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    url: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = None
     """
     Network address to contact device
     """
@@ -1863,12 +1931,17 @@ class DiagnosticReport(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -1897,7 +1970,9 @@ class DiagnosticReport(FhirModel):
     """
     What was requested
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | partial | preliminary | modified | final | amended | corrected | appended | cancelled | entered-in-error | unknown
     """
@@ -2080,12 +2155,16 @@ class DocumentReferenceContentProfile(FhirModel):
     """
     Code|uri|canonical
     """
-    valueUri: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueUri: Annotated[str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')] = (
+        None
+    )
     """
     Code|uri|canonical
     """
     field_valueUri: Annotated[Element | None, Field(alias='_valueUri')] = None
-    valueCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    valueCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Code|uri|canonical
     """
@@ -2140,12 +2219,17 @@ class DocumentReference(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2179,12 +2263,17 @@ class DocumentReference(FhirModel):
     """
     Procedure that caused this media to be created
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     current | superseded | entered-in-error
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    docStatus: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    docStatus: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     registered | partial | preliminary | final | amended | corrected | appended | cancelled | entered-in-error | deprecated | unknown
     """
@@ -2419,7 +2508,10 @@ class EncounterLocation(FhirModel):
     """
     Location the encounter takes place
     """
-    status: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    status: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     planned | active | reserved | completed
     """
@@ -2453,12 +2545,17 @@ class Encounter(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2483,7 +2580,9 @@ class Encounter(FhirModel):
     """
     Identifier(s) by which this encounter is known
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     planned | in-progress | on-hold | discharged | completed | cancelled | discontinued | entered-in-error | unknown
     """
@@ -2654,7 +2753,9 @@ class ImagingSelectionInstanceImageRegion2D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | polyline | interpolated | circle | ellipse
     """
@@ -2685,7 +2786,9 @@ class ImagingSelectionInstanceImageRegion3D(FhirModel):
     """
     Extensions that cannot be ignored even if unrecognized
     """
-    regionType: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    regionType: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     point | multipoint | polyline | polygon | ellipse | ellipsoid
     """
@@ -2764,12 +2867,17 @@ class ImagingSelection(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -2794,7 +2902,9 @@ class ImagingSelection(FhirModel):
     """
     Business Identifier for Imaging Selection
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     available | entered-in-error | unknown
     """
@@ -3042,12 +3152,17 @@ class ImagingStudy(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3072,7 +3187,9 @@ class ImagingStudy(FhirModel):
     """
     Identifiers for the whole study
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | available | cancelled | entered-in-error | unknown
     """
@@ -3177,7 +3294,9 @@ class ObservationTriggeredBy(FhirModel):
     """
     Triggering observation
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     reflex | repeat | re-run
     """
@@ -3358,12 +3477,17 @@ class Observation(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3388,7 +3512,9 @@ class Observation(FhirModel):
     """
     Business Identifier for observation
     """
-    instantiatesCanonical: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    instantiatesCanonical: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     Instantiates FHIR ObservationDefinition
     """
@@ -3411,7 +3537,9 @@ class Observation(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     registered | preliminary | final | amended +
     """
@@ -3653,12 +3781,17 @@ class Organization(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3758,7 +3891,10 @@ class PatientContact(FhirModel):
     """
     Address for the contact person
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -3822,7 +3958,9 @@ class PatientLink(FhirModel):
     """
     The other patient or related person resource that the link refers to
     """
-    type: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    type: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     replaced-by | replaces | refer | seealso
     """
@@ -3848,12 +3986,17 @@ class Patient(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -3891,7 +4034,10 @@ class Patient(FhirModel):
     """
     A contact detail for the individual
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -4055,12 +4201,17 @@ class Practitioner(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4098,7 +4249,10 @@ class Practitioner(FhirModel):
     """
     A contact detail for the practitioner (that apply to all roles)
     """
-    gender: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    gender: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     male | female | other | unknown
     """
@@ -4169,12 +4323,17 @@ class PractitionerRole(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4335,12 +4494,17 @@ class Procedure(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4387,7 +4551,9 @@ class Procedure(FhirModel):
     """
     Part of referenced event
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     preparation | in-progress | not-done | on-hold | stopped | completed | entered-in-error | unknown
     """
@@ -4657,12 +4823,17 @@ class ServiceRequest(FhirModel):
     """
     Metadata about the resource
     """
-    implicitRules: Annotated[str | None, Field(pattern='^(?:\\S*)$')] = None
+    implicitRules: Annotated[
+        str | None, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]*)$')
+    ] = None
     """
     A set of rules under which this content was created
     """
     field_implicitRules: Annotated[Element | None, Field(alias='_implicitRules')] = None
-    language: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    language: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     Language of the resource content
     """
@@ -4713,12 +4884,16 @@ class ServiceRequest(FhirModel):
     """
     Composite Request ID
     """
-    status: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    status: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     draft | active | on-hold | revoked | completed | entered-in-error | unknown
     """
     field_status: Annotated[Element | None, Field(alias='_status')] = None
-    intent: Annotated[str, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')]
+    intent: Annotated[
+        str, Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$')
+    ]
     """
     proposal | plan | directive | order +
     """
@@ -4727,7 +4902,10 @@ class ServiceRequest(FhirModel):
     """
     Classification of service
     """
-    priority: Annotated[str | None, Field(pattern='^(?:[^\\s]+( [^\\s]+)*)$')] = None
+    priority: Annotated[
+        str | None,
+        Field(pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+( [^ \\t\\n\\x0B\\f\\r]+)*)$'),
+    ] = None
     """
     routine | urgent | asap | stat
     """

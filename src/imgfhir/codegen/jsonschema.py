@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from imgfhir.fhir_regex import to_python
 from imgfhir.packages.store import Scope
 from imgfhir.snapshot import SnapshotError, generator_for
 
@@ -177,7 +178,7 @@ class SchemaBuilder:
                     (x.get("valueString") for t in types for x in t.get("extension", []) if x["url"] == REGEX_EXT), None
                 )
                 if regex and schema["type"] == "string":
-                    schema["pattern"] = f"^(?:{regex})$"
+                    schema["pattern"] = f"^(?:{to_python(regex)})$"  # \s as the reference validator reads it
                 if info["type"] in ("positiveInt",):
                     schema["minimum"] = 1
                 if info["type"] in ("unsignedInt",):

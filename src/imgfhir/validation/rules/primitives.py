@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime
 
+from imgfhir.fhir_regex import to_python
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
@@ -20,7 +21,7 @@ _DATE = _YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?"
 
 # the regexes published with each primitive type in the FHIR specification (R4/R5)
 PATTERNS: dict[str, re.Pattern[str]] = {
-    name: re.compile(rf"^(?:{rx})$")
+    name: re.compile(rf"^(?:{to_python(rx)})$")
     for name, rx in {
         "date": _DATE,
         "dateTime": _YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T" + _TIME + _ZONE + r")?)?)?",
