@@ -21,6 +21,7 @@ from imgfhir.validation.plan import (
     FHIR_SD,
     RESOURCE_TYPES,
     compile_profile,
+    is_primitive,
     type_children,
 )
 
@@ -38,6 +39,7 @@ class Slot:
     element: ElementPlan
     type: str | None
     array: bool
+    primitive: bool  # the type is a FHIR primitive (`_key` siblings, JSON scalars)
 
 
 def is_array_element(element: ElementPlan) -> bool:
@@ -53,8 +55,7 @@ def children_of(ctx: Context, element: ElementPlan, type_code: str | None) -> di
 
 def slots(ctx: Context, element: ElementPlan, type_code: str | None) -> dict[str, Slot]:
     """JSON key → slot for a complex value of `type_code` defined by `element` (cached)."""
-    key = f"slots:{type_code}"
-    cached = element.memo.get(key)
+    cached = element.slot_tables.get(type_code)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     out: dict[str, Slot] = {}
@@ -63,26 +64,22 @@ def slots(ctx: Context, element: ElementPlan, type_code: str | None) -> dict[str
         if child.is_choice:
             stem = child.name[:-3]
             for code in child.type_codes:
-                out[stem + upper_first(code)] = Slot(child, code, array)
+                out[stem + upper_first(code)] = Slot(child, code, array, is_primitive(code))
         else:
             single = child.type_codes[0] if len(child.type_codes) == 1 else None
-            out[child.name] = Slot(child, single, array)
-    element.memo[key] = out
+            out[child.name] = Slot(child, single, array, is_primitive(single))
+    element.slot_tables[type_code] = out
     return out
 
 
 def groups(
     ctx: Context, element: ElementPlan, type_code: str | None
 ) -> list[tuple[ElementPlan, list[tuple[str, Slot]]]]:
-    """Each child definition with its JSON keys (one, or one per type of a choice), cached per type."""
-    key = f"groups:{type_code}"
-    cached: list[tuple[ElementPlan, list[tuple[str, Slot]]]] | None = element.memo.get(key)
-    if cached is None:
-        by_child: dict[int, tuple[ElementPlan, list[tuple[str, Slot]]]] = {}
-        for json_key, slot in slots(ctx, element, type_code).items():
-            by_child.setdefault(id(slot.element), (slot.element, []))[1].append((json_key, slot))
-        cached = element.memo[key] = list(by_child.values())
-    return cached
+    """Each child definition with its JSON keys (one, or one per type of a choice)."""
+    by_child: dict[int, tuple[ElementPlan, list[tuple[str, Slot]]]] = {}
+    for json_key, slot in slots(ctx, element, type_code).items():
+        by_child.setdefault(id(slot.element), (slot.element, []))[1].append((json_key, slot))
+    return list(by_child.values())
 
 
 def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
@@ -173,13 +170,12 @@ class Layout:
 
 
 def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
-    key = f"layout:{type_code}"
-    cached: Layout | None = element.memo.get(key)
+    cached: Layout | None = element.layouts.get(type_code)
     if cached is None:
         found = groups(ctx, element, type_code)
         index = {k: i for i, (_, keyed) in enumerate(found) for name, _ in keyed for k in (name, "_" + name)}
         ruled = frozenset(i for i, (child, _) in enumerate(found) if child.group_rules and not child.same_as_base)
-        cached = element.memo[key] = Layout(found, index, ruled)
+        cached = element.layouts[type_code] = Layout(found, index, ruled)
     return cached
 
 

@@ -112,6 +112,9 @@ class ElementPlan:
     item_rules: list[Rule] = field(default_factory=list)
     group_rules: list[Rule] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)  # per-rule compiled data (regexes, FHIRPath, ...)
+    # the engine's per-type tables (engine.slots / engine.layout), by the type of the value
+    slot_tables: dict[str | None, Any] = field(default_factory=dict)
+    layouts: dict[str | None, Any] = field(default_factory=dict)
     # in a resource profile: this element and all below it restate the base resource's definition
     # (the base pass checks them; see plan.mark_same_as_base)
     same_as_base: bool = False

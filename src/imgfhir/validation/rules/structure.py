@@ -76,7 +76,7 @@ def json_shape(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 problem = f"{key} must be a single value, not an array"
             elif not value:
                 problem = f"{key}: empty array"
-            elif not key.startswith("_") and not is_primitive(slot.type) and any(v is None for v in value):
+            elif not key.startswith("_") and not slot.primitive and any(v is None for v in value):
                 problem = f"{key}: null in an array of complex values"
             else:
                 problem = ""
