@@ -873,6 +873,10 @@ class ProfileBuilder:
             generated = self.complex(d, element, type_code, expr, pointer, depth, slice_ctx, rel)
             return _merge_pattern(pattern, generated), "pattern"
         if _is_primitive(type_code):
+            prefix = _required_prefix(element)
+            if prefix is not None and type_code in ("string", "uri", "url", "id", "code"):
+                # mhd-startswithuuid: startsWith('urn:uuid:') (an IHE MHD entryUUID identifier)
+                return d.draw(PRIMITIVES["uuid"] if prefix == "urn:uuid:" else _WORD.map(prefix.__add__)), "generated"
             if type_code == "string" and expr.endswith(".reference"):
                 if d.bundle is not None:
                     return self.bundle_target(d, element, None), "reference"
@@ -942,6 +946,15 @@ class ProfileBuilder:
 _BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.performer": "Organization"}
 
 
+def _required_prefix(element: ElementPlan) -> str | None:
+    """The prefix an error invariant `startsWith('...')` of a primitive element demands."""
+    for c in element.ed.get("constraint", ()):
+        m = _STARTS_WITH.fullmatch(str(c.get("expression", "")).strip())
+        if m and c.get("severity") == "error":
+            return m.group(1)
+    return None
+
+
 def _target_profiles(element: ElementPlan, type_code: str) -> tuple[str, ...]:
     return tuple(
         str(u).split("|", 1)[0]
@@ -982,6 +995,7 @@ _ANTECEDENT = re.compile(r"^\(?\s*(\w+)\.exists\(\)\s*\)?\s+implies\s+")
 _EXISTS_ONLY = re.compile(r"\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?")
 _EMPTY_TERM = re.compile(r"(\w+)\.empty\(\)")
 _EXISTS_TERM = re.compile(r"(\w+)\.(?:exists\(\)|empty\(\)\.not\(\))")
+_STARTS_WITH = re.compile(r"(?:\$this\.)?startsWith\('([^']*)'\)")
 _FORBIDDEN_VALUE = re.compile(r"^where\((\w+)\s*=\s*'([^']*)'\)\.empty\(\)$")
 _COUNT_SUM = re.compile(r"\(?\s*\w+\.count\(\)(\s*\+\s*\w+\.count\(\))*\s*\)?\s*>\s*0")
 _ONE_OF = re.compile(r"^\(?\s*\w+\.exists\(\)(\s+or\s+\w+\.exists\(\))*\s*\)?$")
@@ -1190,7 +1204,12 @@ def _base_element(
 
 
 def _candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> list[Site | None]:
-    safe = [s for s in sites if not s.discriminating and not _under_special(s, sites)]
+    hidden = _unidentified_items(builder, sites)
+    safe = [
+        s
+        for s in sites
+        if not s.discriminating and not _under_special(s, sites) and not any(s.pointer[: len(p)] == p for p in hidden)
+    ]
     if kind == "drop-required":
         return [
             s
@@ -1264,6 +1283,46 @@ def _undiscriminated_items(sites: list[Site]) -> list[tuple[str | int, ...]]:
         for s in sites
         if s.slice_element is not None and not (s.slice_element.slicing or {}).get("discriminator")
     ]
+
+
+def _unidentified_items(builder: ProfileBuilder, sites: list[Site]) -> list[tuple[str | int, ...]]:
+    """Pointers of slice occurrences whose value discriminator names an element without a fixed or pattern
+    value (ServiceRequestOrderEuImaging identifier:accessionNumber, discriminated by `type`, fixes only
+    type.coding's slices): nothing identifies them, so the validator takes them as unsliced content and
+    does not hold them to the slice's definition."""
+    return [
+        s.pointer
+        for s in sites
+        if s.slice_element is not None
+        and s.element.slice_name is not None
+        and s.how != "entry"
+        and not _identifiable(builder, s.slice_element, s.element)
+    ]
+
+
+def _identifiable(builder: ProfileBuilder, entry: ElementPlan, sl: ElementPlan) -> bool:
+    memo: dict[str, bool] = entry.memo.setdefault("strategies:identifiable", {})
+    if sl.id not in memo:
+        memo[sl.id] = all(
+            _discriminator_value_at(builder, sl, path)
+            for kind, path in _discriminator_paths(entry)
+            if kind in ("value", "pattern")
+        )
+    return memo[sl.id]
+
+
+def _discriminator_value_at(builder: ProfileBuilder, sl: ElementPlan, path: list[str]) -> bool:
+    if not path or path == ["url"] or any("(" in p for p in path):
+        return True  # the slice itself, an extension's url, or a path not followed here
+    node: ElementPlan | None = sl
+    type_code = sl.type_codes[0] if len(sl.type_codes) == 1 else None
+    for step in path:
+        kids = builder.children(node, type_code) if node is not None else {}
+        node = kids.get(step) or kids.get(step.removesuffix("[x]") + "[x]")
+        if node is None:
+            return False
+        type_code = node.type_codes[0] if len(node.type_codes) == 1 else None
+    return node is not None and (node.fixed is not None or node.pattern is not None)
 
 
 def _foreign_type(site: Site) -> str | None:
