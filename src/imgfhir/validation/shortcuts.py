@@ -6,8 +6,11 @@ running each through a general FHIRPath engine dominates validation time. This m
 exactly that fragment:
 
     expr := expr ('implies' | 'or' | 'xor' | 'and') expr | term
-    term := path '.empty()' | path '.exists()' | '(' expr ')' | term '.not()'
-    path := name ('.' name)*          (a name may be a choice stem such as `value`)
+    term := path '.empty()' | path '.exists()' | path '.count()' cmp integer
+          | '(' expr ')' | term '.not()'
+    path := step ('.' step)*
+    step := name | "extension('" url "')" | "where(" name '=' (string | 'true' | 'false') ")"
+                                      (a name may be a choice stem such as `value`)
 
 Beyond that fragment, `EXACT` maps the exact text of frequent core invariants that need more
 (comparisons, `all()`, `isDistinct()`) to hand-written equivalents, each answering only the
@@ -26,10 +29,22 @@ from typing import Any
 Check = Callable[[Any], bool]
 Shortcut = Callable[[Any], "bool | None"]
 
+_NAME = r"[A-Za-z][A-Za-z0-9_]*"
+_STEP = rf"(?:extension\('[^']*'\)|where\(\s*{_NAME}\s*=\s*(?:'[^']*'|true|false)\s*\)|{_NAME})"
 _TOKEN = re.compile(
-    r"\s*(\(|\)|\.empty\(\)|\.exists\(\)|\.not\(\)|implies\b|or\b|xor\b|and\b"
-    r"|[A-Za-z][A-Za-z0-9_]*(?:\.(?!empty\(\)|exists\(\)|not\(\))[A-Za-z][A-Za-z0-9_]*)*)"
+    r"\s*(\(|\)|\.empty\(\)|\.exists\(\)|\.not\(\)|\.count\(\)|<=|>=|!=|<|>|=|[0-9]+\b"
+    rf"|implies\b|or\b|xor\b|and\b|{_STEP}(?:\.(?!empty\(\)|exists\(\)|not\(\)|count\(\)){_STEP})*)"
 )
+_STEP_RE = re.compile(rf"\.?({_STEP})")
+_WHERE = re.compile(rf"where\(\s*({_NAME})\s*=\s*('[^']*'|true|false)\s*\)")
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
 _PRECEDENCE = {"implies": 1, "or": 2, "xor": 2, "and": 3}
 _RESERVED = frozenset({"implies", "or", "xor", "and", "not", "empty", "exists", "true", "false", "where", "all"})
 
@@ -42,7 +57,7 @@ def shortcut(expression: str) -> Shortcut | None:
     return exact if exact is not None else compile_shortcut(expression)
 
 
-def compile_shortcut(expression: str) -> Check | None:
+def compile_shortcut(expression: str) -> Shortcut | None:
     tokens = _tokens(expression)
     if tokens is None:
         return None
@@ -51,7 +66,48 @@ def compile_shortcut(expression: str) -> Check | None:
         check = parser.expr(0)
     except ValueError:
         return None
-    return check if parser.done() else None
+    return _answer(check) if parser.done() else None
+
+
+class _Unknown(Exception):
+    """The engine would see what the shortcut cannot decide (a comparison with several values)."""
+
+
+def _answer(check: Check) -> Shortcut:
+    def run(node: Any) -> bool | None:
+        try:
+            return check(node)
+        except _Unknown:
+            return None
+
+    return run
+
+
+Step = tuple[str, Any]  # ("name", name) | ("extension", url) | ("where", (name, literal))
+
+
+def _steps(token: str) -> list[Step]:
+    out: list[Step] = []
+    pos = 0
+    while pos < len(token):
+        m = _STEP_RE.match(token, pos)
+        if m is None:
+            raise ValueError(f"bad path {token!r}")
+        step = m.group(1)
+        if step.startswith("extension("):
+            out.append(("extension", step[11:-2]))
+        elif step.startswith("where("):
+            where = _WHERE.fullmatch(step)
+            assert where is not None
+            literal = where.group(2)
+            value: Any = literal[1:-1] if literal.startswith("'") else literal == "true"
+            out.append(("where", (where.group(1), value)))
+        elif step in _RESERVED:
+            raise ValueError("function in path")
+        else:
+            out.append(("name", step))
+        pos = m.end()
+    return out
 
 
 def _tokens(expression: str) -> list[str] | None:
@@ -100,15 +156,20 @@ class _Parser:
             if self.take() != ")":
                 raise ValueError("unbalanced")
             check = inner
-        elif tok[0].islower() and tok.split(".")[0] not in _RESERVED:  # not `Observation.x`, not a keyword
-            path = tok.split(".")
-            if any(p in _RESERVED for p in path):
-                raise ValueError("function in path")
+        elif tok[0].islower() and tok.split(".")[0] not in _RESERVED - {"where"}:  # not `Observation.x`
+            path = _steps(tok)
+            if path[0][0] == "where":
+                raise ValueError("a path starts with a name")
             test = self.take()
             if test == ".empty()":
                 check = _empty(path)
             elif test == ".exists()":
                 check = _exists(path)
+            elif test == ".count()":
+                op, number = self.take(), self.take()
+                if op not in _COMPARE or not number.isdigit():
+                    raise ValueError("unsupported comparison")
+                check = _count(path, _COMPARE[op], int(number))
             else:
                 raise ValueError("unsupported")
         else:
@@ -133,33 +194,64 @@ def _negate(check: Check) -> Check:
     return lambda node: not check(node)
 
 
-def _exists(path: list[str]) -> Check:
-    return lambda node: _any_at(node, path)
+def _exists(path: list[Step]) -> Check:
+    return lambda node: bool(_select(node, path))
 
 
-def _empty(path: list[str]) -> Check:
-    return lambda node: not _any_at(node, path)
+def _empty(path: list[Step]) -> Check:
+    return lambda node: not _select(node, path)
 
 
-def _any_at(node: Any, path: list[str]) -> bool:
-    """Does the path select anything? A primitive exists through its value or its `_name` extensions."""
+def _count(path: list[Step], compare: Callable[[int, int], bool], number: int) -> Check:
+    return lambda node: compare(len(_select(node, path)), number)
+
+
+def _select(node: Any, path: list[Step]) -> list[Any]:
+    """What the path selects: a primitive exists through its value or its `_name` extensions."""
     current = [node]
-    for name in path:
+    for kind, arg in path:
         found: list[Any] = []
-        for value in current:
-            if not isinstance(value, dict):
-                continue
-            for key in (name, "_" + name):
-                if key in value:
-                    _extend(found, value[key])
-            if name not in value and "_" + name not in value:
-                for key, item in value.items():  # a choice named by its stem (`value` → valueQuantity)
-                    if key.startswith(name) and key[len(name) : len(name) + 1].isupper():
-                        _extend(found, item)
+        if kind == "where":
+            name, literal = arg
+            for value in current:
+                if not isinstance(value, dict):
+                    raise _Unknown
+                got = value.get(name)
+                if isinstance(got, list) or ("_" + name in value and got is None):
+                    raise _Unknown  # a repeating or extension-only property: left to the engine
+                if got == literal and type(got) is type(literal):
+                    found.append(value)
+        elif kind == "extension":
+            for value in current:
+                extensions = value.get("extension") if isinstance(value, dict) else None
+                for ext in extensions if isinstance(extensions, list) else []:
+                    if isinstance(ext, dict) and ext.get("url") == arg:
+                        found.append(ext)
+        else:
+            for value in current:
+                if not isinstance(value, dict):
+                    continue
+                if arg in value or "_" + arg in value:
+                    _extend_primitive(found, value.get(arg), value.get("_" + arg))
+                else:
+                    for key, item in value.items():  # a choice named by its stem (`value` → valueQuantity)
+                        if key.startswith(arg) and key[len(arg) : len(arg) + 1].isupper():
+                            _extend(found, item)
         current = found
         if not current:
-            return False
-    return bool(current)
+            return []
+    return current
+
+
+def _extend_primitive(found: list[Any], value: Any, extras: Any) -> None:
+    """A primitive's values and its `_name` extensions are one item per position."""
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    more = extras if isinstance(extras, list) else [] if extras is None else [extras]
+    for i in range(max(len(values), len(more))):
+        v = values[i] if i < len(values) else None
+        e = more[i] if i < len(more) else None
+        if v is not None or e is not None:
+            found.append(v if v is not None else e)
 
 
 def _extend(found: list[Any], value: Any) -> None:
@@ -301,13 +393,6 @@ def _no_total(node: Any) -> bool | None:
     return True if isinstance(node, dict) and "total" not in node and "_total" not in node else None
 
 
-def _section_content(node: Any) -> bool | None:
-    """An EU report section has entries, an empty reason, sub-sections (or a note: left to the engine)."""
-    if not isinstance(node, dict):
-        return None
-    return True if node.get("entry") or node.get("emptyReason") or node.get("section") else None
-
-
 _DOM_3 = "contained.where((('#'+id in (%resource.descendants().reference"  # R4 and R5 spellings
 _BATCH = frozenset({"batch", "transaction", "history"})
 _RESPONSES = frozenset({"batch-response", "transaction-response", "history"})
@@ -335,6 +420,4 @@ EXACT: dict[str, Shortcut] = {
     "type='transaction' or type='transaction-response' or type='batch' or type='batch-response' or "
     "entry.all(fullUrl.exists() or request.method='POST')": _full_url_or_post,
     "total.empty() or (type = 'searchset') or (type = 'history')": _no_total,
-    "entry.empty().not() or emptyReason.exists() or section.exists() or "
-    "extension('http://hl7.org/fhir/StructureDefinition/note').value.text.exists()": _section_content,
 }
