@@ -16,7 +16,7 @@ from imgfhir.outcome import Issue
 from imgfhir.packages import UnknownCanonical
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.context import Context
-from imgfhir.validation.model import ElementPlan, Item, issue
+from imgfhir.validation.model import ElementPlan, Item, issue, speaks_when_absent
 from imgfhir.validation.plan import (
     FHIR_SD,
     RESOURCE_TYPES,
@@ -166,7 +166,7 @@ class Layout:
 
     groups: list[tuple[ElementPlan, list[tuple[str, Slot]]]]
     index: dict[str, int]
-    ruled: frozenset[int]  # groups with group rules, leaving out those the base pass covers
+    ruled: frozenset[int]  # groups whose rules speak even when absent, less those the base pass covers
 
 
 def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
@@ -174,7 +174,9 @@ def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
     if cached is None:
         found = groups(ctx, element, type_code)
         index = {k: i for i, (_, keyed) in enumerate(found) for name, _ in keyed for k in (name, "_" + name)}
-        ruled = frozenset(i for i, (child, _) in enumerate(found) if child.group_rules and not child.same_as_base)
+        ruled = frozenset(
+            i for i, (child, _) in enumerate(found) if speaks_when_absent(child) and not child.same_as_base
+        )
         cached = element.layouts[type_code] = Layout(found, index, ruled)
     return cached
 

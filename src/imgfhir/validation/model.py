@@ -138,6 +138,9 @@ class Rule:
     kind: RuleKind
     fn: RuleFn
     applies: Callable[[ElementPlan], bool]
+    # group rules: can it report anything where the element does not occur? (if not, an absent
+    # element is not visited at all: most elements of a definition are absent from an instance)
+    absent: Callable[[ElementPlan], bool] | None = None
 
 
 RULES: list[Rule] = []
@@ -148,15 +151,23 @@ def _always(_element: ElementPlan) -> bool:
 
 
 def rule(
-    name: str, kind: RuleKind = "item", applies: Callable[[ElementPlan], bool] = _always
+    name: str,
+    kind: RuleKind = "item",
+    applies: Callable[[ElementPlan], bool] = _always,
+    absent: Callable[[ElementPlan], bool] | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
     """Register a rule function in the one table (third-party rules: entry point group imgfhir.rules)."""
 
     def register(fn: RuleFn) -> RuleFn:
-        RULES.append(Rule(name, kind, fn, applies))
+        RULES.append(Rule(name, kind, fn, applies, absent))
         return fn
 
     return register
+
+
+def speaks_when_absent(element: ElementPlan) -> bool:
+    """Can a group rule of `element` report something where it has no occurrences?"""
+    return any(r.absent is None or r.absent(element) for r in element.group_rules)
 
 
 def issue(severity: Severity, code: str, message: str, item: Item, rule_name: str) -> Issue:

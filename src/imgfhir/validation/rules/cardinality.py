@@ -22,7 +22,7 @@ def cardinality_issues(element: ElementPlan, parent: Item, count: int, what: str
         yield issue("error", "structure", message, Item(None, f"{parent.expression}", parent.pointer), "cardinality")
 
 
-@rule("cardinality", "group", applies=_bounded)
+@rule("cardinality", "group", applies=_bounded, absent=lambda element: element.min > 0)
 def cardinality(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     count = len(ctx.group)
     if count >= element.min and (element.max is None or count <= element.max):

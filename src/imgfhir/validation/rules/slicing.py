@@ -43,7 +43,11 @@ def _has_slicing(element: ElementPlan) -> bool:
     return element.slicing is not None and bool(element.slices)
 
 
-@rule("slice", "group", applies=_has_slicing)
+def _requires_a_slice(element: ElementPlan) -> bool:
+    return any(sl.min > 0 or _requires_a_slice(sl) for sl in element.slices)
+
+
+@rule("slice", "group", applies=_has_slicing, absent=_requires_a_slice)
 def slicing(ctx: Context, element: ElementPlan, parent: Item) -> Iterator[Issue]:
     yield from _check_slicing(ctx, element, parent, list(ctx.group))
 
