@@ -847,7 +847,8 @@ class ProfileBuilder:
         if element.fixed is not None:
             return copy.deepcopy(element.fixed[1]), "fixed"
         binding = element.binding
-        if binding is not None and binding.strength in ("required", "extensible"):
+        limited = _max_value_set(element)  # a preferred binding with a maximum value set binds like a required one
+        if binding is not None and (binding.strength in ("required", "extensible") or limited):
             codes = self.expansion(binding.value_set)
             if codes and element.pattern is None:
                 system, code, display = d.draw(st.sampled_from(codes))
@@ -861,8 +862,13 @@ class ProfileBuilder:
                     generated["coding"] = coded["coding"]
                     d.sites[:] = [x for x in d.sites if x.pointer[: len(pointer) + 1] != (*pointer, "coding")]
                     return generated, "bound"
-        if binding is not None and binding.strength == "required" and element.pattern is None and not element.children:
-            fallback = _FALLBACK_CODES.get(str(binding.value_set).split("|")[0])
+        if (
+            binding is not None
+            and (binding.strength == "required" or limited)
+            and element.pattern is None
+            and not element.children
+        ):
+            fallback = _FALLBACK_CODES.get(str(limited or binding.value_set).split("|")[0])
             coded = self.coded(type_code, *fallback) if fallback else None
             if coded is not None:
                 return coded, "generated"
@@ -944,6 +950,14 @@ class ProfileBuilder:
 # dr-comp-author-org (EU imaging documents): the Organizations among the DiagnosticReport's performers
 # are those among the Composition's authors; neither is made an Organization, so both are empty
 _BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.performer": "Organization"}
+
+
+def _max_value_set(element: ElementPlan) -> str | None:
+    binding = element.ed.get("binding")
+    for ext in binding.get("extension", ()) if isinstance(binding, dict) else ():
+        if ext.get("url") == "http://hl7.org/fhir/StructureDefinition/elementdefinition-maxValueSet":
+            return str(ext.get("valueCanonical"))
+    return None
 
 
 def _required_prefix(element: ElementPlan) -> str | None:
