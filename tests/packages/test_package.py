@@ -11,6 +11,8 @@ import orjson
 import pytest
 
 from imgfhir.packages import ChecksumMismatch, Package, PackageError, fhir_release
+from imgfhir.packages import lock as lock_module
+from imgfhir.packages import package as package_module
 from imgfhir.packages.lock import LockEntry, sha256_of
 from imgfhir.packages.package import INDEX_FORMAT, INDEX_NAME
 from imgfhir.packages.sources import bundled_packages
@@ -181,6 +183,31 @@ def test_locked_archive_loads(tmp_path: Path, rds_archive: tuple[Path, LockEntry
     [pkg] = bundled_packages(tmp_path, cache_dir=tmp_path / "cache")
     assert pkg.origin == "bundled"
     assert any(e.url == RDS_CANONICAL for e in pkg.entries)
+
+
+def test_a_verified_archive_is_not_hashed_again_until_it_changes(
+    tmp_path: Path, rds_archive: tuple[Path, LockEntry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, entry = rds_archive
+    archive = tmp_path / entry.file
+    shutil.copy(source, archive)
+    write_lock(tmp_path, [entry])
+    bundled_packages(tmp_path, cache_dir=tmp_path / "cache")  # hashed, verified, recorded
+    hashed: list[Path] = []
+    real = package_module.sha256_of
+    monkeypatch.setattr(package_module, "sha256_of", lambda path: hashed.append(path) or real(path))
+    monkeypatch.setattr(lock_module, "sha256_of", lambda path: hashed.append(path) or real(path))
+    bundled_packages(tmp_path, cache_dir=tmp_path / "cache")
+    assert hashed == []
+    data = bytearray(source.read_bytes())  # same size, other content, new modification time
+    data[len(data) // 2] ^= 0xFF
+    before = archive.stat().st_mtime_ns
+    archive.write_bytes(bytes(data))
+    if archive.stat().st_mtime_ns == before:  # a coarse file-system clock
+        os.utime(archive, ns=(before, before + 1_000_000_000))
+    with pytest.raises(ChecksumMismatch):
+        bundled_packages(tmp_path, cache_dir=tmp_path / "cache")
+    assert hashed
 
 
 def test_missing_or_bad_lock(tmp_path: Path) -> None:

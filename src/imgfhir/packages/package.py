@@ -129,8 +129,14 @@ class Package:
             return cls(root, path, origin, None)
         if not path.is_file():
             raise PackageError(f"{path}: no such package file or folder")
-        sha = verify(path, lock) if lock else sha256_of(path)
-        unpacked = _unpack(path, sha, cache_dir or default_cache_dir())
+        cache = cache_dir or default_cache_dir()
+        if lock and _verified_before(path, lock.sha256, cache):
+            sha = lock.sha256
+        else:
+            sha = verify(path, lock) if lock else sha256_of(path)
+        unpacked = _unpack(path, sha, cache)
+        if lock:
+            _record_verified(path, unpacked)
         pkg = cls(unpacked / "package", path, origin, sha)
         if lock:
             pkg.provides = lock.provides
@@ -208,6 +214,41 @@ def _fhir_version_of(manifest: dict[str, Any], source: Path) -> str:
         if name == core:
             return str(manifest["version"])
     raise PackageError(f"{source}: package.json declares no FHIR version (fhirVersions)")
+
+
+VERIFIED_NAME = "imgfhir-verified.json"
+
+
+def _signature(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _verified_before(archive: Path, sha: str, cache_dir: Path) -> bool:
+    """Was this very file (same path, size, modification time and inode) found to hash to `sha`?
+    Hashing the shipped archives (~30 MB) at every start would cost more than the rest of a
+    one-file validation; a changed file is hashed again, as git's index does."""
+    record = cache_dir / "packages" / sha / VERIFIED_NAME
+    try:
+        seen = orjson.loads(record.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    signature = _signature(archive)
+    return signature is not None and isinstance(seen, dict) and seen.get(str(archive.resolve())) == signature
+
+
+def _record_verified(archive: Path, unpacked: Path) -> None:
+    record = unpacked / VERIFIED_NAME
+    try:
+        seen = orjson.loads(record.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        seen = {}
+    key, signature = str(archive.resolve()), _signature(archive)
+    if isinstance(seen, dict) and signature is not None and seen.get(key) != signature:
+        _atomic_write(record, orjson.dumps({**seen, key: signature}))
 
 
 def _unpack(archive: Path, sha: str, cache_dir: Path) -> Path:
