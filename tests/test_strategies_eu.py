@@ -180,3 +180,25 @@ def _references(value: Any) -> list[str]:
     if isinstance(value, list):
         return [r for v in value for r in _references(v)]
     return []
+
+
+@pytest.mark.parametrize("url", [EU4 + "BundleReportEuImaging", EU5 + "BundleReportEuImaging"], ids=_id)
+def test_bundle_mutants_reach_into_the_entries(url: str, store: PackageStore, validator: Validator) -> None:
+    """Dropped required values inside the entries are caught both ways the validator reports them: in
+    place when the base resource requires the value too, as the entry's slice falling below its minimum
+    when only the slice's profile does (the entry then matches no slice)."""
+    release = builder_for(url, store=store).release
+    made: list[ExpectedIssue] = []
+
+    @settings(BUNDLE_MUTANTS, max_examples=12, derandomize=True)
+    @given(mutations(url, store=store, kinds=("drop-required",)))
+    def check(pair: tuple[dict[str, Any], ExpectedIssue]) -> None:
+        mutant, expected = pair
+        made.append(expected)
+        outcome = validator.validate(mutant, url, fhir_version=release)
+        found = [(i.rule, i.expression) for i in outcome.issues if i.severity in ("error", "fatal")]
+        assert (expected.rule, expected.expression) in found, (expected, found)
+
+    check()
+    assert any(e.expression.startswith("Bundle.entry[") for e in made), made
+    assert any(e.expression == "Bundle" and "no longer conforms" in e.change for e in made), made

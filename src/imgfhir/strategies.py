@@ -7,6 +7,11 @@ generated from its own definition, so value/pattern/type/exists discriminators h
 construction), required and extensible bindings drawn from the offline expansion, and literal
 references typed by the element's target profiles. Nothing is filtered.
 
+A Bundle profile's entries are built from its entry slices, each from the slice's profile, and every
+reference inside names an entry whose type and profile meet the reference's target profiles (an entry
+is added from a target profile when none does): the EU imaging report document and its minimal
+metadata collection validate as they are, with unique urn:uuid fullUrls.
+
 `mutations(canonical)` draws a valid instance and breaks it in one targeted place, returning the
 mutant and the issue (rule, FHIRPath location) the validator must report.
 """
@@ -375,8 +380,8 @@ class ProfileBuilder:
         """The two cross-resource invariants of the EU imaging report documents, met once every entry
         is built: dr-comp-author-org (the Organizations performing the report are the Composition's
         Organization authors, in order: the report's are copied there) and R5 dgr-1 (the Observations
-        of the Composition's sections are among the report's results: added there, or taken out of
-        the section when the report's results do not allow them)."""
+        of the Composition's sections are among the report's results, or their members: added to the
+        results when the results' target profile allows them, else as members of the first result)."""
         compositions = [e for e in ctx.entries if e.type == "Composition" and e.resource is not None]
         for report in ctx.entries:
             if report.type != "DiagnosticReport" or report.resource is None:
@@ -452,9 +457,7 @@ class ProfileBuilder:
         hit = self.scope.entry(url)
         return str(hit[1].type) if hit is not None and hit[1].type else url.rsplit("/", 1)[-1]
 
-    def bundle_target(
-        self, d: _Draw, element: ElementPlan, slice_ctx: tuple[ElementPlan, list[list[str]]] | None
-    ) -> str:
+    def bundle_target(self, d: _Draw, element: ElementPlan) -> str:
         """The fullUrl of an entry meeting the reference's target profiles: an entry already planned
         (the slices' entries answer most references, and a slice's maximum is not exceeded by a second
         Patient), else a new entry built from one of the target profiles."""
@@ -885,7 +888,7 @@ class ProfileBuilder:
                 return d.draw(PRIMITIVES["uuid"] if prefix == "urn:uuid:" else _WORD.map(prefix.__add__)), "generated"
             if type_code == "string" and expr.endswith(".reference"):
                 if d.bundle is not None:
-                    return self.bundle_target(d, element, None), "reference"
+                    return self.bundle_target(d, element), "reference"
                 return f"Patient/{d.draw(_ID)}", "reference"
             strategy = PRIMITIVES.get(type_code, _TEXT)
             return d.draw(strategy), "generated"
@@ -925,7 +928,7 @@ class ProfileBuilder:
         if contained is not None:
             ref = {"reference": f"#{contained['id']}"}
         elif d.bundle is not None:
-            ref = {"reference": self.bundle_target(d, element, slice_ctx)}
+            ref = {"reference": self.bundle_target(d, element)}
         else:
             target = d.draw(st.sampled_from(self.target_types(element)))
             ref = {"reference": f"{target}/{d.draw(_ID)}"}
@@ -948,7 +951,8 @@ class ProfileBuilder:
 
 
 # dr-comp-author-org (EU imaging documents): the Organizations among the DiagnosticReport's performers
-# are those among the Composition's authors; neither is made an Organization, so both are empty
+# are those among the Composition's authors. Neither picks an Organization where another type will do;
+# an Organization the report's `performer:organization` slice brings is copied to the authors.
 _BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.performer": "Organization"}
 
 
