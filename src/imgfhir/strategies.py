@@ -364,6 +364,10 @@ class ProfileBuilder:
                 expr, ptr = f"Bundle.entry[{i}].resource", ("entry", i, "resource")
                 e.resource = {"resourceType": e.type}
                 e.resource.update(sub.complex(d, sub.plan.root, e.type, expr, ptr, 0, None, None))
+                # the resource itself, where its invariants (obs-6, ...) and unknown elements are reported
+                d.sites.append(
+                    Site(ptr, expr, f"Bundle.entry[{i}]", sub.plan.root, e.type, "resource", False, 1, None, False)
+                )
                 i += 1
             self.link_report_and_composition(d, ctx)
             for i, (_, _, sl) in enumerate(planned):  # where a mutant of an entry shows: its slice's count
@@ -1158,7 +1162,7 @@ def _entry_verdict(
     matches that (open) slice and is checked against its base definition only: a violation the base
     definition also states is reported where it is ("precise"); any other is reported as the slice
     falling below its minimum ("slice"), or not at all when the slice has room to spare (None)."""
-    if site is None or len(site.pointer) < 4 or site.pointer[0] != "entry" or site.pointer[2] != "resource":
+    if site is None or len(site.pointer) < 3 or site.pointer[0] != "entry" or site.pointer[2] != "resource":
         return "precise"
     if kind in ("primitive-format", "unknown-element", "dangling-reference") or _base_states(
         builder, kind, site, instance
