@@ -141,6 +141,10 @@ class Rule:
     # group rules: can it report anything where the element does not occur? (if not, an absent
     # element is not visited at all: most elements of a definition are absent from an instance)
     absent: Callable[[ElementPlan], bool] | None = None
+    # item rules: the ElementDefinition properties the rule's verdict depends on (besides the value);
+    # where a profile element states them as its base does, the base pass's verdict stands and the
+    # profile pass skips the rule (plan.mark_same_as_base). None: never skipped.
+    reads: tuple[str, ...] | None = None
 
 
 RULES: list[Rule] = []
@@ -155,11 +159,12 @@ def rule(
     kind: RuleKind = "item",
     applies: Callable[[ElementPlan], bool] = _always,
     absent: Callable[[ElementPlan], bool] | None = None,
+    reads: tuple[str, ...] | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
     """Register a rule function in the one table (third-party rules: entry point group imgfhir.rules)."""
 
     def register(fn: RuleFn) -> RuleFn:
-        RULES.append(Rule(name, kind, fn, applies, absent))
+        RULES.append(Rule(name, kind, fn, applies, absent, reads))
         return fn
 
     return register

@@ -195,7 +195,7 @@ def _signature(ed: dict[str, Any]) -> dict[str, Any]:
     binding = ed.get("binding")
     out["binding"] = (binding.get("strength"), binding.get("valueSet")) if isinstance(binding, dict) else None
     base = ed.get("base")
-    out["base"] = base.get("max") if isinstance(base, dict) else None
+    out["base"] = (base.get("path"), base.get("max")) if isinstance(base, dict) else None
     return out
 
 
@@ -206,7 +206,16 @@ def mark_same_as_base(scope: Scope, element: ElementPlan, twin: ElementPlan | No
     The base definition of a resource is always validated along with its profiles, so a profile
     pass can skip such subtrees: on a typical profile that is most of the resource. `twin` is the
     element the base pass uses at the same place (the base's own child, or its type's)."""
-    same = twin is not None and not element.slices and _signature(element.ed) == _signature(twin.ed)
+    mine = _signature(element.ed)
+    theirs = _signature(twin.ed) if twin is not None else None
+    same = theirs is not None and not element.slices and mine == theirs
+    if twin is not None and theirs is not None and not same:
+        # what the base pass already checked here with the same inputs is not checked again
+        element.item_rules = [
+            r
+            for r in element.item_rules
+            if r.reads is None or r not in twin.item_rules or any(mine.get(k) != theirs.get(k) for k in r.reads)
+        ]
     if element.children:
         single = element.type_codes[0] if len(element.type_codes) == 1 else None
         twins = type_children(scope, twin, single) if twin is not None else {}

@@ -87,7 +87,7 @@ def _type_of(element: ElementPlan, item: Item) -> str | None:
     return element.type_codes[0] if len(element.type_codes) == 1 else None
 
 
-@rule(RULE, "item", applies=_bindable)
+@rule(RULE, "item", applies=_bindable, reads=("binding", "type"))
 def binding(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     assert element.binding is not None
     coded, kind = _coded(element, item)

@@ -106,7 +106,7 @@ def _failed(inv: Invariant, item: Item) -> Issue:
     return issue(inv.severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
 
 
-@rule("invariant", applies=lambda e: bool(_constraints(e)))
+@rule("invariant", applies=lambda e: bool(_constraints(e)), reads=("constraint", "base"))
 def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     if item.value is None:
         return

@@ -161,7 +161,7 @@ def _check_attribute(found: _Findings, element: str, attribute: str, value: str,
         found.add(f"at:{element}.{attribute}", f"attribute {attribute!r} is not allowed on <{element}> in narrative")
 
 
-@rule("narrative", applies=_is_narrative)
+@rule("narrative", applies=_is_narrative, reads=("type",))
 def narrative(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     value = item.value
     if not isinstance(value, dict):

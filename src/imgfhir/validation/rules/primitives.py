@@ -54,7 +54,7 @@ def _primitive_element(element: ElementPlan) -> bool:
     return any(is_primitive(t) for t in element.type_codes)
 
 
-@rule("primitive", applies=_primitive_element)
+@rule("primitive", applies=_primitive_element, reads=("type", "maxLength"))
 def primitive_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     t = item.type
     if not is_primitive(t) or item.value is None:

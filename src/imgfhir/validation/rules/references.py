@@ -58,7 +58,7 @@ def _is_reference(element: ElementPlan) -> bool:
     return "Reference" in element.type_codes
 
 
-@rule("reference", applies=_is_reference)
+@rule("reference", applies=_is_reference, reads=("type",))
 def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     if item.type not in (None, "Reference") or not isinstance(item.value, dict):
         return
