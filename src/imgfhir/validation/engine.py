@@ -130,6 +130,12 @@ def walk_element(ctx: Context, element: ElementPlan, item: Item, out: list[Issue
         for r in ctx.validator.extra_rules_for(element)[0]:
             out.extend(r.fn(ctx, element, item))
     if not isinstance(item.value, dict):
+        if item.extras is not None:  # a primitive's id and extensions, defined by its type
+            saved, ctx.primitive_path = ctx.primitive_path, element.path
+            try:
+                walk_children(ctx, element, item.extras_item(), out)
+            finally:
+                ctx.primitive_path = saved
         return
     if is_nested_resource(ctx, item):
         out.extend(check_resource(ctx, item, _resource_profiles(element, item.type)))

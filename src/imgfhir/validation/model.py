@@ -79,6 +79,15 @@ class Item:
         item._parent, item._name, item._index = self, name, index
         return item
 
+    def extras_item(self) -> Item:
+        """A primitive's `_name` object (its id and extensions) as an item: same FHIRPath location,
+        its own JSON location (`_birthDate`, `_given[1]`)."""
+        pointer = self.pointer
+        at = max((i for i, step in enumerate(pointer) if isinstance(step, str)), default=-1)
+        if at >= 0:
+            pointer = (*pointer[:at], f"_{pointer[at]}", *pointer[at + 1 :])
+        return Item(self.extras, self.expression, pointer, self.type)
+
     def __repr__(self) -> str:
         return f"Item({self.expression}, type={self.type})"
 

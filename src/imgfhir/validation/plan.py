@@ -127,7 +127,7 @@ def type_children(scope: Scope, element: ElementPlan, type_code: str | None) -> 
     ref = element.ed.get("contentReference")
     if isinstance(ref, str):
         found = _content_reference(scope, ref)
-    elif type_code and not is_primitive(type_code) and type_code not in RESOURCE_TYPES:
+    elif type_code and type_code not in RESOURCE_TYPES:  # a primitive's: id, extension (its `_x` object)
         url = type_profile(element, type_code) or FHIR_SD + type_code
         plan = compiled_or_none(scope, url) or compiled_or_none(scope, FHIR_SD + type_code)
         if plan is not None:

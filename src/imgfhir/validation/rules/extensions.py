@@ -64,6 +64,8 @@ def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item)
     if not isinstance(contexts, list) or not contexts:
         return
     where = _extended_path(element)
+    if where is not None and where[:1].islower() and ctx.primitive_path:
+        where = ctx.primitive_path  # `string.extension` of an Address.line: the context is Address.line
     instance_where = _instance_path(ctx, item)
     if where is None:
         return
@@ -78,7 +80,7 @@ def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item)
         if instance_where is not None and _context_matches(ctx, expr, instance_where):
             return
     allowed = ", ".join(str(c.get("expression")) for c in contexts if isinstance(c, dict))
-    message = f"extension {sd.get('url')} is not allowed on {where} (context: {allowed})"
+    message = f"extension {sd.get('url')} is not allowed on {instance_where or where} (context: {allowed})"
     yield issue("error", "structure", message, item, "extension-context")
 
 

@@ -94,3 +94,37 @@ def json_shape(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
 
 def _at(item: Item, key: str, value: object) -> Item:
     return Item(value, f"{item.expression}.{key}", (*item.pointer, key))
+
+
+_EXTRAS_KEYS = frozenset({"id", "extension", "fhir_comments"})
+
+
+def _primitive(element: ElementPlan) -> bool:
+    return any(is_primitive(t) for t in element.type_codes)
+
+
+@rule("unknown-element", applies=_primitive, reads=("type",))
+def primitive_extras(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    """A primitive's `_name` object holds its id and extensions, nothing else (not its value)."""
+    extras = item.extras
+    if not extras:
+        if item.extras is not None:
+            yield issue(
+                "error",
+                "structure",
+                "empty object: FHIR elements must have a value or children (ele-1)",
+                item.extras_item(),
+                "json-shape",
+            )
+        return
+    at = item.extras_item()
+    for key in extras:
+        if key not in _EXTRAS_KEYS:
+            where = Item(extras[key], f"{at.expression}.{key}", (*at.pointer, key))
+            yield issue(
+                "error",
+                "structure",
+                f"unknown element {key!r} in the extensions of a {item.type}",
+                where,
+                "unknown-element",
+            )
