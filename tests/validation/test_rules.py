@@ -52,3 +52,10 @@ def test_every_rule_kind_has_three_fixtures() -> None:
         assert kinds[kind] >= 3, kind
     assert sum(n for r, n in kinds.items() if r.startswith(("obs-", "ext-"))) >= 3  # FHIRPath invariants
     assert sum(1 for c in CASES if c["file"].startswith("slice-")) >= 3
+
+
+def test_an_extension_inside_the_extension_its_context_names_is_allowed(validator: Validator) -> None:
+    """cqf-libraryAlias on the primitive value of a cqf-library extension: its `extension` context
+    (the invalid fixture extension-context-extension.json has it outside)."""
+    outcome = validator.validate(FIXTURES / "validation" / "extension-in-extension.json", fhir_version="R4")
+    assert not [i for i in outcome.issues if i.rule == "extension-context" or i.severity in ("error", "fatal")]

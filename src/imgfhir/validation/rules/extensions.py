@@ -73,8 +73,12 @@ def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item)
         if not isinstance(c, dict):
             continue
         kind, expr = c.get("type"), str(c.get("expression", ""))
+        if kind == "extension":
+            if _inside_extension(ctx, item, expr.split("|", 1)[0]) is not False:
+                return
+            continue
         if kind != "element":
-            return  # fhirpath/extension contexts: not checked here (listed in README)
+            return  # fhirpath contexts: not checked (listed in README)
         if expr in ("Element", "Resource", "DomainResource", "Base") or _context_matches(ctx, expr, where):
             return
         if instance_where is not None and _context_matches(ctx, expr, instance_where):
@@ -82,6 +86,25 @@ def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item)
     allowed = ", ".join(str(c.get("expression")) for c in contexts if isinstance(c, dict))
     message = f"extension {sd.get('url')} is not allowed on {instance_where or where} (context: {allowed})"
     yield issue("error", "structure", message, item, "extension-context")
+
+
+def _inside_extension(ctx: Context, item: Item, url: str) -> bool | None:
+    """Is the extension at `item` used within an extension `url` (on it, or on any element inside
+    it, such as its primitive value)? None where the item has no place in the document (a probe)."""
+    if item.expression.startswith("$"):
+        return None
+    node: Any = ctx.root
+    key: str | int | None = None
+    for step in item.pointer[:-2]:  # down to the extension holding this one's list
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+        if isinstance(step, str):
+            key = step
+        elif key in ("extension", "modifierExtension") and isinstance(node, dict) and node.get("url") == url:
+            return True
+    return False
 
 
 def _extended_path(element: ElementPlan) -> str | None:
