@@ -20,7 +20,7 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from imgfhir.packages import PackageStore, load_store
-from imgfhir.strategies import ExpectedIssue, builder_for, from_profile, mutations
+from imgfhir.strategies import ExpectedIssue, builder_for, from_profile, fuzz, mutations
 from imgfhir.validation import Validator
 from tests.test_strategies import MUTANTS as _MUTANTS
 from tests.test_strategies import VALID as _VALID
@@ -202,3 +202,11 @@ def test_bundle_mutants_reach_into_the_entries(url: str, store: PackageStore, va
     check()
     assert any(e.expression.startswith("Bundle.entry[") for e in made), made
     assert any(e.expression == "Bundle" and "no longer conforms" in e.change for e in made), made
+
+
+def test_fuzz_reports_a_bundle_profile(store: PackageStore) -> None:
+    """`imgfhir fuzz` on a Bundle profile: valid instances, mutants caught, kinds with no place skipped quickly."""
+    report = fuzz(EU4 + "BundleReportMinimalMetadataEuImaging", max_examples=2, store=store)
+    assert report.ok and report.examples == 2, (report.invalid, report.missed)
+    assert {"drop-required", "binding", "dangling-reference"} <= set(report.caught)
+    assert "closed-slice" not in report.caught  # the entry slicing is open: no such mutant

@@ -1697,7 +1697,17 @@ def fuzz(
             report.missed.setdefault(expected.kind, []).append((expected, instance))
 
     _run(from_profile(canonical, store=builder.store, release=release), max_examples, seed, valid)
+    # kinds with no place in a sample of instances are not tried: hypothesis would draw hundreds of
+    # instances before giving up on each (half a minute apiece for a document Bundle)
+    offered: set[str] = set()
+
+    def probe(pair: tuple[dict[str, Any], list[Site]]) -> None:
+        offered.update(k for k in MUTATION_KINDS if k not in offered and candidates(k, pair[1], builder, pair[0]))
+
+    _run(_with_sites(builder), 25, seed, probe)
     for kind in MUTATION_KINDS:
+        if kind not in offered:
+            continue
         with contextlib.suppress(Unsatisfiable):  # no place for this kind in this profile's instances
             _run(mutations(canonical, store=builder.store, release=release, kinds=(kind,)), max_examples, seed, mutant)
     return report
