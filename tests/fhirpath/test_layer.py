@@ -66,6 +66,9 @@ def test_evaluation_error_messages_show_no_object_reprs() -> None:
         evaluate(resource, "component in component", release="R4")
     assert "a collection of 3 items" in str(info.value)
     assert " object at 0x" not in str(info.value)
+    with pytest.raises(FhirPathError) as info:
+        evaluate(resource, "component.id in ('a' | 'b' | 'c')", release="R4")
+    assert "left operand of 'in' has more than one item" in str(info.value)
 
 
 def test_standard_environment_variables() -> None:

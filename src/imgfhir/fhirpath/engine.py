@@ -266,6 +266,9 @@ _NODE = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 def _readable(message: str) -> str:
     """fhirpathpy's messages show collections as object reprs: say how many items instead, so a
     message is short and the same from one run to the next."""
+    if message.startswith("Expected singleton on right side of in,"):
+        # fhirpathpy tests the left operand but names (and prints) the right one
+        return "the left operand of 'in' has more than one item (FHIRPath requires a single item)"
     message = _NODE_LIST.sub(lambda m: f"a collection of {m.group(0).count(' object at ')} items", message)
     return _NODE.sub("an item", message)
 
