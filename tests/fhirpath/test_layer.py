@@ -63,7 +63,7 @@ def test_evaluation_error_messages_show_no_object_reprs() -> None:
     """A collection where a singleton is required is described by its size (short, the same every run)."""
     resource = {"resourceType": "Observation", "component": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}
     with pytest.raises(FhirPathError) as info:
-        evaluate(resource, "component in component", release="R4")
+        evaluate(resource, "component contains component", release="R4")
     assert "a collection of 3 items" in str(info.value)
     assert " object at 0x" not in str(info.value)
     with pytest.raises(FhirPathError) as info:
