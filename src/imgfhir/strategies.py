@@ -148,10 +148,8 @@ def _is_array(element: ElementPlan) -> bool:
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ID = st.text(_LETTERS + "0123456789-.", min_size=1, max_size=16)
 _WORD = st.text(_LETTERS + "0123456789", min_size=1, max_size=10)
-# spaces: U+0020 only, the published string regex `[ \r\n\t\S]+` read as JSON Schema (ECMA-262) does
-# not admit other space separators (U+00A0, U+2000...), and the generated models check it so
 _TEXT = st.text(
-    st.characters(categories=("L", "N", "P"), max_codepoint=0x2FFF, include_characters=" "),
+    st.characters(categories=("L", "N", "P", "Zs"), max_codepoint=0x2FFF, exclude_characters="\u2028\u2029"),
     min_size=1,
     max_size=16,
 ).map(lambda s: s.strip() or "x")
