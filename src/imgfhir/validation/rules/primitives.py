@@ -85,6 +85,9 @@ def primitive_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[
         return
     if t in ("string", "markdown") and len(value) > MAX_STRING:
         yield _bad(item, f"{t} is longer than {MAX_STRING} characters")
+    if t == "string" and ctx.release == "R4" and ("\x0b" in value or "\x0c" in value):
+        # R4's string regex [ \r\n\t\S]+, read as the reference validator reads \S (R5's allows anything)
+        yield _bad(item, "a string may not contain a vertical tab or form feed (the R4 string regex)")
     pattern = PATTERNS.get(t)
     if pattern is not None and not pattern.match(value):
         yield _bad(item, f"{value!r} is not a valid {t}")

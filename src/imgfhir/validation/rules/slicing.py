@@ -120,7 +120,9 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: li
     if kind in ("value", "pattern"):
         expected = _expected_value(target, sl, path)
         if expected is None:
-            return False
+            # no fixed or pattern value at the path (a modelling slip seen in published IGs, e.g. the
+            # value sits on the coding slices below it): the value must meet what the slice states there
+            return _fixes_below(target) and any(_conforms_to_element(ctx, target, v, t) for v, t in values)
         how, value = expected
         check = matches_fixed if how == "fixed" else matches_pattern
         return any(check(value, v) for v, _ in values)
@@ -153,7 +155,19 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: li
     return False
 
 
+def _fixes_below(element: ElementPlan, depth: int = 0) -> bool:
+    """Does a fixed or pattern value sit somewhere below `element` (its unfolded children and slices)?"""
+    if depth > 4:
+        return False
+    return any(
+        e.fixed is not None or e.pattern is not None or _fixes_below(e, depth + 1)
+        for e in [*element.children.values(), *element.slices]
+    )
+
+
 def _expected_value(target: ElementPlan, sl: ElementPlan, path: list[str]) -> tuple[str, Any] | None:
+    if target.fixed is None and target.pattern is None and target.is_choice and len(target.slices) == 1:
+        target = target.slices[0]  # `value` of a choice narrowed to one type: the value is on that type's slice
     if target.fixed is not None:
         return "fixed", target.fixed[1]
     if target.pattern is not None:
