@@ -207,7 +207,17 @@ def walk_children(ctx: Context, element: ElementPlan, item: Item, out: list[Issu
         child, keyed = plan.groups[i]
         if child.same_as_base and not extra:
             continue  # restates the base definition, which is checked in its own pass
-        group = _occurrences(item, keyed)
+        if len(keyed) == 1 and not keyed[0][1].array:  # the usual case: one key, one value
+            key, slot = keyed[0]
+            value, extras = obj.get(key), obj.get("_" + key)
+            if value is None and extras is None:
+                group = []
+            elif extras is None and not isinstance(value, list):
+                group = [item.child(key, value, None, slot.type)]
+            else:
+                group = _occurrences(item, keyed)
+        else:
+            group = _occurrences(item, keyed)
         group_rules = child.group_rules
         if extra:
             group_rules = group_rules + ctx.validator.extra_rules_for(child)[1]
