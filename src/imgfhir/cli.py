@@ -111,6 +111,10 @@ PackageOpt = Annotated[
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Print package-store warnings (missing dependencies, stand-ins).")
 ]
+FhirVersionOpt = Annotated[
+    Release | None,
+    typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
+]
 
 
 @dataclass
@@ -268,10 +272,7 @@ def snapshot(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
     ] = None,
-    fhir_version: Annotated[
-        Release | None,
-        typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
-    ] = None,
+    fhir_version: FhirVersionOpt = None,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -594,10 +595,7 @@ def example(
     canonical: Annotated[str, typer.Argument(help="Canonical URL of the profile to generate instances of.")],
     n: Annotated[int, typer.Option("-n", min=1, help="How many instances (more than one: NDJSON).")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same instances.")] = 0,
-    fhir_version: Annotated[
-        Release | None,
-        typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
-    ] = None,
+    fhir_version: FhirVersionOpt = None,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -630,10 +628,7 @@ def fuzz(
         int, typer.Option("--max-examples", min=1, help="Generated instances, and mutants per kind.")
     ] = 50,
     seed: Annotated[int, typer.Option("--seed", help="Seed for reproducible runs.")] = 0,
-    fhir_version: Annotated[
-        Release | None,
-        typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
-    ] = None,
+    fhir_version: FhirVersionOpt = None,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:

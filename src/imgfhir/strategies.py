@@ -34,7 +34,7 @@ import imgfhir.validation.rules  # noqa: F401 - plans compiled before the rule t
 from imgfhir.packages import PackageStore, Scope, UnknownCanonical, load_store
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.model import ElementPlan
-from imgfhir.validation.plan import ProfilePlan, compile_profile, compiled_or_none
+from imgfhir.validation.plan import ProfilePlan, compile_profile, compiled_or_none, type_profile
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
@@ -290,19 +290,12 @@ class ProfileBuilder:
         if not type_code or _is_primitive(type_code):
             return {}
         plan = None
-        profile = self.type_profile(element, type_code)
+        profile = type_profile(element, type_code)
         if profile:
             plan = self._plan(profile)
         plan = plan or self._plan(FHIR_SD + type_code)
         return plan.root.children if plan else {}
 
-    @staticmethod
-    def type_profile(element: ElementPlan, type_code: str | None) -> str | None:
-        for t in element.ed.get("type", ()):
-            profiles = t.get("profile") or []
-            if profiles and (len(element.type_codes) == 1 or t.get("code") == type_code):
-                return str(profiles[0])
-        return None
 
     def target_types(self, element: ElementPlan) -> list[str]:
         out: list[str] = []

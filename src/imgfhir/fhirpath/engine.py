@@ -24,6 +24,7 @@ from typing import Any
 
 from imgfhir.fhirpath import _patches
 from imgfhir.fhirpath.checker import SemanticError, check
+from imgfhir.fhirpath.errors import FhirPathError
 from imgfhir.fhirpath.functions import FUNCTIONS
 
 _engine: Any = importlib.import_module("fhirpathpy.engine")
@@ -50,17 +51,6 @@ _VS_PREFIX = "http://hl7.org/fhir/ValueSet/"
 _EXT_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
 
 
-class FhirPathError(Exception):
-    """A FHIRPath expression that does not parse (``phase='syntax'``), fails strict model checks
-    (``'semantic'``, only with ``compile(strict=True)``) or fails while evaluating (``'evaluation'``)."""
-
-    def __init__(self, message: str, expression: str, phase: str) -> None:
-        super().__init__(message)
-        self.expression = expression
-        self.phase = phase
-
-    def __str__(self) -> str:
-        return f"{self.phase} error in FHIRPath {self.expression!r}: {self.args[0]}"
 
 
 class _Variables(dict[str, Any]):

@@ -28,7 +28,8 @@ from typing import Any
 
 import orjson
 
-from imgfhir.fhirpath.engine import FhirPathError, compile
+from imgfhir.fhirpath.engine import compile
+from imgfhir.fhirpath.errors import FhirPathError
 
 _nodes: Any = importlib.import_module("fhirpathpy.engine.nodes")
 _util: Any = importlib.import_module("fhirpathpy.engine.util")

@@ -130,12 +130,14 @@ class Package:
         if not path.is_file():
             raise PackageError(f"{path}: no such package file or folder")
         cache = cache_dir or default_cache_dir()
-        if lock and _verified_before(path, lock.sha256, cache):
-            sha = lock.sha256
+        if lock is None:
+            sha, record = sha256_of(path), False
+        elif _verified_before(path, lock.sha256, cache):
+            sha, record = lock.sha256, False
         else:
-            sha = verify(path, lock) if lock else sha256_of(path)
+            sha, record = verify(path, lock), True
         unpacked = _unpack(path, sha, cache)
-        if lock:
+        if record:
             _record_verified(path, unpacked)
         pkg = cls(unpacked / "package", path, origin, sha)
         if lock:

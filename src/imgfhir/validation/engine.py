@@ -85,6 +85,11 @@ def groups(
 def _occurrences(parent: Item, keyed: list[tuple[str, Slot]]) -> list[Item]:
     """Every value of one child element inside `parent` (a JSON object), as items in document order."""
     obj = parent.value
+    if len(keyed) == 1 and not keyed[0][1].array:  # the usual case: one key, one value
+        key, slot = keyed[0]
+        value = obj.get(key)
+        if "_" + key not in obj and not isinstance(value, list):
+            return [] if value is None else [parent.child(key, value, None, slot.type)]
     found: list[Item] = []
     for key, slot in keyed:
         value = obj.get(key)
@@ -187,12 +192,6 @@ def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
     return cached
 
 
-def check_children(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
-    out: list[Issue] = []
-    walk_children(ctx, element, item, out)
-    return iter(out)
-
-
 def walk_children(ctx: Context, element: ElementPlan, item: Item, out: list[Issue]) -> None:
     obj = item.value
     plan = layout(ctx, element, item.type)
@@ -207,17 +206,7 @@ def walk_children(ctx: Context, element: ElementPlan, item: Item, out: list[Issu
         child, keyed = plan.groups[i]
         if child.same_as_base and not extra:
             continue  # restates the base definition, which is checked in its own pass
-        if len(keyed) == 1 and not keyed[0][1].array:  # the usual case: one key, one value
-            key, slot = keyed[0]
-            value, extras = obj.get(key), obj.get("_" + key)
-            if value is None and extras is None:
-                group = []
-            elif extras is None and not isinstance(value, list):
-                group = [item.child(key, value, None, slot.type)]
-            else:
-                group = _occurrences(item, keyed)
-        else:
-            group = _occurrences(item, keyed)
+        group = _occurrences(item, keyed)
         group_rules = child.group_rules
         if extra:
             group_rules = group_rules + ctx.validator.extra_rules_for(child)[1]

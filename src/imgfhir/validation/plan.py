@@ -106,6 +106,10 @@ def is_primitive(type_code: str | None) -> bool:
     return bool(type_code) and type_code[:1].islower()  # type: ignore[index]
 
 
+def has_primitive_type(element: ElementPlan) -> bool:
+    return any(is_primitive(t) for t in element.type_codes)
+
+
 def type_profile(element: ElementPlan, type_code: str | None) -> str | None:
     for t in element.ed.get("type", ()):
         profiles = t.get("profile") or []

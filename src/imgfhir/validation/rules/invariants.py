@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from imgfhir.fhirpath.errors import FhirPathError
 from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
@@ -40,18 +41,12 @@ class Invariant:
 def _engine(expression: str, release: str) -> tuple[CompiledExpression | None, str | None]:
     """The compiled expression, or why it cannot be compiled; once per expression, and only when a
     shortcut cannot answer (most core invariants never reach the engine)."""
-    from imgfhir.fhirpath import FhirPathError, compile
+    from imgfhir.fhirpath import compile
 
     try:
         return compile(expression, release), None
     except (FhirPathError, ValueError) as exc:
         return None, str(exc)
-
-
-def _fhirpath_error() -> type[Exception]:
-    from imgfhir.fhirpath import FhirPathError
-
-    return FhirPathError
 
 
 def _constraints(element: ElementPlan) -> list[dict[str, Any]]:
@@ -135,7 +130,7 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 },
                 resolver=lambda ref: resolve_reference(ctx, ref),
             )
-        except (_fhirpath_error(), RecursionError) as exc:
+        except (FhirPathError, RecursionError) as exc:
             message = f"{inv.key} not checked: evaluation failed ({exc})"
             yield issue("information", "informational", message, item, inv.key)
             continue

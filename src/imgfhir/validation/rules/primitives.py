@@ -12,7 +12,7 @@ from imgfhir.fhir_regex import to_python
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.plan import is_primitive
+from imgfhir.validation.plan import has_primitive_type, is_primitive
 
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
@@ -50,11 +50,7 @@ _JSON_NUMBER = frozenset({"decimal", "integer", "unsignedInt", "positiveInt"})
 MAX_STRING = 1024 * 1024
 
 
-def _primitive_element(element: ElementPlan) -> bool:
-    return any(is_primitive(t) for t in element.type_codes)
-
-
-@rule("primitive", applies=_primitive_element, reads=("type", "maxLength"))
+@rule("primitive", applies=has_primitive_type, reads=("type", "maxLength"))
 def primitive_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     t = item.type
     if not is_primitive(t) or item.value is None:

@@ -8,7 +8,7 @@ from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import Slot, is_nested_resource, slots
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.plan import RESOURCE_TYPES, is_primitive
+from imgfhir.validation.plan import RESOURCE_TYPES, has_primitive_type, is_primitive
 
 
 def _complex(element: ElementPlan) -> bool:
@@ -99,25 +99,16 @@ def _at(item: Item, key: str, value: object) -> Item:
 _EXTRAS_KEYS = frozenset({"id", "extension", "fhir_comments"})
 
 
-def _primitive(element: ElementPlan) -> bool:
-    return any(is_primitive(t) for t in element.type_codes)
-
-
-@rule("unknown-element", applies=_primitive, reads=("type",))
+@rule("unknown-element", applies=has_primitive_type, reads=("type",))
 def primitive_extras(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     """A primitive's `_name` object holds its id and extensions, nothing else (not its value)."""
     extras = item.extras
-    if not extras:
-        if item.extras is not None:
-            yield issue(
-                "error",
-                "structure",
-                "empty object: FHIR elements must have a value or children (ele-1)",
-                item.extras_item(),
-                "json-shape",
-            )
+    if extras is None:
         return
     at = item.extras_item()
+    if not extras:
+        message = "empty object: FHIR elements must have a value or children (ele-1)"
+        yield issue("error", "structure", message, at, "json-shape")
     for key in extras:
         if key not in _EXTRAS_KEYS:
             where = Item(extras[key], f"{at.expression}.{key}", (*at.pointer, key))
