@@ -43,6 +43,8 @@ class Context:
     # while walking a primitive's extensions: the definition path of that primitive (`Address.line`),
     # which the primitive type's own definition (`string.extension`) does not know
     primitive_path: str | None = None
+    # inside a probe (engine.probe_element): every rule of the probed element runs, none is left to a twin
+    probing: int = 0
 
     @cached_property
     def terminology(self) -> Terminology:

@@ -127,9 +127,21 @@ def check_element(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Is
     return iter(out)
 
 
+def probe_element(ctx: Context, element: ElementPlan, item: Item) -> list[Issue]:
+    """`element`'s issues on `item`, with nothing left to its twin: a probe (does this value meet this
+    slice, this profile?) asks about one element, outside the walk in which the twins take part."""
+    ctx.probing += 1
+    try:
+        out: list[Issue] = []
+        walk_element(ctx, element, item, out)
+        return out
+    finally:
+        ctx.probing -= 1
+
+
 def walk_element(ctx: Context, element: ElementPlan, item: Item, out: list[Issue]) -> None:
     """check_element, collecting into `out`: the walk recurses through plain calls, not generators."""
-    for r in element.item_rules:
+    for r in element.full_item_rules if ctx.probing else element.item_rules:
         out.extend(r.fn(ctx, element, item))
     if ctx.validator.extra_rules:
         for r in ctx.validator.extra_rules_for(element)[0]:
@@ -177,7 +189,10 @@ class Layout:
 
     groups: list[tuple[ElementPlan, list[tuple[str, Slot]]]]
     index: dict[str, int]
-    ruled: frozenset[int]  # groups whose rules speak even when absent, less those the base pass covers
+    ruled: frozenset[int]  # groups whose rules speak even when absent, less those their twins cover
+    ruled_all: frozenset[int]  # the same, twins' share included (for probes)
+    # the element's twin walks the same children over the same value (both take them from one type)
+    covered: bool
 
 
 def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
@@ -185,10 +200,17 @@ def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
     if cached is None:
         found = groups(ctx, element, type_code)
         index = {k: i for i, (_, keyed) in enumerate(found) for name, _ in keyed for k in (name, "_" + name)}
-        ruled = frozenset(
-            i for i, (child, _) in enumerate(found) if speaks_when_absent(child) and not child.same_as_base
+        ruled_all = frozenset(i for i, (child, _) in enumerate(found) if speaks_when_absent(child))
+        ruled = frozenset(i for i in ruled_all if not found[i][0].covered)
+        twin = element.twin
+        covered = (
+            twin is not None
+            and not element.children
+            and not twin.children
+            and twin.path == element.path  # the path a primitive's extensions are checked against
+            and children_of(ctx, element, type_code) is children_of(ctx, twin, type_code)
         )
-        cached = element.layouts[type_code] = Layout(found, index, ruled)
+        cached = element.layouts[type_code] = Layout(found, index, ruled, ruled_all, covered)
     return cached
 
 
@@ -196,16 +218,20 @@ def walk_children(ctx: Context, element: ElementPlan, item: Item, out: list[Issu
     obj = item.value
     plan = layout(ctx, element, item.type)
     extra = bool(ctx.validator.extra_rules)
+    skip = not extra and not ctx.probing
+    if plan.covered and skip:
+        return  # the twin walks these children over this value
     if extra:
         wanted: Iterable[int] = range(len(plan.groups))
     else:
         index = plan.index
         present = {index[k] for k in obj if k in index}
-        wanted = sorted(present | plan.ruled) if plan.ruled else sorted(present)
+        ruled = plan.ruled if skip else plan.ruled_all
+        wanted = sorted(present | ruled) if ruled else sorted(present)
     for i in wanted:
         child, keyed = plan.groups[i]
-        if child.same_as_base and not extra:
-            continue  # restates the base definition, which is checked in its own pass
+        if child.covered and skip:
+            continue  # restates its twin, which checks the same values
         group = _occurrences(item, keyed)
         group_rules = child.group_rules
         if extra:
@@ -278,9 +304,10 @@ def _against(ctx: Context, item: Item, url: str, out: list[Issue]) -> None:
     if plan.type != rt:
         out.append(issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile"))
         return
-    saved = (ctx.resource, ctx.resource_item, ctx.depth)
+    saved = (ctx.resource, ctx.resource_item, ctx.depth, ctx.probing)
     root_item = Item(res, item.expression, item.pointer, rt, None)
-    ctx.resource, ctx.resource_item, ctx.depth = res, root_item, ctx.depth + 1
+    # a resource is checked against its base definition and its profiles alike, probe or not
+    ctx.resource, ctx.resource_item, ctx.depth, ctx.probing = res, root_item, ctx.depth + 1, 0
     try:
         root_rules = plan.root.item_rules
         if ctx.validator.extra_rules:
@@ -289,7 +316,7 @@ def _against(ctx: Context, item: Item, url: str, out: list[Issue]) -> None:
             out.extend(r.fn(ctx, plan.root, root_item))
         walk_children(ctx, plan.root, root_item, out)
     finally:
-        ctx.resource, ctx.resource_item, ctx.depth = saved
+        ctx.resource, ctx.resource_item, ctx.depth, ctx.probing = saved
 
 
 def _has_errors(issues: Iterable[Issue]) -> bool:
@@ -319,7 +346,7 @@ def _conforms_uncached(ctx: Context, value: Any, type_code: str | None, profiles
         return any(not _has_errors(against(ctx, item, url)) for url in known)
     for url in known:
         plan = compile_profile(ctx.scope, url)
-        if not _has_errors(check_element(ctx, plan.root, Item(value, "$probe", (), type_code))):
+        if not _has_errors(probe_element(ctx, plan.root, Item(value, "$probe", (), type_code))):
             return True
     return False
 

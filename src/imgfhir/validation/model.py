@@ -118,15 +118,21 @@ class ElementPlan:
     binding: Binding | None = None
     fixed: tuple[str, Any] | None = None  # ("fixedCode", "final")
     pattern: tuple[str, Any] | None = None
-    item_rules: list[Rule] = field(default_factory=list)
+    item_rules: list[Rule] = field(default_factory=list)  # less those its twin runs on the same values
+    # every item rule that applies here: a probe (slice matching, conformance of a value) checks the
+    # element on its own, without the walk that covers the twin's share
+    full_item_rules: list[Rule] = field(default_factory=list)
     group_rules: list[Rule] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)  # per-rule compiled data (regexes, FHIRPath, ...)
     # the engine's per-type tables (engine.slots / engine.layout), by the type of the value
     slot_tables: dict[str | None, Any] = field(default_factory=dict)
     layouts: dict[str | None, Any] = field(default_factory=dict)
-    # in a resource profile: this element and all below it restate the base resource's definition
-    # (the base pass checks them; see plan.mark_same_as_base)
-    same_as_base: bool = False
+    # the element that checks the same values in the same validation: for an element of a resource
+    # profile the base resource's at the same place (the base pass), for a slice the sliced element;
+    # what this element states as its twin does is not checked twice (see plan.mark_twins)
+    twin: ElementPlan | None = field(default=None, repr=False, compare=False)
+    # this element and everything below it restate its twin
+    covered: bool = False
 
     @property
     def is_choice(self) -> bool:
@@ -151,8 +157,8 @@ class Rule:
     # element is not visited at all: most elements of a definition are absent from an instance)
     absent: Callable[[ElementPlan], bool] | None = None
     # item rules: the ElementDefinition properties the rule's verdict depends on (besides the value);
-    # where a profile element states them as its base does, the base pass's verdict stands and the
-    # profile pass skips the rule (plan.mark_same_as_base). None: never skipped.
+    # where an element states them as its twin does, the twin's verdict on the same value stands and
+    # the rule is skipped here (plan.mark_twins). None: never skipped.
     reads: tuple[str, ...] | None = None
 
 

@@ -97,7 +97,7 @@ def _element(node: Node, profile_url: str, release: str) -> ElementPlan:
     )
     plan.children = {c.name: _element(c, profile_url, release) for c in node.children}
     plan.slices = [_element(s, profile_url, release) for s in node.slices]
-    plan.item_rules = [r for r in RULES if r.kind == "item" and r.applies(plan)]
+    plan.item_rules = plan.full_item_rules = [r for r in RULES if r.kind == "item" and r.applies(plan)]
     plan.group_rules = [r for r in RULES if r.kind == "group" and r.applies(plan)]
     return plan
 
@@ -203,32 +203,36 @@ def _signature(ed: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def mark_same_as_base(scope: Scope, element: ElementPlan, twin: ElementPlan | None) -> bool:
-    """Flag the elements of a resource profile that restate the base resource's definition at the
-    same place, with everything below them (`same_as_base`), and return the flag of `element`.
+def mark_twins(scope: Scope, element: ElementPlan, twin: ElementPlan | None) -> bool:
+    """Link `element` to its twin — the element that checks the same values in the same validation —
+    flag what restates the twin (`covered`, with everything below it) and return that flag.
 
-    The base definition of a resource is always validated along with its profiles, so a profile
-    pass can skip such subtrees: on a typical profile that is most of the resource. `twin` is the
-    element the base pass uses at the same place (the base's own child, or its type's)."""
+    Twins: in a resource profile, the base resource's element at the same place (the base definition
+    is always validated along with its profiles, so the profile pass can skip what restates it: on a
+    typical profile, most of the resource); for a slice, in any definition, the sliced element (its
+    walk visits every occurrence the slice walk visits). Below an element, the twins of its children
+    are the twin's own children, or its type's. Where an element differs from its twin, the item
+    rules whose inputs (`Rule.reads`) it states alike are still left to the twin; the engine also
+    leaves the walk below an element to its twin when both take their children from the same type."""
     mine = _signature(element.ed)
     theirs = _signature(twin.ed) if twin is not None else None
     same = theirs is not None and not element.slices and mine == theirs
     if twin is not None and theirs is not None and not same:
-        # what the base pass already checked here with the same inputs is not checked again
+        element.twin = twin
         element.item_rules = [
             r
-            for r in element.item_rules
-            if r.reads is None or r not in twin.item_rules or any(mine.get(k) != theirs.get(k) for k in r.reads)
+            for r in element.full_item_rules
+            if r.reads is None or r not in twin.full_item_rules or any(mine.get(k) != theirs.get(k) for k in r.reads)
         ]
     if element.children:
         single = element.type_codes[0] if len(element.type_codes) == 1 else None
         twins = type_children(scope, twin, single) if twin is not None else {}
         for name, child in element.children.items():
-            if not mark_same_as_base(scope, child, twins.get(name)):
+            if not mark_twins(scope, child, twins.get(name)):
                 same = False
     for sl in element.slices:
-        mark_same_as_base(scope, sl, twin)
-    element.same_as_base = same
+        mark_twins(scope, sl, element)
+    element.covered = same
     return same
 
 
@@ -245,11 +249,11 @@ def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
         plan = ProfilePlan(sd, _element(tree, str(sd.get("url")), scope.release), scope.release)
         plans[key] = plan
         base_url = FHIR_SD + plan.type
+        base = None
         if plan.kind == "resource" and plan.url != base_url and sd.get("derivation") == "constraint":
             base = compiled_or_none(scope, base_url)
-            if base is not None:
-                for name, child in plan.root.children.items():
-                    mark_same_as_base(scope, child, base.root.children.get(name))
+        for name, child in plan.root.children.items():
+            mark_twins(scope, child, base.root.children.get(name) if base is not None else None)
     return plan
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import check_element, children_of, conforms, slots, upper_first
+from imgfhir.validation.engine import check_element, children_of, conforms, probe_element, slots, upper_first
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.plan import type_profile
 from imgfhir.validation.rules.cardinality import cardinality_issues
@@ -84,7 +84,7 @@ def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list
     for sl in element.slices:
         matched = [it for it, s in zip(items, assigned, strict=True) if s is sl]
         yield from cardinality_issues(sl, parent, len(matched), f"{element.path}:{sl.slice_name}")
-        if not sl.same_as_base or ctx.validator.extra_rules:
+        if not sl.covered or ctx.validator.extra_rules or ctx.probing:
             for it in matched:
                 yield from check_element(ctx, sl, it)
         if _has_slicing(sl):  # re-slices
@@ -95,7 +95,7 @@ def _matches(
     ctx: Context, entry: ElementPlan, sl: ElementPlan, item: Item, discriminators: list[dict[str, Any]]
 ) -> bool:
     if not discriminators:  # no discriminator: the occurrence must conform to the slice
-        return not any(i.severity in ("error", "fatal") for i in check_element(ctx, sl, item))
+        return not any(i.severity in ("error", "fatal") for i in probe_element(ctx, sl, item))
     for d in discriminators:
         kind, path = str(d.get("type")), str(d.get("path", "$this"))
         try:
@@ -217,7 +217,7 @@ def _target_profiles(element: ElementPlan) -> list[str]:
 
 def _conforms_to_element(ctx: Context, element: ElementPlan, value: Any, type_code: str | None) -> bool:
     probe = Item(value, "$probe", (), type_code or _single(element))
-    return not any(i.severity in ("error", "fatal") for i in check_element(ctx, element, probe))
+    return not any(i.severity in ("error", "fatal") for i in probe_element(ctx, element, probe))
 
 
 def _definition_at(

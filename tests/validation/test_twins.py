@@ -1,6 +1,8 @@
-"""A profile pass skips what restates the base definition (plan.mark_same_as_base): the base pass
-reports it. Validating with and without that shortcut must give the same issues, on the IGs'
-examples and on the invalid fixtures derived from them."""
+"""What an element restates of its twin is checked once (plan.mark_twins): a profile pass leaves to
+the base pass what the profile restates of the base resource, a slice leaves to the sliced element
+what it restates, and neither walks again the children both take from one type. Validating with
+and without that shortcut must give the same issues, on the IGs' examples and on the invalid
+fixtures derived from them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import orjson
 import pytest
 
 from imgfhir.packages import load_store
-from imgfhir.validation import Validator, plan
+from imgfhir.validation import Validator, engine, plan
 from imgfhir.validation.model import ElementPlan
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -45,7 +47,7 @@ def validators() -> tuple[Validator, Validator]:
     local = [FIXTURES / "snapshot" / "local-profiles"]
     with_overlap = Validator(load_store(extra=local, env=False, entry_points=False))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plan, "mark_same_as_base", lambda *_: False)
+        mp.setattr(plan, "mark_twins", lambda *_: False)
         without = Validator(load_store(extra=local, env=False, entry_points=False))
         # compile every plan the cases need now, while marking is off
         for path, release, profile in cases():
@@ -54,7 +56,7 @@ def validators() -> tuple[Validator, Validator]:
 
 
 @pytest.mark.parametrize(("path", "release", "profile"), cases(), ids=lambda v: getattr(v, "name", v))
-def test_skipping_the_base_overlap_changes_no_issue(
+def test_leaving_work_to_twins_changes_no_issue(
     validators: tuple[Validator, Validator], path: Path, release: str, profile: str | None
 ) -> None:
     with_overlap, without = validators
@@ -71,6 +73,30 @@ def test_a_typical_profile_mostly_restates_its_base() -> None:
         return [element] + [e for c in [*element.children.values(), *element.slices] for e in walk(c)]
 
     elements = walk(profile.root)[1:]
-    skipped = [e for e in elements if e.same_as_base]
+    skipped = [e for e in elements if e.covered]
     assert 0.3 < len(skipped) / len(elements) < 1, (len(skipped), len(elements))
-    assert not any(e.same_as_base for e in elements if e.slices or e.pattern or e.fixed)
+    assert not any(e.covered for e in elements if e.slices or e.pattern or e.fixed)
+
+
+def test_a_reference_in_a_slice_is_walked_once() -> None:
+    """The findings section's entries are a slice (entry:finding) of a slice (section:findings) of a
+    profiled element: three definitions over each Reference, whose children all come from the
+    Reference type. Its `reference` is checked once, not once per definition."""
+    store = load_store(env=False, entry_points=False)
+    path = EXAMPLES / "hl7.fhir.eu.imaging" / "Composition-CompositionStructured.json"
+    resource = orjson.loads(path.read_bytes())
+    entries = sum("reference" in e for s in resource["section"] for e in s.get("entry", ()))
+    walked: list[str] = []
+    real = engine.walk_element
+
+    def counting(ctx: Any, element: ElementPlan, item: Any, out: list[Any]) -> None:
+        if element.id == "Reference.reference":
+            walked.append(item.expression)
+        real(ctx, element, item, out)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "walk_element", counting)
+        outcome = Validator(store).validate(resource, fhir_version="4.0.1")
+    assert outcome.ok, outcome.issues
+    section_refs = [w for w in walked if w.startswith("Composition.section[") and ".entry[" in w]
+    assert len(section_refs) == entries == len(set(section_refs)), sorted(section_refs)
