@@ -123,7 +123,7 @@ class ElementPlan:
     # element on its own, without the walk that covers the twin's share
     full_item_rules: list[Rule] = field(default_factory=list)
     group_rules: list[Rule] = field(default_factory=list)
-    memo: dict[str, Any] = field(default_factory=dict)  # per-rule compiled data (regexes, FHIRPath, ...)
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-rule compiled data (regexes, FHIRPath, ...)
     # the engine's per-type tables (engine.slots / engine.layout), by the type of the value
     slot_tables: dict[str | None, Any] = field(default_factory=dict)
     layouts: dict[str | None, Any] = field(default_factory=dict)

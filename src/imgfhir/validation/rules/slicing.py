@@ -8,7 +8,7 @@ FHIRPath engine per occurrence and slice would dominate validation time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from imgfhir.outcome import Issue
@@ -52,9 +52,26 @@ def slicing(ctx: Context, element: ElementPlan, parent: Item) -> Iterator[Issue]
     yield from _check_slicing(ctx, element, parent, list(ctx.group))
 
 
+def _discriminators(element: ElementPlan) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The slicing's discriminators as (type, path steps), parsed once; None for a path we cannot read."""
+    cached: list[tuple[str, tuple[str, ...] | None]] | None = element.memo.get("discriminators")
+    if cached is None:
+        cached = []
+        for d in (element.slicing or {}).get("discriminator", ()):
+            if not isinstance(d, dict):
+                continue
+            try:
+                path: tuple[str, ...] | None = tuple(steps(str(d.get("path", "$this"))))
+            except ValueError:
+                path = None
+            cached.append((str(d.get("type")), path))
+        element.memo["discriminators"] = cached
+    return cached
+
+
 def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list[Item]) -> Iterator[Issue]:
     spec = element.slicing or {}
-    discriminators = [d for d in spec.get("discriminator", ()) if isinstance(d, dict)]
+    discriminators = _discriminators(element)
     rules = spec.get("rules", "open")
     assigned: list[ElementPlan | None] = []
     for it in items:
@@ -92,22 +109,31 @@ def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list
 
 
 def _matches(
-    ctx: Context, entry: ElementPlan, sl: ElementPlan, item: Item, discriminators: list[dict[str, Any]]
+    ctx: Context,
+    entry: ElementPlan,
+    sl: ElementPlan,
+    item: Item,
+    discriminators: list[tuple[str, tuple[str, ...] | None]],
 ) -> bool:
     if not discriminators:  # no discriminator: the occurrence must conform to the slice
         return not any(i.severity in ("error", "fatal") for i in probe_element(ctx, sl, item))
-    for d in discriminators:
-        kind, path = str(d.get("type")), str(d.get("path", "$this"))
+    for kind, path in discriminators:
+        if path is None:
+            return False
         try:
-            if not _discriminate(ctx, sl, item, kind, steps(path)):
+            if not _discriminate(ctx, sl, item, kind, path):
                 return False
         except ValueError:
             return False
     return True
 
 
-def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: list[str]) -> bool:
-    target, type_hint = _definition_at(ctx, sl, item.type, path)
+def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: tuple[str, ...]) -> bool:
+    key = ("definition-at", item.type, path)
+    found = sl.memo.get(key)
+    if found is None:
+        found = sl.memo[key] = _definition_at(ctx, sl, item.type, path)
+    target, type_hint = found
     values = _values_at(ctx, item, path)
     if kind == "exists":
         if target is None:
@@ -139,7 +165,7 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: li
         if target.type_codes == ("Reference",) and (not path or path[-1] != "resolve()"):
             # a profile discriminator on a Reference means the referenced resource's profile
             refs = _values_at(ctx, item, path)
-            path = [*path, "resolve()"]
+            path = (*path, "resolve()")
             values = _values_at(ctx, item, path)
             if not values:
                 # not resolvable here (a logical or external reference): its stated or literal type is
@@ -165,7 +191,7 @@ def _fixes_below(element: ElementPlan, depth: int = 0) -> bool:
     )
 
 
-def _expected_value(target: ElementPlan, sl: ElementPlan, path: list[str]) -> tuple[str, Any] | None:
+def _expected_value(target: ElementPlan, sl: ElementPlan, path: Sequence[str]) -> tuple[str, Any] | None:
     if target.fixed is None and target.pattern is None and target.is_choice and len(target.slices) == 1:
         target = target.slices[0]  # `value` of a choice narrowed to one type: the value is on that type's slice
     if target.fixed is not None:
@@ -221,7 +247,7 @@ def _conforms_to_element(ctx: Context, element: ElementPlan, value: Any, type_co
 
 
 def _definition_at(
-    ctx: Context, sl: ElementPlan, type_code: str | None, path: list[str]
+    ctx: Context, sl: ElementPlan, type_code: str | None, path: Sequence[str]
 ) -> tuple[ElementPlan | None, str | None]:
     """The element definition a discriminator path names inside slice `sl`."""
     node: ElementPlan | None = sl
@@ -264,7 +290,7 @@ def _single(element: ElementPlan) -> str | None:
     return element.type_codes[0] if len(element.type_codes) == 1 else None
 
 
-def _values_at(ctx: Context, item: Item, path: list[str]) -> list[tuple[Any, str | None]]:
+def _values_at(ctx: Context, item: Item, path: Sequence[str]) -> list[tuple[Any, str | None]]:
     """Instance values (with their FHIR type where known) at a discriminator path."""
     current: list[tuple[Any, str | None]] = [(item.value, item.type)]
     for step in path:
