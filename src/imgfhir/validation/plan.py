@@ -252,8 +252,7 @@ def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
         base = None
         if plan.kind == "resource" and plan.url != base_url and sd.get("derivation") == "constraint":
             base = compiled_or_none(scope, base_url)
-        for name, child in plan.root.children.items():
-            mark_twins(scope, child, base.root.children.get(name) if base is not None else None)
+        mark_twins(scope, plan.root, base.root if base is not None else None)
     return plan
 
 
