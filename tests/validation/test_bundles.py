@@ -214,3 +214,22 @@ def test_document_graph_counts_links_both_ways() -> None:
         ],
     }
     assert document_orphans(bundle) == [4]
+
+
+def test_an_entry_missing_its_slice_says_why(validator: Validator) -> None:
+    """The MinimalMetadata example with its DiagnosticReport's meta.profile and categories removed:
+    the entry no longer meets the slice's profile, so the required slice is empty (the error). The
+    reasons come with it as information at the entry, as the reference validator lists them."""
+    outcome = validator.validate(load(INVALID / "eu-r4-minimal-entry-misses-profile.json"), fhir_version="4.0.1")
+    errors = [(i.rule, i.expression) for i in outcome.issues if i.severity == "error"]
+    assert errors == [("cardinality", "Bundle")], outcome.issues
+    why = [i for i in outcome.issues if i.severity == "information" and "is not in slice" in i.message]
+    assert {i.expression for i in why} == {"Bundle.entry[0].resource"}, why
+    assert all(i.code == "informational" and "DiagnosticReportEuImagingMinimalMetadata" in i.message for i in why)
+    assert any("DiagnosticReport.category: minimum required = 2" in i.message for i in why), why
+    # the unchanged example has neither
+    original = validator.validate(
+        load(EXAMPLES / "hl7.fhir.eu.imaging" / "Bundle-bundle-report-minimal-metadata-unstructured.json"),
+        fhir_version="4.0.1",
+    )
+    assert original.ok and not [i for i in original.issues if "is not in slice" in i.message]

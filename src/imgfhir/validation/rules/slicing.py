@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
-from imgfhir.validation.engine import check_element, children_of, conforms, probe_element, slots, upper_first
+from imgfhir.validation.engine import (
+    against,
+    check_element,
+    children_of,
+    conforms,
+    probe_element,
+    resource_location,
+    slots,
+    upper_first,
+)
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.plan import type_profile
+from imgfhir.validation.plan import FHIR_SD, type_profile
 from imgfhir.validation.rules.cardinality import cardinality_issues
 from imgfhir.validation.rules.values import matches_fixed, matches_pattern
 
@@ -98,14 +108,60 @@ def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list
             message = f"slice {found.slice_name} is out of order (slicing of {element.path} is ordered)"
             yield issue("error", "structure", message, it, "slice")
         last = max(last, order[id(found)])
+    unmatched = [it for it, s in zip(items, assigned, strict=True) if s is None]
     for sl in element.slices:
         matched = [it for it, s in zip(items, assigned, strict=True) if s is sl]
         yield from cardinality_issues(sl, parent, len(matched), f"{element.path}:{sl.slice_name}")
+        if unmatched and (len(matched) < sl.min or rules == "closed") and not ctx.probing:
+            for it in unmatched:
+                yield from _why_not(ctx, element, sl, it, discriminators)
         if not sl.covered or ctx.validator.extra_rules or ctx.probing:
             for it in matched:
                 yield from check_element(ctx, sl, it)
         if _has_slicing(sl):  # re-slices
             yield from _check_slicing(ctx, sl, parent, matched)
+
+
+def _why_not(
+    ctx: Context,
+    element: ElementPlan,
+    sl: ElementPlan,
+    item: Item,
+    discriminators: list[tuple[str, tuple[str, ...] | None]],
+) -> Iterator[Issue]:
+    """Why an occurrence that matches slice `sl` on everything but a profile is not in it: the
+    profile's errors on the resource it names, as information next to the slice's count (what the
+    reference validator lists as the slice-matching details). Without them, a Bundle whose
+    Composition misses one element of its profile says only that the Composition slice is empty."""
+    profile_paths = [path for kind, path in discriminators if kind == "profile" and path is not None]
+    if not profile_paths:
+        return
+    for kind, path in discriminators:
+        if kind != "profile" and (path is None or not _discriminate(ctx, sl, item, kind, path)):
+            return
+    for path in profile_paths:
+        target, type_hint = _definition_at(ctx, sl, item.type, path)
+        if target is None:
+            continue
+        for value, _ in _values_at(ctx, item, path):
+            rt = value.get("resourceType") if isinstance(value, dict) else None
+            if not isinstance(rt, str):
+                continue  # values of datatype profiles have no place of their own to report from
+            where = resource_location(ctx, value)
+            for url in _profiles(target, type_hint):
+                hit = ctx.scope.entry(url)
+                if hit is None or hit[1].type != rt:
+                    continue
+                # a resource conforms to a profile when it meets the profile and its base definition
+                for found in [*against(ctx, where, FHIR_SD + rt), *against(ctx, where, url)]:
+                    if found.severity in ("error", "fatal"):
+                        message = (
+                            f"{item.expression} is not in slice {element.path}:{sl.slice_name}, "
+                            f"as {rt} does not conform to {url}: {found.message}"
+                        )
+                        yield replace(
+                            found, severity="information", code="informational", message=message, rule="slice"
+                        )
 
 
 def _matches(
