@@ -550,6 +550,54 @@ class DerivedImagingMeasurementProfileReferenceRange(FhirModel):
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
 
+class BaseObservationReferenceRange(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    low: Quantity | None = None
+    """
+    Low Range, if relevant
+    """
+    high: Quantity | None = None
+    """
+    High Range, if relevant
+    """
+    normalValue: CodeableConcept | None = None
+    """
+    Normal value, if relevant
+    """
+    type: CodeableConcept | None = None
+    """
+    Reference range qualifier
+    """
+    appliesTo: list[CodeableConcept] | None = None
+    """
+    Reference range population
+    """
+    age: Range | None = None
+    """
+    Applicable age range, if relevant
+    """
+    text: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Text based reference range in an observation
+    """
+    field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+
 class DerivedImagingMeasurementProfileComponent(FhirModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -646,7 +694,7 @@ class DerivedImagingMeasurementProfileComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[DerivedImagingMeasurementProfileReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -2087,6 +2135,111 @@ class BodyStructureFindingSiteIncludedStructure(FhirModel):
     """
 
 
+class BaseBodyStructureIncludedStructure(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    structure: CodeableConcept
+    """
+    Code that represents the included structure
+    """
+    laterality: CodeableConcept | None = None
+    """
+    Code that represents the included structure laterality
+    """
+    bodyLandmarkOrientation: 'list[BaseBodyStructureIncludedStructureBodyLandmarkOrientation] | None' = (
+        None
+    )
+    """
+    Landmark relative location
+    """
+    spatialReference: list[Reference] | None = None
+    """
+    Cartesian reference for structure
+    """
+    qualifier: list[CodeableConcept] | None = None
+    """
+    Code that represents the included structure qualifier
+    """
+
+
+class BaseBodyStructureIncludedStructureBodyLandmarkOrientationDistanceFromLandmark(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    device: list[CodeableReference] | None = None
+    """
+    Measurement device
+    """
+    value: list[Quantity] | None = None
+    """
+    Measured distance from body landmark
+    """
+
+
+class BaseBodyStructureIncludedStructureBodyLandmarkOrientation(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    landmarkDescription: list[CodeableConcept] | None = None
+    """
+    Body ]andmark description
+    """
+    clockFacePosition: list[CodeableConcept] | None = None
+    """
+    Clockface orientation
+    """
+    distanceFromLandmark: list[BaseBodyStructureIncludedStructureBodyLandmarkOrientationDistanceFromLandmark] | None = (
+        None
+    )
+    """
+    Landmark relative location
+    """
+    surfaceOrientation: list[CodeableConcept] | None = None
+    """
+    Relative landmark surface orientation
+    """
+
+
 class BodyStructureFindingSite(FhirModel):
     """
     Body Structure - DICOM SR Finding Site Mapping
@@ -2156,7 +2309,7 @@ class BodyStructureFindingSite(FhirModel):
     """
     Included anatomic location(s)
     """
-    excludedStructure: list[BodyStructureFindingSiteIncludedStructure] | None = None
+    excludedStructure: list[BaseBodyStructureIncludedStructure] | None = None
     """
     Excluded anatomic locations(s)
     """
@@ -3312,7 +3465,7 @@ class ImagingMeasurementComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ImagingMeasurementReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -3778,7 +3931,7 @@ class ImagingMeasurementGroupComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ImagingMeasurementGroupReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -4181,7 +4334,7 @@ class ImagingObservationProfileComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ImagingObservationProfileReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -4647,7 +4800,7 @@ class ImagingQualitativeEvaluationComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ImagingQualitativeEvaluationReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """

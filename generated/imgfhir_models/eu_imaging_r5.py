@@ -844,6 +844,62 @@ class CompositionEuImagingEvent(FhirModel):
     """
 
 
+class BaseCompositionSection(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    title: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Label for section (e.g. for ToC)
+    """
+    field_title: Annotated[Element | None, Field(alias='_title')] = None
+    code: CodeableConcept | None = None
+    """
+    Classification of section (recommended)
+    """
+    author: list[Reference] | None = None
+    """
+    Who and/or what authored the section
+    """
+    focus: Reference | None = None
+    """
+    Who/what the section is about, when it is not about the subject of composition
+    """
+    text: Narrative | None = None
+    """
+    Text summary of the section, for human interpretation
+    """
+    orderedBy: CodeableConcept | None = None
+    """
+    Order of section entries
+    """
+    entry: list[Reference] | None = None
+    """
+    A reference to data that supports this section
+    """
+    emptyReason: CodeableConcept | None = None
+    """
+    Why the section is empty
+    """
+    section: 'list[BaseCompositionSection] | None' = None
+    """
+    Nested Section
+    """
+
+
 class CompositionEuImagingSection(FhirModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -894,7 +950,7 @@ class CompositionEuImagingSection(FhirModel):
     """
     Why the section is empty
     """
-    section: 'list[CompositionEuImagingSection] | None' = None
+    section: list[BaseCompositionSection] | None = None
     """
     Nested Section
     """
@@ -4020,6 +4076,54 @@ class ObservationFindingEuImagingReferenceRange(FhirModel):
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
 
+class BaseObservationReferenceRange(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    low: Quantity | None = None
+    """
+    Low Range, if relevant
+    """
+    high: Quantity | None = None
+    """
+    High Range, if relevant
+    """
+    normalValue: CodeableConcept | None = None
+    """
+    Normal value, if relevant
+    """
+    type: CodeableConcept | None = None
+    """
+    Reference range qualifier
+    """
+    appliesTo: list[CodeableConcept] | None = None
+    """
+    Reference range population
+    """
+    age: Range | None = None
+    """
+    Applicable age range, if relevant
+    """
+    text: Annotated[str | None, Field(pattern='^(?:^[\\s\\S]+$)$')] = None
+    """
+    Text based reference range in an observation
+    """
+    field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+
 class ObservationFindingEuImagingComponent(FhirModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -4116,7 +4220,7 @@ class ObservationFindingEuImagingComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ObservationFindingEuImagingReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -4574,7 +4678,7 @@ class ObservationGestationalAgeEuImagingComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ObservationGestationalAgeEuImagingReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -4993,7 +5097,7 @@ class ObservationRadiationDoseEuImagingComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ObservationRadiationDoseEuImagingReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -6480,7 +6584,7 @@ class CompositionObligationEuImagingSection(FhirModel):
     """
     Why the section is empty
     """
-    section: 'list[CompositionObligationEuImagingSection] | None' = None
+    section: list[BaseCompositionSection] | None = None
     """
     Nested Section
     """
@@ -7492,9 +7596,7 @@ class ObservationFindingObligationEuImagingComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ObservationFindingObligationEuImagingReferenceRange] | None = (
-        None
-    )
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -7982,9 +8084,7 @@ class ObservationRadiationDoseObligationEuImagingComponent(FhirModel):
     """
     High, low, normal, etc
     """
-    referenceRange: list[ObservationRadiationDoseObligationEuImagingReferenceRange] | None = (
-        None
-    )
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """

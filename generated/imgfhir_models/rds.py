@@ -96,6 +96,50 @@ class IndicationObservationReferenceRange(FhirModel):
     field_text: Annotated[Element | None, Field(alias='_text')] = None
 
 
+class BaseObservationReferenceRange(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    low: Quantity | None = None
+    """
+    Low Range, if relevant
+    """
+    high: Quantity | None = None
+    """
+    High Range, if relevant
+    """
+    type: CodeableConcept | None = None
+    """
+    Reference range qualifier
+    """
+    appliesTo: list[CodeableConcept] | None = None
+    """
+    Reference range population
+    """
+    age: Range | None = None
+    """
+    Applicable age range, if relevant
+    """
+    text: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
+    """
+    Text based reference range in an observation
+    """
+    field_text: Annotated[Element | None, Field(alias='_text')] = None
+
+
 class IndicationObservationComponent(FhirModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -184,7 +228,7 @@ class IndicationObservationComponent(FhirModel):
     """
     High, low, normal, etc.
     """
-    referenceRange: list[IndicationObservationReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -920,7 +964,7 @@ class RadiationDoseSummaryComponent(FhirModel):
     """
     High, low, normal, etc.
     """
-    referenceRange: list[RadiationDoseSummaryReferenceRange] | None = None
+    referenceRange: list[BaseObservationReferenceRange] | None = None
     """
     Provides guide for interpretation of component result
     """
@@ -1240,6 +1284,72 @@ class RadiationSummaryReportEvent(FhirModel):
     """
 
 
+class BaseCompositionSection(FhirModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
+    """
+    Unique id for inter-element referencing
+    """
+    extension: list[Extension] | None = None
+    """
+    Additional content defined by implementations
+    """
+    modifierExtension: list[Extension] | None = None
+    """
+    Extensions that cannot be ignored even if unrecognized
+    """
+    title: Annotated[str | None, Field(pattern='^(?:[^\\x0B\\f]+)$')] = None
+    """
+    Label for section (e.g. for ToC)
+    """
+    field_title: Annotated[Element | None, Field(alias='_title')] = None
+    code: CodeableConcept | None = None
+    """
+    Classification of section (recommended)
+    """
+    author: list[Reference] | None = None
+    """
+    Who and/or what authored the section
+    """
+    focus: Reference | None = None
+    """
+    Who/what the section is about, when it is not about the subject of composition
+    """
+    text: Narrative | None = None
+    """
+    Text summary of the section, for human interpretation
+    """
+    mode: Annotated[
+        str | None,
+        Field(
+            pattern='^(?:[^ \\t\\n\\x0B\\f\\r]+([ \\t\\n\\x0B\\f\\r][^ \\t\\n\\x0B\\f\\r]+)*)$'
+        ),
+    ] = None
+    """
+    working | snapshot | changes
+    """
+    field_mode: Annotated[Element | None, Field(alias='_mode')] = None
+    orderedBy: CodeableConcept | None = None
+    """
+    Order of section entries
+    """
+    entry: list[Reference] | None = None
+    """
+    A reference to data that supports this section
+    """
+    emptyReason: CodeableConcept | None = None
+    """
+    Why the section is empty
+    """
+    section: 'list[BaseCompositionSection] | None' = None
+    """
+    Nested Section
+    """
+
+
 class RadiationSummaryReportSection(FhirModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1300,7 +1410,7 @@ class RadiationSummaryReportSection(FhirModel):
     """
     Why the section is empty
     """
-    section: 'list[RadiationSummaryReportSection] | None' = None
+    section: list[BaseCompositionSection] | None = None
     """
     Nested Section
     """

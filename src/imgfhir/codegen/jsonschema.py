@@ -405,14 +405,7 @@ class _Emitter:
     def item_schema(self, eid: str, types: list[dict[str, Any]], name_id: str) -> Schema:
         el = self.tree.elements[eid]
         if "contentReference" in el:
-            target = self.tree.by_path.get(el["contentReference"].split("#", 1)[-1])
-            if target is None:
-                return {"type": "object"}
-            dname = self.def_name(target)
-            if dname not in self.defs:
-                self.defs[dname] = {}  # placeholder against recursion
-                self.defs[dname] = self.object_schema(target)
-            return {"$ref": f"#/$defs/{dname}"}
+            return self.content_reference(str(el["contentReference"]))
         codes = [self.b._type_code(t) for t in types]
         if len(codes) != 1:
             return {"anyOf": [self.ref_type(c) for c in codes]} if codes else {}
@@ -433,6 +426,27 @@ class _Emitter:
         if fp is not None:
             schema = {**schema, "allOf": [_check({"const": fp[1]} if fp[0] == "fixed" else partial_schema(fp[1]))]}
         return schema
+
+    def content_reference(self, ref: str) -> Schema:
+        """The element a content reference names. In a profile, `#Composition.section` is the base
+        definition's element, not the profile's: the constraints a profile puts on Composition.section
+        do not reach Composition.section.section (the contentReferenceProfile extension exists to say
+        when they should). The validator and the instance generator read it the same way."""
+        url, _, path = ref.partition("#")
+        emitter: _Emitter = self
+        sd = self.tree.sd
+        if url or sd.get("derivation") == "constraint":
+            base = self.b.scope.find(url or SD_BASE + path.split(".", 1)[0])
+            if isinstance(base, dict) and base.get("url") != sd.get("url"):
+                emitter = _Emitter(self.b, _Tree(base), self.defs, "Base" + _camel(base["type"]), local=self.local)
+        target = emitter.tree.by_path.get(path)
+        if target is None:
+            return {"type": "object"}
+        dname = emitter.def_name(target)
+        if dname not in self.defs:
+            self.defs[dname] = {}  # placeholder against recursion
+            self.defs[dname] = emitter.object_schema(target)
+        return {"$ref": f"#/$defs/{dname}"}
 
     def structural(self, eid: str) -> bool:
         """Whether the subtree under eid constrains what the datatype allows (worth its own definition)."""
