@@ -59,3 +59,11 @@ def test_an_extension_inside_the_extension_its_context_names_is_allowed(validato
     (the invalid fixture extension-context-extension.json has it outside)."""
     outcome = validator.validate(FIXTURES / "validation" / "extension-in-extension.json", fhir_version="R4")
     assert not [i for i in outcome.issues if i.rule == "extension-context" or i.severity in ("error", "fatal")]
+
+
+def test_an_extension_on_a_choice_its_context_names_is_allowed(validator: Validator) -> None:
+    """quantity-accuracy on component[1].valueQuantity: its context `Observation.component.value[x]`
+    names the choice, the document its chosen type, and `$this is Quantity` holds there (the invalid
+    fixture extension-context-invariant.json has it on a valueCodeableConcept)."""
+    outcome = validator.validate(FIXTURES / "validation" / "extension-on-a-choice.json", fhir_version="R4")
+    assert not [i for i in outcome.issues if i.rule == "extension-context" or i.severity in ("error", "fatal")]

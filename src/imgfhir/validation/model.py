@@ -71,6 +71,11 @@ class Item:
             self._pointer = self._parent.pointer + tail
         return self._pointer
 
+    @property
+    def parent(self) -> Item | None:
+        """The value this one sits in (None for a resource's root and for probes)."""
+        return self._parent
+
     def child(self, name: str, value: Any, index: int | None, type_code: str | None) -> Item:
         """The value at `name` (`[index]`) inside this one (a JSON key: `valueQuantity`, not `value[x]`)."""
         item = Item.__new__(Item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from imgfhir.outcome import Issue, Severity
@@ -50,7 +51,39 @@ def extension(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
     if modifier and not plan.root.ed.get("isModifier") and not _is_modifier(plan.sd):
         yield issue("error", "structure", f"{url} is not a modifier extension", item, "extension")
     yield from _context(ctx, plan.sd, element, item)
+    yield from _context_invariants(ctx, plan.sd, item)
     yield from check_element(ctx, plan.root, Item(ext, item.expression, item.pointer, "Extension"))
+
+
+def _datatype(type_code: str | None) -> str | None:
+    """The FHIRPath type of a context node, where it is a datatype (backbone elements have none)."""
+    if type_code and type_code[:1].isupper() and type_code not in ("BackboneElement", "Element"):
+        return type_code
+    return None
+
+
+def _context_invariants(ctx: Context, sd: dict[str, Any], item: Item) -> Iterator[Issue]:
+    """StructureDefinition.contextInvariant: FHIRPath that must hold on the element the extension is
+    used on (e.g. quantity-accuracy: `$this is Quantity`)."""
+    from imgfhir.validation.rules.invariants import holds
+
+    expressions = [e for e in sd.get("contextInvariant", ()) if isinstance(e, str)]
+    holder = item.parent
+    if not expressions or holder is None:
+        return
+    if ctx.primitive_path is not None:  # on a primitive: FHIRPath's node would be its value, not `_x`
+        for expression in expressions:
+            message = f"context invariant of {sd.get('url')} not checked on a primitive value [{expression}]"
+            yield issue("information", "informational", message, item, "extension-context")
+        return
+    for expression in expressions:
+        verdict, problem = holds(ctx, expression, ctx.release, holder.value, _datatype(holder.type))
+        if verdict is None:
+            message = f"context invariant of {sd.get('url')} not checked: {problem} [{expression}]"
+            yield issue("information", "informational", message, item, "extension-context")
+        elif not verdict:
+            message = f"extension {sd.get('url')} is not allowed here: its context invariant fails [{expression}]"
+            yield issue("error", "structure", message, item, "extension-context")
 
 
 def _is_modifier(sd: dict[str, Any]) -> bool:
@@ -131,10 +164,22 @@ def _instance_path(ctx: Context, item: Item) -> str | None:
 _INDEX = re.compile(r"\[\d+\]")
 
 
+@lru_cache(maxsize=1024)
+def _choice_path(expr: str) -> re.Pattern[str]:
+    """`Observation.component.value[x]` as a pattern that also matches the instance's
+    `Observation.component.valueQuantity` (a path read from the document names the chosen type)."""
+    return re.compile(
+        ".".join(
+            re.escape(s[:-3]) + "(?:\\[x\\]|[A-Z][A-Za-z0-9]*)" if s.endswith("[x]") else re.escape(s)
+            for s in expr.split(".")
+        )
+    )
+
+
 def _context_matches(ctx: Context, expr: str, path: str) -> bool:
     """Paths are compared exactly; a bare type name matches its resource, or any element of a
     datatype (the instance path does not carry datatypes, so those are accepted, not guessed)."""
-    if expr == path:
+    if expr == path or ("[x]" in expr and _choice_path(expr).fullmatch(path) is not None):
         return True
     if "." in expr:
         return False

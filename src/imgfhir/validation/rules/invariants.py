@@ -110,35 +110,48 @@ def _failed(inv: Invariant, item: Item) -> Issue:
 def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     if item.value is None:
         return
-    at_root = item.value is ctx.resource
     every, own = _compiled(element)
     for inv in every if ctx.probing or ctx.validator.extra_rules else own:
-        if inv.shortcut is not None:
-            verdict = inv.shortcut(item.value)
-            if verdict is not None:
-                if not verdict:
-                    yield _failed(inv, item)
-                continue
-        compiled, problem = _engine(inv.expression, inv.release)
-        if compiled is None:
-            message = f"{inv.key} not checked: the expression cannot be compiled ({problem})"
-            yield issue("information", "informational", message, item, inv.key)
-            continue
-        try:
-            result = compiled.evaluate(
-                ctx.resource,
-                context_node=None if at_root else item.value,
-                context_type=None if at_root else _context_type(element, item),
-                root_resource=ctx.root,
-                env={
-                    "memberOf": lambda value, url: _member_of(ctx, value, url),
-                    "conformsTo": lambda value, url: conforms(ctx, value, None, [url]),
-                },
-                resolver=lambda ref: resolve_reference(ctx, ref),
-            )
-        except (FhirPathError, RecursionError) as exc:
-            message = f"{inv.key} not checked: evaluation failed ({exc})"
-            yield issue("information", "informational", message, item, inv.key)
-            continue
-        if result and not all(r is True for r in result):
+        verdict, problem = holds(
+            ctx, inv.expression, inv.release, item.value, _context_type(element, item), inv.shortcut
+        )
+        if verdict is None:
+            yield issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
+        elif not verdict:
             yield _failed(inv, item)
+
+
+def holds(
+    ctx: Context,
+    expression: str,
+    release: str,
+    value: Any,
+    context_type: str | None,
+    fast: Shortcut | None = None,
+) -> tuple[bool | None, str | None]:
+    """Does the FHIRPath `expression` hold on `value` (a node of ctx.resource, or the resource)?
+    True or False, or None with the reason it cannot be told. An empty result holds, as for
+    constraints; `fast` is the expression's shortcut, when the caller has it at hand."""
+    if fast is not None:
+        verdict = fast(value)
+        if verdict is not None:
+            return verdict, None
+    compiled, problem = _engine(expression, release)
+    if compiled is None:
+        return None, f"the expression cannot be compiled ({problem})"
+    at_root = value is ctx.resource
+    try:
+        result = compiled.evaluate(
+            ctx.resource,
+            context_node=None if at_root else value,
+            context_type=None if at_root else context_type,
+            root_resource=ctx.root,
+            env={
+                "memberOf": lambda v, url: _member_of(ctx, v, url),
+                "conformsTo": lambda v, url: conforms(ctx, v, None, [url]),
+            },
+            resolver=lambda ref: resolve_reference(ctx, ref),
+        )
+    except (FhirPathError, RecursionError) as exc:
+        return None, f"evaluation failed ({exc})"
+    return not result or all(r is True for r in result), None
