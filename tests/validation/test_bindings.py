@@ -286,10 +286,17 @@ def test_preferred_binding_still_reports_a_wrong_display(bundled_store: PackageS
     assert run(ctx, plan, other, "DiagnosticReport.category[0]") == []
 
 
-def test_maximum_value_set(bundled_store: PackageStore, report: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("package", "profile"),
+    [
+        (EU_PKG, "http://hl7.eu/fhir/imaging-r5/StructureDefinition/ObservationGestationalAgeEuImaging"),
+        # R4 states the additional binding with the tools extension additional-binding
+        ("hl7.fhir.eu.imaging", "http://hl7.eu/fhir/imaging/StructureDefinition/ObservationGestationalAgeEuImaging"),
+    ],
+)
+def test_maximum_value_set(bundled_store: PackageStore, report: dict[str, Any], package: str, profile: str) -> None:
     # gestational age: extensible age-units, additional binding (maximum) all-time-units
-    ctx = context(bundled_store, EU_PKG, report)
-    profile = "http://hl7.eu/fhir/imaging-r5/StructureDefinition/ObservationGestationalAgeEuImaging"
+    ctx = context(bundled_store, package, report)
     plan = element(bundled_store, profile, "Observation.value[x]")
     where = "Observation.valueQuantity"
 

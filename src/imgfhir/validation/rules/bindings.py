@@ -4,8 +4,9 @@
 - extensible: the same finding is a warning;
 - preferred / example: membership is not checked;
 - a display that is none of the designations of a known CodeSystem is a warning (any strength);
-- a code outside the maximum value set (R4 maxValueSet extension, R5 additional binding with
-  purpose "maximum") is an error whatever the strength;
+- a code outside the maximum value set (R4 maxValueSet or additional-binding extension, R5
+  additional binding, with purpose "maximum") is an error whatever the strength; the other purposes
+  of additional bindings (candidate, starter, ui, preferred, ...) set no rule for an instance;
 - when membership cannot be decided offline (SNOMED CT, LOINC, a value set we do not have), one
   information issue says so.
 """
@@ -30,6 +31,7 @@ Coded = tuple[str | None, str, str | None]  # (system, code, display)
 
 
 MAX_VALUE_SET = "http://hl7.org/fhir/StructureDefinition/elementdefinition-maxValueSet"
+ADDITIONAL_BINDING = "http://hl7.org/fhir/tools/StructureDefinition/additional-binding"
 
 
 def _bindable(element: ElementPlan) -> bool:
@@ -48,6 +50,11 @@ def maximum_value_set(element: ElementPlan) -> str | None:
                 if isinstance(ext, dict) and ext.get("url") == MAX_VALUE_SET:
                     value = ext.get("valueCanonical") or ext.get("valueUri")
                     found = value if isinstance(value, str) else found
+                elif isinstance(ext, dict) and ext.get("url") == ADDITIONAL_BINDING:  # R5's form, in R4
+                    parts = {p.get("url"): p for p in ext.get("extension") or [] if isinstance(p, dict)}
+                    value = parts.get("valueSet", {}).get("valueCanonical")
+                    if parts.get("purpose", {}).get("valueCode") == "maximum" and isinstance(value, str):
+                        found = value
             for extra in raw.get("additional") or []:
                 if (
                     isinstance(extra, dict)
