@@ -350,7 +350,7 @@ def test_cli_codegen_schemas_for_a_user_package(tmp_path: Path) -> None:
     out = tmp_path / "local_models"
     result = CliRunner().invoke(app, ["codegen", "--package", str(package), "--schemas-only", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "example.imgfhir.local-profiles: 4 profiles" in result.stderr
+    assert "example.imgfhir.local-profiles: 5 profiles" in result.stderr
     assert "warning: http://example.org/fhir/StructureDefinition/circular-a left out" in result.stderr
     doc = json.loads((out / "schemas" / "example_imgfhir_local_profiles.json").read_bytes())
     assert "FixedValuesObservation" in doc["$defs"]

@@ -48,7 +48,17 @@ def test_the_unchanged_example_has_no_such_issue(validator: Validator, case: dic
 
 def test_every_rule_kind_has_three_fixtures() -> None:
     kinds = Counter(e["rule"] for c in CASES for e in c["expected"])
-    for kind in ("cardinality", "pattern", "fixed", "primitive", "unknown-element", "json-shape", "extension", "type"):
+    for kind in (
+        "cardinality",
+        "pattern",
+        "fixed",
+        "primitive",
+        "unknown-element",
+        "json-shape",
+        "extension",
+        "type",
+        "value-range",
+    ):
         assert kinds[kind] >= 3, kind
     assert sum(n for r, n in kinds.items() if r.startswith(("obs-", "ext-"))) >= 3  # FHIRPath invariants
     assert sum(1 for c in CASES if c["file"].startswith("slice-")) >= 3
@@ -67,3 +77,34 @@ def test_an_extension_on_a_choice_its_context_names_is_allowed(validator: Valida
     fixture extension-context-invariant.json has it on a valueCodeableConcept)."""
     outcome = validator.validate(FIXTURES / "validation" / "extension-on-a-choice.json", fhir_version="R4")
     assert not [i for i in outcome.issues if i.rule == "extension-context" or i.severity in ("error", "fatal")]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, []),
+        # a year alone is neither before nor after 1900-01-01 at the precision both state
+        ({"effectiveDateTime": "1900"}, []),
+        ({"effectiveDateTime": "1900-01-01T00:30:00+01:00"}, []),  # a time on the first day
+        # pounds: no unit conversion offline, so the bounds in kg are not applied
+        (
+            {"valueQuantity": {"value": 2000, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"}},
+            [("information", "Observation.valueQuantity")] * 2,
+        ),
+    ],
+)
+def test_value_range_decides_only_what_the_bounds_decide(
+    validator: Validator, change: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    """The Body Weight example under a local profile with bounds on value (kg) and effective[x]."""
+    resource = {
+        **orjson.loads(
+            (FIXTURES / "ig-examples" / "hl7.fhir.eu.imaging" / "Observation-WeightObservation.json").read_bytes()
+        ),
+        **change,
+    }
+    outcome = validator.validate(
+        resource, "http://example.org/fhir/StructureDefinition/body-weight-range-observation", fhir_version="R4"
+    )
+    assert [(i.severity, i.expression) for i in outcome.issues if i.rule == "value-range"] == expected
+    assert outcome.ok
