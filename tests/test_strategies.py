@@ -141,6 +141,7 @@ def test_each_mutation_kind_is_exercised_somewhere(kind: str, store: PackageStor
 LOCAL = Path(__file__).resolve().parent / "fixtures" / "snapshot" / "local-profiles"
 FIXED = "http://example.org/fhir/StructureDefinition/fixed-values-observation"
 SLICED = "http://example.org/fhir/StructureDefinition/vital-extension-slices"
+RANGED = "http://example.org/fhir/StructureDefinition/body-weight-range-observation"
 
 
 def test_fixed_value_mutants_on_a_fixture_profile() -> None:
@@ -151,7 +152,7 @@ def test_fixed_value_mutants_on_a_fixture_profile() -> None:
     assert made and all(e.rule == "fixed" for e in made)
 
 
-@pytest.mark.parametrize("url", [FIXED, SLICED], ids=_short)
+@pytest.mark.parametrize("url", [FIXED, SLICED, RANGED], ids=_short)
 def test_fixture_profiles_generate_valid_instances(url: str) -> None:
     local = load_store([LOCAL], env=False, entry_points=False)
     validator = Validator(local)
@@ -191,3 +192,25 @@ def test_cli_example_writes_valid_instances(store: PackageStore, validator: Vali
     assert len(lines) == 2
     for line in lines:
         assert _errors(validator, orjson.loads(line), url, "R4") == []
+
+
+def test_generated_values_respect_min_and_max_value() -> None:
+    """The bounds of the local body-weight profile (0.3-700 kg, effective from 2000-01-01): a drawn
+    value outside them is moved onto them, in the bound's unit (the validator does not convert)."""
+    from imgfhir.strategies import _within_bounds
+    from imgfhir.validation.plan import compile_profile
+
+    local = load_store([LOCAL], env=False, entry_points=False)
+    root = compile_profile(local.scope_for_canonical(RANGED), RANGED).root
+    value, effective = root.children["value[x]"], root.children["effective[x]"]
+    pounds = {"value": 2000, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"}
+    assert _within_bounds(value, pounds) == {
+        "value": 700,
+        "unit": "kg",
+        "system": "http://unitsofmeasure.org",
+        "code": "kg",
+    }
+    assert _within_bounds(value, {"value": 0.1, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 0.3
+    assert _within_bounds(value, {"value": 80, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 80
+    assert _within_bounds(effective, "1956-06-18T10:00:00Z") == "2000-01-01"
+    assert _within_bounds(effective, "2023-06-01") == "2023-06-01"

@@ -35,6 +35,7 @@ from imgfhir.packages import PackageStore, Scope, UnknownCanonical, load_store
 from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.model import ElementPlan
 from imgfhir.validation.plan import ProfilePlan, compile_profile, compiled_or_none, type_profile
+from imgfhir.validation.rules.ranges import compare_to_bound, value_bounds
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
@@ -886,10 +887,11 @@ class ProfileBuilder:
                     return self.bundle_target(d, element), "reference"
                 return f"Patient/{d.draw(_ID)}", "reference"
             strategy = PRIMITIVES.get(type_code, _TEXT)
-            return d.draw(strategy), "generated"
+            return _within_bounds(element, d.draw(strategy)), "generated"
         if _is_resource(self, type_code):
             return {"resourceType": type_code, "id": d.draw(_ID)}, "generated"
-        return self.complex(d, element, type_code, expr, pointer, depth, slice_ctx, rel), "generated"
+        generated = self.complex(d, element, type_code, expr, pointer, depth, slice_ctx, rel)
+        return _within_bounds(element, generated), "generated"
 
     @staticmethod
     def coded(type_code: str, system: str | None, code: str, display: str | None) -> Any:
@@ -949,6 +951,23 @@ class ProfileBuilder:
 # are those among the Composition's authors. Neither picks an Organization where another type will do;
 # an Organization the report's `performer:organization` slice brings is copied to the authors.
 _BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.performer": "Organization"}
+
+
+def _within_bounds(element: ElementPlan, value: Any) -> Any:
+    """`value` moved onto the element's minValue[x]/maxValue[x] where it falls outside them (a
+    Quantity first takes the bound's unit: bounds are stated in one unit and not converted)."""
+    for bound, below in zip(value_bounds(element), (True, False), strict=True):
+        if bound is None:
+            continue
+        kind, limit = bound
+        if kind == "Quantity" and isinstance(value, dict) and isinstance(limit, dict):
+            value = {k: v for k, v in value.items() if k not in ("unit", "system", "code", "comparator")}
+            value.update({k: limit[k] for k in ("unit", "system", "code") if k in limit})
+            value.setdefault("value", limit.get("value"))
+        order = compare_to_bound(kind, value, limit)
+        if order is not None and (order < 0 if below else order > 0):
+            value = {**value, "value": limit.get("value")} if kind == "Quantity" else copy.deepcopy(limit)
+    return value
 
 
 def _max_value_set(element: ElementPlan) -> str | None:

@@ -83,9 +83,9 @@ def test_an_extension_on_a_choice_its_context_names_is_allowed(validator: Valida
     ("change", "expected"),
     [
         ({}, []),
-        # a year alone is neither before nor after 1900-01-01 at the precision both state
-        ({"effectiveDateTime": "1900"}, []),
-        ({"effectiveDateTime": "1900-01-01T00:30:00+01:00"}, []),  # a time on the first day
+        # a year alone is neither before nor after 2000-01-01 at the precision both state
+        ({"effectiveDateTime": "2000"}, []),
+        ({"effectiveDateTime": "2000-01-01T00:30:00+01:00"}, []),  # a time on the first day
         # pounds: no unit conversion offline, so the bounds in kg are not applied
         (
             {"valueQuantity": {"value": 2000, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"}},
@@ -96,7 +96,8 @@ def test_an_extension_on_a_choice_its_context_names_is_allowed(validator: Valida
 def test_value_range_decides_only_what_the_bounds_decide(
     validator: Validator, change: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
-    """The Body Weight example under a local profile with bounds on value (kg) and effective[x]."""
+    """The Body Weight example under a local profile with bounds on value (0.3-700 kg) and
+    effective[x] (from 2000-01-01)."""
     resource = {
         **orjson.loads(
             (FIXTURES / "ig-examples" / "hl7.fhir.eu.imaging" / "Observation-WeightObservation.json").read_bytes()

@@ -21,7 +21,7 @@ from imgfhir.validation.model import ElementPlan, Item, issue, rule
 RULE = "value-range"
 
 
-def _bounds(element: ElementPlan) -> tuple[tuple[str, Any] | None, tuple[str, Any] | None]:
+def value_bounds(element: ElementPlan) -> tuple[tuple[str, Any] | None, tuple[str, Any] | None]:
     low = high = None
     for key, value in element.ed.items():
         if key.startswith("minValue") and len(key) > 8:
@@ -32,7 +32,7 @@ def _bounds(element: ElementPlan) -> tuple[tuple[str, Any] | None, tuple[str, An
 
 
 def _bounded(element: ElementPlan) -> bool:
-    low, high = _bounds(element)
+    low, high = value_bounds(element)
     return low is not None or high is not None
 
 
@@ -40,12 +40,12 @@ def _bounded(element: ElementPlan) -> bool:
 def value_range(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     if item.value is None:
         return
-    low, high = _bounds(element)
+    low, high = value_bounds(element)
     for bound, sign, word in ((low, 1, "minimum"), (high, -1, "maximum")):
         if bound is None:
             continue
         kind, limit = bound
-        order = _compare(kind, item.value, limit)
+        order = compare_to_bound(kind, item.value, limit)
         if order is None:
             if kind == "Quantity" and isinstance(item.value, dict):
                 message = f"the {word} {_show(limit)} is in other units than {_show(item.value)}: not checked"
@@ -56,7 +56,7 @@ def value_range(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issu
             yield issue("error", "value", message, item, RULE)
 
 
-def _compare(kind: str, value: Any, limit: Any) -> int | None:
+def compare_to_bound(kind: str, value: Any, limit: Any) -> int | None:
     """-1, 0 or 1 as value is below, at or above limit; None where they cannot be compared."""
     if kind == "Quantity":
         if not isinstance(value, dict) or not isinstance(limit, dict) or not _same_unit(value, limit):
