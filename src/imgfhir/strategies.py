@@ -297,7 +297,6 @@ class ProfileBuilder:
         plan = plan or self._plan(FHIR_SD + type_code)
         return plan.root.children if plan else {}
 
-
     def target_types(self, element: ElementPlan) -> list[str]:
         out: list[str] = []
         for t in element.ed.get("type", ()):
@@ -577,7 +576,9 @@ class ProfileBuilder:
                 continue
             if is_root and type_code == "Bundle" and child.name == "entry" and d.bundle is not None:
                 continue  # the entries are built from the entry slices (`bundle`)
-            if child.name in element.memo.get("strategies:drop", ()):
+            if child.name in element.memo.get("strategies:drop", ()) and not (
+                is_root and child.name in element.memo.get("strategies:drop-unless", {})
+            ):
                 continue
             if child.name == "url" and type_code == "Extension" and child.fixed is None:
                 continue
@@ -596,6 +597,15 @@ class ProfileBuilder:
             ):
                 continue
             self.element_values(d, child, type_code, expr, pointer, depth, out, slice_ctx, rel)
+        if is_root:
+            # `a.empty() or <condition>` (obs-7): `a` was built; it goes when the built resource fails the condition
+            for name, expression in element.memo.get("strategies:drop-unless", {}).items():
+                stem = name.removesuffix("[x]")
+                keys = [k for k in out if k == name or (stem != name and _choice_key(k, stem))]
+                if keys and not _holds(expression, out, self.release):
+                    for k in keys:
+                        del out[k]
+                        d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, k)]
         if type_code == "Reference" and "type" in out and isinstance(out.get("reference"), str):
             # the stated type agrees with the literal one (or with the contained target's)
             local = [c["resourceType"] for c in d.contained if f"#{c['id']}" == out["reference"]]
@@ -679,8 +689,9 @@ class ProfileBuilder:
                     and child.min == 0
                     and child.name not in wanted
                 ]
-                if empties:  # `a.empty() or ...`: leave the optional `a` out
+                if empties:  # `a.empty() or ...`: leave the optional `a` out (at a resource's root: if need be)
                     element.memo.setdefault("strategies:drop", set()).add(empties[0].name)
+                    element.memo.setdefault("strategies:drop-unless", {})[empties[0].name] = expression
                     continue
                 found = [m2.group(1) for t in terms if (m2 := _EXISTS_TERM.fullmatch(t))]
             else:
@@ -951,6 +962,21 @@ class ProfileBuilder:
 # are those among the Composition's authors. Neither picks an Organization where another type will do;
 # an Organization the report's `performer:organization` slice brings is copied to the authors.
 _BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.performer": "Organization"}
+
+
+def _choice_key(key: str, stem: str) -> bool:
+    return key.startswith(stem) and key[len(stem) : len(stem) + 1].isupper()
+
+
+def _holds(expression: str, resource: dict[str, Any], release: str) -> bool:
+    """Does a constraint hold on a resource being built (False where it cannot be told)?"""
+    from imgfhir.fhirpath import FhirPathError, compile
+
+    try:
+        result = compile(expression, release).evaluate(resource)
+    except (FhirPathError, ValueError, RecursionError):
+        return False
+    return not result or all(r is True for r in result)
 
 
 def _within_bounds(element: ElementPlan, value: Any) -> Any:
