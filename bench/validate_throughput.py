@@ -7,7 +7,8 @@
 The inputs are the example files of the four imaging IGs in tests/fixtures/ig-examples (each in its
 IG's FHIR release), parsed once up front: parsing JSON is not timed. A Bundle's entries count as
 resources too, so both files/s and resources/s are printed. Every figure is the median of the timed
-runs. Measured, all in the same process:
+runs; the ratios are also given by process CPU time, which a busy or virtualised machine disturbs
+less than wall time. Measured, all in the same process:
 
   full        imgfhir, each example against the profiles it declares (as tests/validation/test_ig_examples.py)
   base-only   imgfhir, a copy of each example with meta.profile removed (every nested resource too)
@@ -75,10 +76,16 @@ class Result:
     resources: int
     seconds: list[float]
     note: str = ""
+    cpu_seconds: list[float] = field(default_factory=list)  # process CPU time of the same runs
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def cpu_per_resource(self) -> float:
+        """Median CPU seconds per resource: steadier than wall time on a shared machine."""
+        return statistics.median(self.cpu_seconds) / self.resources if self.cpu_seconds and self.resources else 0.0
 
     @property
     def files_per_s(self) -> float:
@@ -134,13 +141,14 @@ def load_examples() -> list[Example]:
 def timed(label: str, examples: list[Example], fn: Callable[[Example], object], runs: int, note: str = "") -> Result:
     for ex in examples:  # warm-up pass
         fn(ex)
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for ex in examples:
             fn(ex)
         seconds.append(time.perf_counter() - start)
-    return Result(label, len(examples), sum(ex.resources for ex in examples), seconds, note)
+        cpu.append(time.process_time() - start_cpu)
+    return Result(label, len(examples), sum(ex.resources for ex in examples), seconds, note, cpu)
 
 
 def max_rss_mb() -> float:
@@ -491,18 +499,22 @@ def main(argv: list[str] | None = None) -> int:
         print(fmt(r))
     ratios: dict[str, float] = {}
 
+    cpu_ratios: dict[str, float] = {}
+
     def ratio(name: str, a: str, b: str) -> None:
         if a in results and b in results and results[b].resources_per_s:
             ratios[name] = results[a].resources_per_s / results[b].resources_per_s
+            if results[a].cpu_per_resource:
+                cpu_ratios[name] = results[b].cpu_per_resource / results[a].cpu_per_resource
 
     ratio("full/fhircraft (same subset)", "full-subset", "fhircraft")
     ratio("full/fhir.resources", "full", "fhir.resources")
     ratio("base-only/fhir.resources", "base", "fhir.resources")
     ratio("full/base-only", "full", "base")
     print()
-    print("ratios of resources/s (>1: imgfhir faster)")
+    print("ratios of resources/s (>1: imgfhir faster), by wall time and by CPU time (steadier on a shared machine)")
     for name, value in ratios.items():
-        print(f"  {name:<30} {value:8.3f}")
+        print(f"  {name:<30} {value:8.3f}   cpu {cpu_ratios.get(name, 0.0):8.3f}")
     summary["results"] = {
         k: {
             "files": r.files,
@@ -511,10 +523,12 @@ def main(argv: list[str] | None = None) -> int:
             "files_per_s": round(r.files_per_s, 2),
             "resources_per_s": round(r.resources_per_s, 2),
             "seconds": [round(s, 4) for s in r.seconds],
+            "cpu_seconds": [round(s, 4) for s in r.cpu_seconds],
         }
         for k, r in results.items()
     }
     summary["ratios"] = {k: round(v, 4) for k, v in ratios.items()}
+    summary["cpu_ratios"] = {k: round(v, 4) for k, v in cpu_ratios.items()}
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return 0
