@@ -45,6 +45,11 @@ class Context:
     primitive_path: str | None = None
     # inside a probe (engine.probe_element): every rule of the probed element runs, none is left to a twin
     probing: int = 0
+    # rules from plugins or Validator(rules=...): the walk then runs every rule everywhere
+    extra: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.extra = bool(self.validator.extra_rules)
 
     @cached_property
     def terminology(self) -> Terminology:

@@ -143,10 +143,11 @@ def walk_element(ctx: Context, element: ElementPlan, item: Item, out: list[Issue
     """check_element, collecting into `out`: the walk recurses through plain calls, not generators."""
     for r in element.full_item_rules if ctx.probing else element.item_rules:
         out.extend(r.fn(ctx, element, item))
-    if ctx.validator.extra_rules:
+    if ctx.extra:
         for r in ctx.validator.extra_rules_for(element)[0]:
             out.extend(r.fn(ctx, element, item))
-    if not isinstance(item.value, dict):
+    value = item.value
+    if type(value) is not dict:
         if item.extras is not None:  # a primitive's id and extensions, defined by its type
             saved, ctx.primitive_path = ctx.primitive_path, element.path
             try:
@@ -154,7 +155,7 @@ def walk_element(ctx: Context, element: ElementPlan, item: Item, out: list[Issue
             finally:
                 ctx.primitive_path = saved
         return
-    if is_nested_resource(ctx, item):
+    if "resourceType" in value and is_nested_resource(ctx, item):
         out.extend(check_resource(ctx, item, _resource_profiles(element, item.type)))
         return
     walk_children(ctx, element, item, out)
@@ -217,7 +218,7 @@ def layout(ctx: Context, element: ElementPlan, type_code: str | None) -> Layout:
 def walk_children(ctx: Context, element: ElementPlan, item: Item, out: list[Issue]) -> None:
     obj = item.value
     plan = layout(ctx, element, item.type)
-    extra = bool(ctx.validator.extra_rules)
+    extra = ctx.extra
     skip = not extra and not ctx.probing
     if plan.covered and skip:
         return  # the twin walks these children over this value
@@ -310,7 +311,7 @@ def _against(ctx: Context, item: Item, url: str, out: list[Issue]) -> None:
     ctx.resource, ctx.resource_item, ctx.depth, ctx.probing = res, root_item, ctx.depth + 1, 0
     try:
         root_rules = plan.root.item_rules
-        if ctx.validator.extra_rules:
+        if ctx.extra:
             root_rules = root_rules + ctx.validator.extra_rules_for(plan.root)[0]
         for r in root_rules:
             out.extend(r.fn(ctx, plan.root, root_item))

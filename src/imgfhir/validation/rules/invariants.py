@@ -111,7 +111,7 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
     if item.value is None:
         return
     every, own = _compiled(element)
-    for inv in every if ctx.probing or ctx.validator.extra_rules else own:
+    for inv in every if ctx.probing or ctx.extra else own:
         verdict, problem = holds(
             ctx, inv.expression, inv.release, item.value, _context_type(element, item), inv.shortcut
         )

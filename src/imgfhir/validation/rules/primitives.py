@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from imgfhir.fhir_regex import to_python
@@ -48,8 +48,37 @@ _JSON_NUMBER = frozenset({"decimal", "integer", "unsignedInt", "positiveInt"})
 MAX_STRING = 1024 * 1024
 
 
+def _quick_string(value: str) -> bool:
+    return len(value) <= MAX_STRING and "\x0b" not in value and "\x0c" not in value
+
+
+def _quick_pattern(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda value: value != "" and pattern.match(value) is not None
+
+
+# the common values that need no closer look: a string with no forbidden character, a code, id or
+# uri matching its regex (dates go the long way: their calendar is checked too)
+_QUICK: dict[str | None, Callable[[str], bool]] = {
+    "string": _quick_string,
+    "markdown": _quick_string,
+    **{t: _quick_pattern(PATTERNS[t]) for t in ("code", "id", "uri", "url", "canonical", "oid", "uuid")},
+}
+_NONE: tuple[Issue, ...] = ()
+
+
 @rule("primitive", applies=has_primitive_type, reads=("type", "maxLength"))
 def primitive_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    value = item.value
+    if type(value) is str:
+        quick = _QUICK.get(item.type)
+        if quick is not None and quick(value) and "maxLength" not in element.ed:
+            return iter(_NONE)
+    elif type(value) is bool and item.type == "boolean":
+        return iter(_NONE)
+    return _primitive_issues(ctx, element, item)
+
+
+def _primitive_issues(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     t = item.type
     if not is_primitive(t) or item.value is None:
         return

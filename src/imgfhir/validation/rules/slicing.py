@@ -115,7 +115,7 @@ def _check_slicing(ctx: Context, element: ElementPlan, parent: Item, items: list
         if unmatched and (len(matched) < sl.min or rules == "closed") and not ctx.probing:
             for it in unmatched:
                 yield from _why_not(ctx, element, sl, it, discriminators)
-        if not sl.covered or ctx.validator.extra_rules or ctx.probing:
+        if not sl.covered or ctx.extra or ctx.probing:
             for it in matched:
                 yield from check_element(ctx, sl, it)
         if _has_slicing(sl):  # re-slices
