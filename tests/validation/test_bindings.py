@@ -31,6 +31,7 @@ class _Validator:
 
     def __init__(self) -> None:
         self.built: dict[str, Terminology] = {}
+        self.extra_rules: list[Any] = []
 
     def terminology(self, scope: Scope) -> Terminology:
         return self.built.setdefault(scope.label, Terminology(scope))
