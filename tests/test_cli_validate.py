@@ -170,6 +170,14 @@ def test_broken_example_fails_with_positions() -> None:
     assert str(GOOD) not in result.stdout or "warning" in result.stdout  # listed only for warnings
 
 
+def test_extension_domain_accepts_unknown_extensions() -> None:
+    unknown = VALIDATION / "invalid" / "extension-unknown.json"
+    assert run("validate", unknown, "--fhir-version", "R4").exit_code == 1
+    allowed = run("validate", unknown, "--fhir-version", "R4", "--extension-domain", "http://example.org/fhir/")
+    assert allowed.exit_code == 0, allowed.output
+    assert "unknown extension http://example.org/fhir/StructureDefinition/unknown" in allowed.stdout
+
+
 def test_fail_on_warning() -> None:
     result = run("validate", GOOD, "--format", "json")
     oo = orjson.loads(result.stdout)

@@ -387,6 +387,15 @@ def validate(
             "(e.g. imgfhir's own dose-plausibility checks).",
         ),
     ] = False,
+    extension_domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extension-domain",
+            metavar="URL-PREFIX",
+            help="Accept extensions whose URL starts with this prefix without a definition (information "
+            "instead of an error), as the reference validator's -extension; 'any' accepts all (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Validate FHIR resources (JSON) against their base definitions and profiles, offline.
 
@@ -427,7 +436,8 @@ def validate(
                 if validator is None:
                     from imgfhir.validation import Validator
 
-                    validator = Validator(store, plugins=plugins)  # one for the run: profiles compile once
+                    # one for the run: profiles compile once
+                    validator = Validator(store, plugins=plugins, extension_domains=extension_domain or ())
                     validator.add_resources(other.resource for _, other in batch if other.resource is not None)
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers

@@ -109,3 +109,26 @@ def test_value_range_decides_only_what_the_bounds_decide(
     )
     assert [(i.severity, i.expression) for i in outcome.issues if i.rule == "value-range"] == expected
     assert outcome.ok
+
+
+@pytest.mark.parametrize(
+    ("domains", "severity"),
+    [
+        ((), "error"),  # the reference validator: "could not be found, so is not allowed here"
+        (("http://example.org/fhir/",), "information"),
+        (("any",), "information"),
+        (("http://other.example.com/",), "error"),
+    ],
+)
+def test_unknown_extension_is_an_error_unless_its_domain_is_allowed(domains: tuple[str, ...], severity: str) -> None:
+    store = load_store([FIXTURES / "snapshot" / "local-profiles"], env=False, entry_points=False)
+    outcome = Validator(store, extension_domains=domains).validate(
+        INVALID / "extension-unknown.json", fhir_version="R4"
+    )
+    found = [(i.severity, i.expression) for i in outcome.issues if i.rule == "extension"]
+    assert found == [(severity, "Observation.extension[0]")]
+    # a modifier extension cannot be ignored, whatever the domains
+    modifier = Validator(store, extension_domains=("any",)).validate(
+        INVALID / "extension-unknown-modifier.json", fhir_version="R4"
+    )
+    assert [i.severity for i in modifier.issues if i.rule == "extension"] == ["error"]

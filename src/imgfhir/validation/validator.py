@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from imgfhir.outcome import Issue, Outcome
@@ -24,7 +25,10 @@ class Validator:
         packages: list[str] | None = None,
         rules: list[Rule] | None = None,
         plugins: bool = False,
+        extension_domains: Iterable[str] = (),
     ) -> None:
+        """`extension_domains`: URL prefixes whose extensions may be used without a definition (then
+        information, not an error), as the reference validator's `-extension`; `any` allows all."""
         import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
 
         self.store = store if store is not None else load_store(extra=list(packages or []))
@@ -43,6 +47,7 @@ class Validator:
             self.extra_rules.extend(found)
             self.diagnostics.extend(found.warnings)
         self._extra_by_element: dict[int, tuple[list[Rule], list[Rule]]] = {}
+        self.extension_domains = tuple(extension_domains)
 
     def extra_rules_for(self, element: ElementPlan) -> tuple[list[Rule], list[Rule]]:
         """(item rules, group rules) of `extra_rules` that apply to `element`, decided once per element."""

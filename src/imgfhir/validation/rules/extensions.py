@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from imgfhir.outcome import Issue, Severity
+from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import check_element
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
@@ -40,9 +40,18 @@ def extension(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
     if "/" not in url and not url.startswith("urn:"):
         return  # a nested extension's local name: its parent's definition slices it
     if ctx.scope.entry(url) is None:
-        severity: Severity = "error" if modifier else "warning"
-        message = f"unknown {'modifier ' if modifier else ''}extension {url}"
-        yield issue(severity, "not-found", message, item, "extension")
+        if modifier:
+            message = f"unknown modifier extension {url}: it cannot be ignored, so the resource cannot be understood"
+            yield issue("error", "not-found", message, item, "extension")
+        elif _allowed_unknown(ctx, url):
+            message = f"unknown extension {url} (its domain is allowed without a definition; not checked)"
+            yield issue("information", "not-found", message, item, "extension")
+        else:
+            message = (
+                f"unknown extension {url}: its definition could not be found, so it is not allowed here "
+                "(add the package that defines it, or allow its domain with --extension-domain)"
+            )
+            yield issue("error", "not-found", message, item, "extension")
         return
     plan = compile_profile(ctx.scope, url)
     if plan.type != "Extension":
@@ -84,6 +93,21 @@ def _context_invariants(ctx: Context, sd: dict[str, Any], item: Item) -> Iterato
         elif not verdict:
             message = f"extension {sd.get('url')} is not allowed here: its context invariant fails [{expression}]"
             yield issue("error", "structure", message, item, "extension-context")
+
+
+# domains the reference validator accepts unknown extensions from without being told to
+_ALWAYS_ALLOWED = ("http://hl7.org/fhir/tools/StructureDefinition/",)
+
+
+def _allowed_unknown(ctx: Context, url: str) -> bool:
+    """May an extension without a definition be used (the reference validator's `-extension`)?"""
+    domains = ctx.validator.extension_domains
+    return (
+        "any" in domains
+        or "nema.org" in url
+        or url.startswith(_ALWAYS_ALLOWED)
+        or any(url.startswith(d) for d in domains)
+    )
 
 
 def _is_modifier(sd: dict[str, Any]) -> bool:
