@@ -85,7 +85,7 @@ def _context_type(element: ElementPlan, item: Item) -> str | None:
     return str(base.get("path")) if isinstance(base, dict) and "." in str(base.get("path")) else None
 
 
-def _member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
+def member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
     """FHIRPath memberOf() over the offline terminology: a code, Coding or CodeableConcept."""
     if not isinstance(value_set, str):
         return None
@@ -147,7 +147,7 @@ def holds(
             context_type=None if at_root else context_type,
             root_resource=ctx.root,
             env={
-                "memberOf": lambda v, url: _member_of(ctx, v, url),
+                "memberOf": lambda v, url: member_of(ctx, v, url),
                 "conformsTo": lambda v, url: conforms(ctx, v, None, [url]),
             },
             resolver=lambda ref: resolve_reference(ctx, ref),

@@ -202,9 +202,18 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: tu
     if kind in ("value", "pattern"):
         expected = _expected_value(target, sl, path)
         if expected is None:
-            # no fixed or pattern value at the path (a modelling slip seen in published IGs, e.g. the
-            # value sits on the coding slices below it): the value must meet what the slice states there
-            return _fixes_below(target) and any(_conforms_to_element(ctx, target, v, t) for v, t in values)
+            binding = target.binding
+            if binding is not None and binding.strength == "required" and binding.value_set:
+                # "as determined by the applicable fixed value, pattern, or required ValueSet binding"
+                # (IHE MHD's Folders slice: request.method bound to the folder actions)
+                return any(_member(ctx, v, binding.value_set) for v, _ in values)
+            if _fixes_below(target):
+                # the value sits below the path (a modelling slip seen in published IGs, e.g. on the
+                # coding slices): the value must meet what the slice states there
+                return any(_conforms_to_element(ctx, target, v, t) for v, t in values)
+            # the slice states nothing at the path (IHE MHD's Documents slice, request.method):
+            # the discriminator does not tell it apart, so it does not exclude anything from it
+            return True
         how, value = expected
         check = matches_fixed if how == "fixed" else matches_pattern
         return any(check(value, v) for v, _ in values)
@@ -235,6 +244,13 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: tu
             return any(_conforms_to_element(ctx, target, v, t) for v, t in values)
         return any(conforms(ctx, v, t, profiles) for v, t in values)
     return False
+
+
+def _member(ctx: Context, value: Any, value_set: str) -> bool:
+    """Is a code/Coding/CodeableConcept in the value set? Undecidable offline counts as in."""
+    from imgfhir.validation.rules.invariants import member_of
+
+    return member_of(ctx, value, value_set) is not False
 
 
 def _fixes_below(element: ElementPlan, depth: int = 0) -> bool:
