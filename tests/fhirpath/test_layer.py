@@ -254,3 +254,12 @@ def test_terminologies_delegate_to_the_callers_service() -> None:
     assert evaluate(patient, expression, env=env) == [True]
     with pytest.raises(FhirPathError):
         evaluate(patient, f"%terminologies.expand('{url}')")
+
+
+def test_as_over_several_items_fails_unless_lenient() -> None:
+    """The official suite wants as() on a collection to fail (testFHIRPathAsFunction21); R4's dom-3
+    (`%resource.descendants().as(canonical)`) needs it to filter, as the reference validator does."""
+    names = compile("Patient.name.as(HumanName).family", "R4")
+    with pytest.raises(FhirPathError, match=r"as\(\) expects a single item"):
+        names.evaluate(PATIENT)
+    assert names.evaluate(PATIENT, lenient_as=True) == ["Chalmers"]

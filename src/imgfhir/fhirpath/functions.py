@@ -350,7 +350,7 @@ def _type_of(item: Any) -> Any:
 
 
 def _as(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
-    if len(coll) > 1:
+    if len(coll) > 1 and not ctx.get("imgfhir_lenient_as"):
         raise FunctionError(f"as() expects a single item, got {len(coll)}")
     return [item for item in coll if type_is(_type_of(item), type_info, exact_primitives=True)]
 
