@@ -132,3 +132,35 @@ def test_unknown_extension_is_an_error_unless_its_domain_is_allowed(domains: tup
         INVALID / "extension-unknown-modifier.json", fhir_version="R4"
     )
     assert [i.severity for i in modifier.issues if i.rule == "extension"] == ["error"]
+
+
+@pytest.mark.parametrize(
+    ("versioning", "reference", "broken"),
+    [
+        ("specific", "Patient/p1/_history/2", False),
+        ("specific", "Patient/p1", True),
+        ("independent", "Patient/p1", False),
+        ("independent", "Patient/p1/_history/2", True),
+        ("either", "Patient/p1/_history/2", False),
+        ("specific", "#p1", False),  # a contained resource has no versions
+    ],
+)
+def test_reference_versioning(validator: Validator, versioning: str, reference: str, broken: bool) -> None:
+    """type.versioning (no shipped profile states it): on an element made for the test."""
+    from imgfhir.validation.context import Context
+    from imgfhir.validation.model import ElementPlan, Item
+    from imgfhir.validation.rules.references import aggregation
+
+    ed = {
+        "id": "Observation.subject",
+        "path": "Observation.subject",
+        "type": [{"code": "Reference", "versioning": versioning}],
+    }
+    element = ElementPlan("Observation.subject", "Observation.subject", "subject", ed, 0, 1, ("Reference",), "x", "R4")
+    resource = {"resourceType": "Observation", "subject": {"reference": reference}}
+    root = Item(resource, "Observation", ())
+    ctx = Context(validator, validator.store.scope(release="R4"), "R4", resource, resource, root)
+    found = list(aggregation(ctx, element, root.child("subject", resource["subject"], None, "Reference")))
+    assert [(i.severity, i.rule, i.expression) for i in found] == (
+        [("error", "reference", "Observation.subject")] if broken else []
+    )

@@ -187,7 +187,13 @@ def _signature(ed: dict[str, Any]) -> dict[str, Any]:
     """What the rules see of an ElementDefinition (slicing aside: an element with slices never matches)."""
     out = {k: v for k, v in ed.items() if k not in _DOCUMENTATION and not k.startswith("_")}
     out["type"] = [
-        (t.get("code"), tuple(t.get("profile", ())), tuple(t.get("targetProfile", ())))
+        (
+            t.get("code"),
+            tuple(t.get("profile", ())),
+            tuple(t.get("targetProfile", ())),
+            tuple(t.get("aggregation", ())),
+            t.get("versioning"),
+        )
         for t in ed.get("type", ())
         if isinstance(t, dict)
     ]

@@ -98,6 +98,52 @@ def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
         yield issue("error", "structure", message, item, "reference")
 
 
+def _reference_rules(element: ElementPlan) -> tuple[frozenset[str], str | None]:
+    """The aggregation modes (contained, referenced, bundled) and versioning the element's Reference
+    type states: what kind of reference is allowed, not what it points to."""
+    modes: set[str] = set()
+    versioning = None
+    for t in element.ed.get("type", ()):
+        if t.get("code") == "Reference":
+            modes.update(str(m) for m in t.get("aggregation", ()))
+            versioning = t.get("versioning") or versioning
+    return frozenset(modes), versioning
+
+
+def _states_reference_rules(element: ElementPlan) -> bool:
+    modes, versioning = _reference_rules(element)
+    return bool(modes) or versioning in ("specific", "independent")
+
+
+@rule("reference", applies=_states_reference_rules, reads=("type",))
+def aggregation(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    """ElementDefinition.type.aggregation and .versioning: a reference `#id` is contained, one that
+    resolves to an entry of the enclosing Bundle is bundled, any other is referenced."""
+    if item.type not in (None, "Reference") or not isinstance(item.value, dict):
+        return
+    ref = item.value.get("reference")
+    if not isinstance(ref, str):
+        return
+    modes, versioning = _reference_rules(element)
+    if modes:
+        if ref.startswith("#"):
+            mode = "contained"
+        else:
+            inner = enclosing_bundle(ctx.root, item.pointer)
+            bundled = inner is not None and BundleIndex.of(inner[0]).target(ref, inner[1].get("fullUrl")) is not None
+            mode = "bundled" if bundled else "referenced"
+        if mode not in modes:
+            message = f"reference {ref} is {mode}; {element.path} allows only {', '.join(sorted(modes))} references"
+            yield issue("error", "structure", message, item, "reference")
+    if not ref.startswith("#"):
+        if versioning == "specific" and "/_history/" not in ref:
+            message = f"reference {ref} must be version-specific (…/_history/version) at {element.path}"
+            yield issue("error", "structure", message, item, "reference")
+        elif versioning == "independent" and "/_history/" in ref:
+            message = f"reference {ref} must not name a version at {element.path}"
+            yield issue("error", "structure", message, item, "reference")
+
+
 def _target_profiles_for(ctx: Context, element: ElementPlan, resource_type: Any) -> list[str]:
     """The profiles a resolved target of this type must meet: none when the bare type is allowed."""
     profiles: list[str] = []
