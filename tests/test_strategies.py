@@ -214,3 +214,19 @@ def test_generated_values_respect_min_and_max_value() -> None:
     assert _within_bounds(value, {"value": 80, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 80
     assert _within_bounds(effective, "1956-06-18T10:00:00Z") == "2000-01-01"
     assert _within_bounds(effective, "2023-06-01") == "2023-06-01"
+
+
+def test_contained_only_references_get_contained_targets(store: PackageStore) -> None:
+    """IHE MHD's Comprehensive DocumentReference allows only contained authors, authenticators and
+    source patients (type.aggregation): the generator builds them as contained resources."""
+    url = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.DocumentReference"
+    validator = Validator(store)
+
+    @VALID
+    @given(from_profile(url, store=store))
+    def check(instance: dict[str, Any]) -> None:
+        assert _errors(validator, instance, url, "R4") == []
+        for author in instance.get("author", ()):
+            assert author["reference"].startswith("#")
+
+    check()

@@ -492,16 +492,21 @@ class ProfileBuilder:
         self, d: _Draw, element: ElementPlan, slice_ctx: tuple[ElementPlan, list[list[str]]] | None
     ) -> dict[str, Any] | None:
         """A contained resource conforming to the target profile of a reference that a `profile`
-        discriminator slices on (the validator resolves the reference and checks the target's profile)."""
-        if d.nested or slice_ctx is None or d.bundle is not None:
+        discriminator slices on (the validator resolves the reference and checks the target's profile),
+        or of a reference the profile allows only to contained resources (`aggregation: contained`)."""
+        if d.nested:
             return None
-        discriminators = (slice_ctx[0].slicing or {}).get("discriminator", ())
-        if not any(isinstance(x, dict) and x.get("type") == "profile" for x in discriminators):
-            return None
-        if len(slice_ctx[0].slices) > 1:
-            # a target built for one slice's profile may conform to another's too (the DICOM SR derivedFrom
-            # profiles overlap) and be counted there: only unambiguous slicings get a resolvable target
-            return None
+        aggregation = {str(m) for t in element.ed.get("type", ()) for m in t.get("aggregation", ())}
+        if aggregation != {"contained"}:
+            if slice_ctx is None or d.bundle is not None:
+                return None
+            discriminators = (slice_ctx[0].slicing or {}).get("discriminator", ())
+            if not any(isinstance(x, dict) and x.get("type") == "profile" for x in discriminators):
+                return None
+            if len(slice_ctx[0].slices) > 1:
+                # a target built for one slice's profile may conform to another's too (the DICOM SR derivedFrom
+                # profiles overlap) and be counted there: only unambiguous slicings get a resolvable target
+                return None
         profiles = [str(u) for t in element.ed.get("type", ()) for u in t.get("targetProfile", ())]
         profiles = [u for u in profiles if not u.startswith(FHIR_SD)] or profiles
         if not profiles:
