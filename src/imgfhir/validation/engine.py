@@ -141,7 +141,7 @@ def probe_element(ctx: Context, element: ElementPlan, item: Item) -> list[Issue]
 
 def walk_element(ctx: Context, element: ElementPlan, item: Item, out: list[Issue]) -> None:
     """check_element, collecting into `out`: the walk recurses through plain calls, not generators."""
-    for r in element.full_item_rules if ctx.probing else element.item_rules:
+    for r in element.full_item_rules if ctx.probing or ctx.extra else element.item_rules:
         out.extend(r.fn(ctx, element, item))
     if ctx.extra:
         for r in ctx.validator.extra_rules_for(element)[0]:
@@ -311,8 +311,8 @@ def _against(ctx: Context, item: Item, url: str, out: list[Issue]) -> None:
     ctx.resource, ctx.resource_item, ctx.depth, ctx.probing = res, root_item, ctx.depth + 1, 0
     try:
         root_rules = plan.root.item_rules
-        if ctx.extra:
-            root_rules = root_rules + ctx.validator.extra_rules_for(plan.root)[0]
+        if ctx.extra:  # with rules from elsewhere, nothing is left to twins
+            root_rules = plan.root.full_item_rules + ctx.validator.extra_rules_for(plan.root)[0]
         for r in root_rules:
             out.extend(r.fn(ctx, plan.root, root_item))
         walk_children(ctx, plan.root, root_item, out)
