@@ -262,4 +262,4 @@ def test_as_over_several_items_fails_unless_lenient() -> None:
     names = compile("Patient.name.as(HumanName).family", "R4")
     with pytest.raises(FhirPathError, match=r"as\(\) expects a single item"):
         names.evaluate(PATIENT)
-    assert names.evaluate(PATIENT, lenient_as=True) == ["Chalmers"]
+    assert names.evaluate(PATIENT, lenient=True) == ["Chalmers"]

@@ -39,9 +39,39 @@ NOT_FHIR = {
     "hl7.fhir.uv.dicom-sr/Example-MeasurementReport.json": "the DICOM JSON model of the SR, input of the mapping"
 }
 # (example, severity, rule, expression) → why the example, not the validator, is wrong
+# The R5 structured report: six Observations its Composition lists (the history section's vital signs,
+# RestWmsi11, StressWmsi11) are not among the DiagnosticReport's results, which dgr-1 requires:
+#   composition.exists() implies (composition.resolve().section.entry.reference.where(resolve() is Observation)
+#   in (result.reference | result.reference.resolve().hasMember.reference))
+# (`in` over several items means "each of them", as the reference validator evaluates it). The report then
+# fails its profile, and so do the references to it and the Bundle slices that need it.
+_DGR1 = (
+    "dgr-1: the Composition lists Observations the DiagnosticReport does not (vital signs, RestWmsi11, StressWmsi11)"
+)
+_R5 = "hl7.fhir.eu.imaging-r5/"
 # The R4 edition of the EU extensions IG carries examples converted from R5 that R4 does not allow.
 _R4_CONVERTED = "hl7.fhir.eu.extensions.r4/"
 KNOWN: dict[tuple[str, str, str, str], str] = {
+    (_R5 + "DiagnosticReport-DiagnosticReportStructured.json", "error", "dgr-1", "DiagnosticReport"): _DGR1,
+    (_R5 + "DiagnosticReport-DiagnosticReportStructured.json", "error", "reference", "DiagnosticReport.composition"): (
+        "the Composition refers back to the report, which fails dgr-1: " + _DGR1
+    ),
+    (_R5 + "Composition-CompositionStructured.json", "error", "reference", "Composition.extension[1].valueReference"): (
+        "the DiagnosticReport it refers to fails dgr-1: " + _DGR1
+    ),
+    (_R5 + "Bundle-bundle-report-structured.json", "error", "dgr-1", "Bundle.entry[1].resource"): _DGR1,
+    (
+        _R5 + "Bundle-bundle-report-structured.json",
+        "error",
+        "reference",
+        "Bundle.entry[0].resource.extension[1].valueReference",
+    ): "the report fails dgr-1: " + _DGR1,
+    (_R5 + "Bundle-bundle-report-structured.json", "error", "reference", "Bundle.entry[1].resource.composition"): (
+        "the Composition refers back to the report, which fails dgr-1: " + _DGR1
+    ),
+    (_R5 + "Bundle-bundle-report-structured.json", "error", "cardinality", "Bundle"): (
+        "no entry meets the Composition and DiagnosticReport slices' profiles: " + _DGR1
+    ),
     (_R4_CONVERTED + "Consent-consent-example.json", "error", "cardinality", "Consent"): (
         "R4 Consent.scope is 1..1 (R5 dropped the element); the converted example has none"
     ),

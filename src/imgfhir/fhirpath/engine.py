@@ -206,19 +206,21 @@ class CompiledExpression:
         root_resource: Any = None,
         resolver: Callable[[str], Any] | None = None,
         raw: bool = False,
-        lenient_as: bool = False,
+        lenient: bool = False,
     ) -> list[Any]:
         """Evaluate on `resource` (FHIR JSON as dicts/lists); the input collection is `context_node`.
 
         `context_node` defaults to the resource itself; `context_type` names its FHIR type or path
         (``"HumanName"``, ``"Patient.name"``) when it is not a resource. `env` adds or overrides
         environment variables (names without ``%``). `resolver` maps a reference string to a resource for
-        ``resolve()`` beyond contained resources and Bundle entries. With `lenient_as`, ``as()`` over several
-        items filters them like ``ofType()`` instead of failing: invariants written before FHIRPath made it a
-        singleton function rely on that (R4's dom-3: ``%resource.descendants().as(canonical)``), and the
-        reference validator evaluates them so. With `raw`, items stay fhirpathpy nodes that
-        carry their FHIR type; otherwise they are plain JSON values, with FHIRPath system values
+        ``resolve()`` beyond contained resources and Bundle entries. With `raw`, items stay fhirpathpy nodes
+        that carry their FHIR type; otherwise they are plain JSON values, with FHIRPath system values
         (dates, times, quantities) as fhirpathpy's ``FP_*`` objects.
+
+        With `lenient`, ``as()`` over several items filters them like ``ofType()``, and ``in``/``contains``
+        test each of several items, instead of failing: invariants written before FHIRPath made these
+        singleton operations rely on that (R4's dom-3: ``%resource.descendants().as(canonical)``), and
+        the reference validator evaluates them so. The official suite keeps the strict reading.
         """
         focus = resource if context_node is None else context_node
         node = _nodes.ResourceNode.create_node(focus, context_type) if context_type else focus
@@ -242,7 +244,7 @@ class CompiledExpression:
             "traceFn": _trace,
             "imgfhir_resolver": resolver,
             "imgfhir_scoped": "defineVariable" in self.expression,
-            "imgfhir_lenient_as": lenient_as,
+            "imgfhir_lenient": lenient,
         }
         try:
             with _active(self.model):

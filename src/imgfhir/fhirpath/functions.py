@@ -350,7 +350,7 @@ def _type_of(item: Any) -> Any:
 
 
 def _as(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
-    if len(coll) > 1 and not ctx.get("imgfhir_lenient_as"):
+    if len(coll) > 1 and not ctx.get("imgfhir_lenient"):
         raise FunctionError(f"as() expects a single item, got {len(coll)}")
     return [item for item in coll if type_is(_type_of(item), type_info, exact_primitives=True)]
 
@@ -400,6 +400,22 @@ def _pair(a: list[Any], b: list[Any]) -> tuple[Any, Any] | None:
 
 def _temporal(x: Any) -> bool:
     return isinstance(x, _nodes.FP_TimeBase)
+
+
+def _membership(name: str) -> Callable[..., Any]:
+    """`in` / `contains`; in lenient mode several items on the tested side must each be members
+    (the reference validator's reading, which invariants such as the EU imaging dgr-1 rely on)."""
+    original = _REGISTRY[name]["fn"]
+
+    def fn(ctx: dict[str, Any], a: list[Any], b: list[Any]) -> Any:
+        items, coll = (a, b) if name == "inOp" else (b, a)
+        if len(items) > 1 and ctx.get("imgfhir_lenient"):
+            if name == "inOp":
+                return bool(coll) and all(original(ctx, [x], coll) is True for x in items)
+            return bool(coll) and all(original(ctx, coll, [x]) is True for x in items)
+        return original(ctx, a, b)
+
+    return fn
 
 
 def _arith(name: str, sign: int) -> Callable[..., Any]:
@@ -799,6 +815,8 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "memberOf": {"fn": _member_of, "arity": {1: ["String"]}},
     "resolve": {"fn": _resolve},
     **{name: {"fn": _terminology(name), "variadic": "Any"} for name in _TX_METHODS},
+    "inOp": {"fn": _membership("inOp"), "arity": {2: ["Any", "Any"]}},
+    "containsOp": {"fn": _membership("containsOp"), "arity": {2: ["Any", "Any"]}},
     "+": {"fn": _arith("+", 1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "-": {"fn": _arith("-", -1), "arity": {2: ["Any", "Any"]}, "nullable": True},
     "*": {"fn": _product(divide=False), "arity": {2: ["Any", "Any"]}, "nullable": True},

@@ -151,7 +151,7 @@ def holds(
                 "conformsTo": lambda v, url: conforms(ctx, v, None, [url]),
             },
             resolver=lambda ref: resolve_reference(ctx, ref),
-            lenient_as=True,  # as the reference validator: core invariants use as() on collections
+            lenient=True,  # as the reference validator: invariants use as() and in on collections
         )
     except (FhirPathError, RecursionError) as exc:
         return None, f"evaluation failed ({exc})"
