@@ -7,8 +7,8 @@
 The inputs are the example files of the four imaging IGs in tests/fixtures/ig-examples (each in its
 IG's FHIR release), parsed once up front: parsing JSON is not timed. A Bundle's entries count as
 resources too, so both files/s and resources/s are printed. Every figure is the median of the timed
-runs; the ratios are also given by process CPU time, which a busy or virtualised machine disturbs
-less than wall time. Measured, all in the same process:
+runs; the ratios are also given by process CPU time, which leaves out time spent waiting for a
+CPU on a busy machine. Measured, all in the same process:
 
   full        imgfhir, each example against the profiles it declares (as tests/validation/test_ig_examples.py)
   base-only   imgfhir, a copy of each example with meta.profile removed (every nested resource too)
@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio("base-only/fhir.resources", "base", "fhir.resources")
     ratio("full/base-only", "full", "base")
     print()
-    print("ratios of resources/s (>1: imgfhir faster), by wall time and by CPU time (steadier on a shared machine)")
+    print("ratios of resources/s (>1: imgfhir faster), by wall time and by process CPU time")
     for name, value in ratios.items():
         print(f"  {name:<30} {value:8.3f}   cpu {cpu_ratios.get(name, 0.0):8.3f}")
     summary["results"] = {
