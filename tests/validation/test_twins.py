@@ -16,16 +16,12 @@ import pytest
 from imgfhir.packages import load_store
 from imgfhir.validation import Validator, engine, plan
 from imgfhir.validation.model import ElementPlan
+from tests.validation.test_ig_examples import RELEASES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXAMPLES = FIXTURES / "ig-examples"
 INVALID = FIXTURES / "validation" / "invalid"
-IGS = {
-    "hl7.fhir.uv.radiation-dose-summary": "R4",
-    "hl7.fhir.uv.dicom-sr": "R5",
-    "hl7.fhir.eu.imaging": "R4",
-    "hl7.fhir.eu.imaging-r5": "R5",
-}
+IGS = RELEASES  # the imaging IGs and the IGs they build on
 
 
 def cases() -> list[tuple[Path, str, str | None]]:
