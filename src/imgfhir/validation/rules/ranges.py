@@ -22,6 +22,7 @@ RULE = "value-range"
 
 
 def value_bounds(element: ElementPlan) -> tuple[tuple[str, Any] | None, tuple[str, Any] | None]:
+    """(type suffix, value) of the element's minValue[x] and maxValue[x] (`("Quantity", {...})`)."""
     low = high = None
     for key, value in element.ed.items():
         if key.startswith("minValue") and len(key) > 8:
@@ -47,8 +48,16 @@ def value_range(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issu
         kind, limit = bound
         order = compare_to_bound(kind, item.value, limit)
         if order is None:
-            if kind == "Quantity" and isinstance(item.value, dict):
-                message = f"the {word} {_show(limit)} is in other units than {_show(item.value)}: not checked"
+            value = item.value
+            in_other_units = (
+                kind == "Quantity"
+                and isinstance(value, dict)
+                and isinstance(limit, dict)
+                and "value" in value
+                and not _same_unit(value, limit)
+            )
+            if in_other_units:
+                message = f"the {word} {_show(limit)} is in other units than {_show(value)}: not checked"
                 yield issue("information", "informational", message, item, RULE)
             continue
         if order * sign < 0:
