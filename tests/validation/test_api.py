@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from imgfhir.outcome import Issue, Outcome
 from imgfhir.packages import load_store
-from imgfhir.validation import Validator
+from imgfhir.validation import Validator, validate
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, Rule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "ig-examples"
 RDS_EXAMPLE = EXAMPLES / "hl7.fhir.uv.radiation-dose-summary" / "Observation-122.json"
+FIXTURES_INVALID = EXAMPLES.parent / "validation" / "invalid"
 RDS = "http://hl7.org/fhir/uv/radiation-dose-summary/StructureDefinition/radiation-dose-summary"
 MEASUREMENT = "http://hl7.org/fhir/uv/dicom-sr/StructureDefinition/imaging-measurement"
 
@@ -118,3 +119,14 @@ def test_never_raises_on_odd_values_in_real_elements(validator: Validator, field
     res = {"resourceType": "Observation", **fields, "meta": {"profile": [RDS]}}
     outcome = validator.validate(res, fhir_version="R4")
     assert not [i for i in outcome.issues if "internal error" in i.message], outcome.issues
+
+
+def test_module_function_takes_extension_domains() -> None:
+    unknown = FIXTURES_INVALID / "extension-unknown.json"
+    strict = [i.severity for i in validate(unknown, fhir_version="R4").issues if i.rule == "extension"]
+    allowed = [
+        i.severity
+        for i in validate(unknown, fhir_version="R4", extension_domains=["http://example.org/"]).issues
+        if i.rule == "extension"
+    ]
+    assert (strict, allowed) == (["error"], ["information"])

@@ -190,16 +190,18 @@ def validate(
     *,
     fhir_version: str | None = None,
     packages: list[str] | None = None,
+    extension_domains: Iterable[str] = (),
 ) -> Outcome:
-    """Validate `resource` (dict, JSON text/bytes, or a path) offline; see Validator.validate."""
-    key = tuple(str(p) for p in packages or ())
+    """Validate `resource` (dict, JSON text/bytes, or a path) offline; see Validator.validate
+    (and Validator for `extension_domains`)."""
+    key = (tuple(str(p) for p in packages or ()), tuple(extension_domains))
     validator = _VALIDATORS.get(key)
     if validator is None:
         try:
-            validator = _VALIDATORS[key] = Validator(packages=list(key))
+            validator = _VALIDATORS[key] = Validator(packages=list(key[0]), extension_domains=key[1])
         except PackageError as exc:
             return Outcome([Issue("fatal", "not-found", str(exc), rule="package")])
     return validator.validate(resource, profile, fhir_version=fhir_version)
 
 
-_VALIDATORS: dict[tuple[str, ...], Validator] = {}
+_VALIDATORS: dict[tuple[tuple[str, ...], tuple[str, ...]], Validator] = {}
