@@ -28,6 +28,7 @@ def cases() -> list[tuple[Path, str, str | None]]:
     found: list[tuple[Path, str, str | None]] = [
         (path, release, None) for ig, release in IGS.items() for path in sorted((EXAMPLES / ig).glob("*.json"))
     ]
+    found += [(path, path.parent.name.upper(), None) for path in sorted((FIXTURES / "core-examples").glob("r*/*.json"))]
     expected = json.loads((INVALID / "expected.json").read_text(encoding="utf-8"))
     found += [(INVALID / c["file"], c["fhirVersion"], c.get("profile")) for c in expected["cases"]]
     return found
@@ -96,3 +97,15 @@ def test_a_reference_in_a_slice_is_walked_once() -> None:
     assert outcome.ok, outcome.issues
     section_refs = [w for w in walked if w.startswith("Composition.section[") and ".entry[" in w]
     assert len(section_refs) == entries == len(set(section_refs)), sorted(section_refs)
+
+
+def test_a_slice_narrowing_a_choice_checks_the_keys_itself() -> None:
+    """R5 core's sex-and-gender Patient uses valueCodeableReference in sub-extensions whose
+    definition (extensions pack 5.3.0) allows CodeableConcept or Reference only. The sliced
+    Extension.extension allows any type, so the slice's own unfolded children decide: the
+    unknown-element rule is not left to the twin where the children differ."""
+    store = load_store(env=False, entry_points=False)
+    path = FIXTURES / "core-examples" / "r5" / "Patient-patient-example-sex-and-gender.json"
+    outcome = Validator(store).validate(orjson.loads(path.read_bytes()), fhir_version="R5")
+    found = {(i.severity, i.rule, i.expression) for i in outcome.issues}
+    assert ("error", "type", "Patient.extension[2].extension[4].valueCodeableReference") in found

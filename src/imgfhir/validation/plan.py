@@ -209,6 +209,17 @@ def _signature(ed: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _children_signature(element: ElementPlan) -> tuple[Any, ...] | None:
+    """What the JSON-level rules (unknown elements, shapes) see of an element's own unfolded children:
+    their names, types and repetition (None: the children come from the type, compared as `type`)."""
+    if not element.children:
+        return None
+    return tuple(
+        (name, child.type_codes, (child.ed.get("base") or {}).get("max", child.ed.get("max")))
+        for name, child in element.children.items()
+    )
+
+
 def mark_twins(scope: Scope, element: ElementPlan, twin: ElementPlan | None) -> bool:
     """Link `element` to its twin — the element that checks the same values in the same validation —
     flag what restates the twin (`covered`, with everything below it) and return that flag.
@@ -221,7 +232,10 @@ def mark_twins(scope: Scope, element: ElementPlan, twin: ElementPlan | None) -> 
     rules whose inputs (`Rule.reads`) it states alike are still left to the twin; the engine also
     leaves the walk below an element to its twin when both take their children from the same type."""
     mine = _signature(element.ed)
+    mine["children"] = _children_signature(element)
     theirs = _signature(twin.ed) if twin is not None else None
+    if twin is not None and theirs is not None:
+        theirs["children"] = _children_signature(twin)
     same = theirs is not None and not element.slices and mine == theirs
     if twin is not None and theirs is not None and not same:
         element.twin = twin

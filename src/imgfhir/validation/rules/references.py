@@ -31,10 +31,14 @@ def resolve_reference(
                 entry = inner[0]["entry"][at]
                 return entry.get("resource") if isinstance(entry.get("resource"), dict) else None
     if ref.startswith("#"):
-        for res in ctx.resource.get("contained", ()) if isinstance(ctx.resource, dict) else ():
-            if isinstance(res, dict) and res.get("id") == ref[1:]:
-                return res
-        return ctx.resource if ref == "#" else None
+        # `#id` names a resource contained in the resource at hand or, from a contained resource,
+        # in its container (contained resources refer to each other, and `#` to the container)
+        container = _container(ctx)
+        for holder in (ctx.resource, container):
+            for res in holder.get("contained", ()) if isinstance(holder, dict) else ():
+                if isinstance(res, dict) and res.get("id") == ref[1:]:
+                    return res
+        return (container if container is not None else ctx.resource) if ref == "#" else None
     hit = ctx.entries.get(ref)
     if hit is None and "/_history/" in ref:
         hit = ctx.entries.get(ref.split("/_history/", 1)[0])
@@ -44,6 +48,20 @@ def resolve_reference(
         if hit is None:
             hit = ctx.known.get(local)
     return hit
+
+
+def _container(ctx: Context) -> dict[str, Any] | None:
+    """The resource that contains the one being checked (None unless it is a contained resource)."""
+    pointer = ctx.resource_item.pointer
+    if len(pointer) < 2 or pointer[-2] != "contained" or not isinstance(pointer[-1], int):
+        return None
+    node: Any = ctx.root
+    for step in pointer[:-2]:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node if isinstance(node, dict) else None
 
 
 def _literal_type(ref: str) -> str | None:

@@ -19,7 +19,7 @@ def _complex(element: ElementPlan) -> bool:
     )
 
 
-@rule("unknown-element", applies=_complex, reads=("type", "contentReference"))
+@rule("unknown-element", applies=_complex, reads=("type", "contentReference", "children"))
 def unknown_elements(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     """Every property of an object must be defined for its type (or be its `_x` primitive sibling)."""
     if not isinstance(item.value, dict) or is_primitive(item.type) or is_nested_resource(ctx, item):
@@ -50,7 +50,7 @@ def _choice_for(key: str, slot_values: Iterable[Slot]) -> ElementPlan | None:
     return None
 
 
-@rule("json-shape", applies=_complex, reads=("type", "contentReference"))
+@rule("json-shape", applies=_complex, reads=("type", "contentReference", "children"))
 def json_shape(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
     """Arrays where the definition repeats, single values where it does not; no empty or null values."""
     obj = item.value
