@@ -263,3 +263,12 @@ def test_as_over_several_items_fails_unless_lenient() -> None:
     with pytest.raises(FhirPathError, match=r"as\(\) expects a single item"):
         names.evaluate(PATIENT)
     assert names.evaluate(PATIENT, lenient=True) == ["Chalmers"]
+
+
+@pytest.mark.parametrize("release", ["R4", "R5"])
+def test_resource_variables_have_their_type(release: str) -> None:
+    """`%resource.is(Questionnaire)` (the questionnaire extensions' context invariants): the environment's
+    resources are plain JSON, typed by their resourceType."""
+    assert compile("%resource.is(Patient)", release).evaluate(PATIENT) == [True]
+    assert compile("%rootResource is DomainResource", release).evaluate(PATIENT) == [True]
+    assert compile("%resource.is(Observation)", release).evaluate(PATIENT) == [False]

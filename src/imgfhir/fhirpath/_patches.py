@@ -11,7 +11,8 @@ runs when imgfhir.fhirpath.engine is imported. What each override fixes:
 * ``DateTimeLiteral``: ``@2015-02-04`` is a System.Date, ``@2015T`` a System.DateTime.
 * ``MemberInvocation``: a primitive and its ``_name`` extension sibling are one item, not two.
 * ``TypeInfo.is_``/``create_by_value_in_namespace``: System.Date vs DateTime; FHIR primitives do not
-  inherit (``code is string`` is false); unknown type names are errors.
+  inherit (``code is string`` is false); unknown type names are errors; a resource given as plain
+  JSON (``%resource``) has its resourceType as type (``%resource.is(Questionnaire)``).
 """
 
 from __future__ import annotations
@@ -319,6 +320,9 @@ def type_is(self: Any, other: Any, exact_primitives: bool = False) -> bool:
 
 def _create_by_value(original: Callable[..., Any]) -> Callable[..., Any]:
     def create(namespace: str, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+            # a resource as plain JSON (`%resource`, `%rootResource`, a resolved reference) has its type
+            return _nodes.TypeInfo(value["resourceType"], _nodes.TypeInfo.FHIR)
         info = original(namespace, value)
         if is_date(value):
             info.name = "Date" if namespace == "System" else "date"
