@@ -621,10 +621,8 @@ class ProfileBuilder:
             keep_second = kids.get(second) or kids.get(second + "[x]")
             if keep_second is not None and (keep_second.min > 0 or keep_second.name in wanted):
                 first, second = second, first  # drop the optional one of the two
-            keys = [k for k in out if k == first or (k.startswith(first) and k[len(first) : len(first) + 1].isupper())]
-            drop = [
-                k for k in out if k == second or (k.startswith(second) and k[len(second) : len(second) + 1].isupper())
-            ]
+            keys = [k for k in out if k == first or _choice_key(k, first)]
+            drop = [k for k in out if k == second or _choice_key(k, second)]
             if keys and drop:
                 for k in drop:
                     del out[k]
@@ -970,6 +968,7 @@ _BUNDLE_AVOID = {"Composition.author": "Organization", "DiagnosticReport.perform
 
 
 def _choice_key(key: str, stem: str) -> bool:
+    """Is `key` the JSON name of a choice `stem[x]` for one type (`valueQuantity` for `value`)?"""
     return key.startswith(stem) and key[len(stem) : len(stem) + 1].isupper()
 
 
@@ -1395,7 +1394,7 @@ def _foreign_type(site: Site) -> str | None:
 
 
 def _has_child(obj: dict[str, Any], name: str) -> bool:
-    return any(k == name or (k.startswith(name) and k[len(name) : len(name) + 1].isupper()) for k in obj)
+    return any(k == name or _choice_key(k, name) for k in obj)
 
 
 def _invariant_option(builder: ProfileBuilder, site: Site, instance: dict[str, Any]) -> tuple[str, ElementPlan] | None:

@@ -12,6 +12,7 @@ from imgfhir.validation.context import Context
 from imgfhir.validation.engine import check_element
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.plan import FHIR_SD, compile_profile
+from imgfhir.validation.rules.invariants import holds
 
 
 def _is_extension(element: ElementPlan) -> bool:
@@ -74,8 +75,6 @@ def _datatype(type_code: str | None) -> str | None:
 def _context_invariants(ctx: Context, sd: dict[str, Any], item: Item) -> Iterator[Issue]:
     """StructureDefinition.contextInvariant: FHIRPath that must hold on the element the extension is
     used on (e.g. quantity-accuracy: `$this is Quantity`)."""
-    from imgfhir.validation.rules.invariants import holds
-
     expressions = [e for e in sd.get("contextInvariant", ()) if isinstance(e, str)]
     holder = item.parent
     if not expressions or holder is None:

@@ -22,14 +22,18 @@ RULE = "value-range"
 
 
 def value_bounds(element: ElementPlan) -> tuple[tuple[str, Any] | None, tuple[str, Any] | None]:
-    """(type suffix, value) of the element's minValue[x] and maxValue[x] (`("Quantity", {...})`)."""
-    low = high = None
-    for key, value in element.ed.items():
-        if key.startswith("minValue") and len(key) > 8:
-            low = (key[8:], value)
-        elif key.startswith("maxValue") and len(key) > 8:
-            high = (key[8:], value)
-    return low, high
+    """(type suffix, value) of the element's minValue[x] and maxValue[x] (`("Quantity", {...})`),
+    read once per element."""
+    found: tuple[tuple[str, Any] | None, tuple[str, Any] | None] | None = element.memo.get("value-bounds")
+    if found is None:
+        low = high = None
+        for key, value in element.ed.items():
+            if key.startswith("minValue") and len(key) > 8:
+                low = (key[8:], value)
+            elif key.startswith("maxValue") and len(key) > 8:
+                high = (key[8:], value)
+        found = element.memo["value-bounds"] = (low, high)
+    return found
 
 
 def _bounded(element: ElementPlan) -> bool:

@@ -118,14 +118,17 @@ def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
 
 def _reference_rules(element: ElementPlan) -> tuple[frozenset[str], str | None]:
     """The aggregation modes (contained, referenced, bundled) and versioning the element's Reference
-    type states: what kind of reference is allowed, not what it points to."""
-    modes: set[str] = set()
-    versioning = None
-    for t in element.ed.get("type", ()):
-        if t.get("code") == "Reference":
-            modes.update(str(m) for m in t.get("aggregation", ()))
-            versioning = t.get("versioning") or versioning
-    return frozenset(modes), versioning
+    type states: what kind of reference is allowed, not what it points to (read once per element)."""
+    found: tuple[frozenset[str], str | None] | None = element.memo.get("reference-rules")
+    if found is None:
+        modes: set[str] = set()
+        versioning = None
+        for t in element.ed.get("type", ()):
+            if t.get("code") == "Reference":
+                modes.update(str(m) for m in t.get("aggregation", ()))
+                versioning = t.get("versioning") or versioning
+        found = element.memo["reference-rules"] = (frozenset(modes), versioning)
+    return found
 
 
 def _states_reference_rules(element: ElementPlan) -> bool:

@@ -27,6 +27,7 @@ from imgfhir.validation.engine import (
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.plan import FHIR_SD, type_profile
 from imgfhir.validation.rules.cardinality import cardinality_issues
+from imgfhir.validation.rules.invariants import member_of
 from imgfhir.validation.rules.values import matches_fixed, matches_pattern
 
 _STEP = re.compile(
@@ -185,11 +186,7 @@ def _matches(
 
 
 def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: tuple[str, ...]) -> bool:
-    key = ("definition-at", item.type, path)
-    found = sl.memo.get(key)
-    if found is None:
-        found = sl.memo[key] = _definition_at(ctx, sl, item.type, path)
-    target, type_hint = found
+    target, type_hint = _definition_at(ctx, sl, item.type, path)
     values = _values_at(ctx, item, path)
     if kind == "exists":
         if target is None:
@@ -248,8 +245,6 @@ def _discriminate(ctx: Context, sl: ElementPlan, item: Item, kind: str, path: tu
 
 def _member(ctx: Context, value: Any, value_set: str) -> bool:
     """Is a code/Coding/CodeableConcept in the value set? Undecidable offline counts as in."""
-    from imgfhir.validation.rules.invariants import member_of
-
     return member_of(ctx, value, value_set) is not False
 
 
@@ -321,7 +316,18 @@ def _conforms_to_element(ctx: Context, element: ElementPlan, value: Any, type_co
 def _definition_at(
     ctx: Context, sl: ElementPlan, type_code: str | None, path: Sequence[str]
 ) -> tuple[ElementPlan | None, str | None]:
-    """The element definition a discriminator path names inside slice `sl`."""
+    """The element definition a discriminator path names inside slice `sl` (looked up once per
+    slice, type and path: matching asks for every occurrence)."""
+    key = ("definition-at", type_code, tuple(path))
+    found: tuple[ElementPlan | None, str | None] | None = sl.memo.get(key)
+    if found is None:
+        found = sl.memo[key] = _find_definition(ctx, sl, type_code, path)
+    return found
+
+
+def _find_definition(
+    ctx: Context, sl: ElementPlan, type_code: str | None, path: Sequence[str]
+) -> tuple[ElementPlan | None, str | None]:
     node: ElementPlan | None = sl
     current_type = type_code
     for step in path:
