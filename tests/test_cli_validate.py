@@ -301,3 +301,46 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: unknown profile nope")
     assert "Traceback" not in done.stderr
+
+
+# -- --skip-non-fhir (the pre-commit hook) -------------------------------------------------------
+
+
+def _repo_files(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "package.json": '{"name": "site", "version": "1.0.0", "devDependencies": {"fsh-sushi": "^3.0.0"}}',
+        "tsconfig.json": '{\n  // comments, as TypeScript allows\n  "compilerOptions": {"strict": true}\n}\n',
+        "list.json": '[1, 2, 3]',
+        "broken-fhir.json": '{"resourceType": "Observation", "status": }',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return {name: tmp_path / name for name in files}
+
+
+def test_skip_non_fhir_skips_json_without_resource_type(tmp_path: Path) -> None:
+    files = _repo_files(tmp_path)
+    result = run("validate", "--skip-non-fhir", files["package.json"], files["tsconfig.json"], files["list.json"], GOOD)
+    assert result.exit_code == 0, result.output
+    assert "package.json" not in result.stdout and "tsconfig.json" not in result.stdout
+
+
+def test_skip_non_fhir_still_reports_broken_fhir(tmp_path: Path) -> None:
+    files = _repo_files(tmp_path)
+    result = run("validate", "--skip-non-fhir", files["package.json"], files["broken-fhir.json"])
+    assert result.exit_code == 1
+    assert "broken-fhir.json" in result.stdout and "invalid JSON" in result.stdout
+
+
+def test_skipped_files_are_information_in_verbose(tmp_path: Path) -> None:
+    files = _repo_files(tmp_path)
+    result = run("validate", "--skip-non-fhir", "--verbose", files["package.json"])
+    assert result.exit_code == 0
+    assert "package.json" in result.stdout and "not a FHIR resource" in result.stdout
+
+
+def test_without_skip_non_fhir_package_json_is_fatal(tmp_path: Path) -> None:
+    files = _repo_files(tmp_path)
+    result = run("validate", files["package.json"])
+    assert result.exit_code == 1
+    assert "missing resourceType" in result.stdout

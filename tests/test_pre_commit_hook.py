@@ -31,7 +31,8 @@ def _git(cwd: Path, *args: str) -> str:
 
 def test_manifest_declares_the_hook() -> None:
     text = (REPO / ".pre-commit-hooks.yaml").read_text()
-    assert "id: imgfhir-validate" in text and "entry: imgfhir validate" in text and "types: [json]" in text
+    assert "id: imgfhir-validate" in text and "entry: imgfhir validate --skip-non-fhir" in text
+    assert "types: [json]" in text
 
 
 @SLOW[0]
@@ -57,3 +58,8 @@ def test_hook_fails_on_a_bad_file_and_passes_a_good_one(tmp_path: Path) -> None:
     passed = run("good.json")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout
+    # a repository's other JSON (no resourceType) is not a FHIR resource: skipped, not failed
+    (tmp_path / "package.json").write_text('{"name": "site", "version": "1.0.0"}')
+    _git(tmp_path, "add", "package.json")
+    skipped = run("package.json", "good.json")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr

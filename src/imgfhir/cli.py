@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from imgfhir.packages import Package, PackageStore
     from imgfhir.validation import Validator
+    from imgfhir.validation.source import Loaded
 
 EXIT_ERROR = 2  # usage errors and every expected failure (see module docstring)
 EXIT_FAILURE = 1  # anything else that stops a command (unwritable output, unsupported feature)
@@ -396,6 +397,14 @@ def validate(
             "instead of an error), as the reference validator's -extension; 'any' accepts all (repeatable).",
         ),
     ] = None,
+    skip_non_fhir: Annotated[
+        bool,
+        typer.Option(
+            "--skip-non-fhir",
+            help="Skip JSON that is not a FHIR resource (no resourceType: package.json, tsconfig.json, ...) "
+            "instead of reporting it fatal; listed as information with --verbose. The pre-commit hook sets it.",
+        ),
+    ] = False,
 ) -> None:
     """Validate FHIR resources (JSON) against their base definitions and profiles, offline.
 
@@ -405,7 +414,7 @@ def validate(
     import itertools
     import os
 
-    from imgfhir.outcome import Outcome
+    from imgfhir.outcome import Issue, Outcome
     from imgfhir.validation.report import render
     from imgfhir.validation.source import STDIN, iter_inputs, load, ndjson_line, with_positions
 
@@ -430,6 +439,11 @@ def validate(
         # every input is loaded first, so references between the inputs resolve (as in an IG build)
         batch = [(name, load(source, name=name)) for name, source in itertools.chain([first], inputs)]
         for name, loaded in batch:
+            if skip_non_fhir and _not_fhir(loaded):
+                if verbose:
+                    note = Issue("information", "informational", "skipped: not a FHIR resource (no resourceType)")
+                    results.append((name, Outcome([note])))
+                continue
             if loaded.resource is None:
                 outcome = Outcome(loaded.issues)
             else:
@@ -457,6 +471,27 @@ def validate(
             _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
     if any(outcome.at_least(fail_on.value) for _, outcome in results):
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _not_fhir(loaded: Loaded) -> bool:
+    """JSON that is no FHIR resource: an object or array without resourceType, or text that does not
+    parse and never mentions resourceType (JSON with comments, as in tsconfig.json or .vscode/)."""
+    if loaded.resource is not None or not loaded.issues:
+        return False
+    message = loaded.issues[0].message
+    if message == "missing resourceType" or message.startswith("expected a JSON object"):
+        return True
+    return message.startswith("invalid JSON") and not _mentions_resource_type(loaded.name)
+
+
+def _mentions_resource_type(name: str) -> bool:
+    from imgfhir.validation.source import DEFAULT_MAX_BYTES
+
+    try:
+        with open(name, "rb") as fh:
+            return b'"resourceType"' in fh.read(DEFAULT_MAX_BYTES)
+    except OSError:
+        return True  # cannot tell: report it
 
 
 def _profile_url(store: PackageStore, wanted: str, ig: Package | None, release: str | None) -> str:
@@ -735,4 +770,11 @@ def codegen(
 
 
 def main() -> None:
-    app(prog_name="imgfhir")
+    from imgfhir.java_options import JavaOptionError, translate
+
+    try:
+        args = translate(sys.argv[1:])
+    except JavaOptionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_ERROR) from None
+    app(args=args, prog_name="imgfhir")
