@@ -168,7 +168,8 @@ class Imgfhir:
         self.validators: dict[str, Validator] = {}
         for ig in IGS:
             v = Validator(self.store)
-            v.add_resources(orjson.loads(p.read_bytes()) for p in (EXAMPLES / ig).glob("*.json"))
+            examples = (orjson.loads(p.read_bytes()) for p in (EXAMPLES / ig).glob("*.json"))
+            v.add_resources(examples, fhir_version=IGS[ig])
             self.validators[ig] = v
         self.errors: dict[str, int] = {}
 

@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from imgfhir.outcome import Outcome
     from imgfhir.packages import Package, PackageStore
     from imgfhir.validation import Validator
     from imgfhir.validation.source import Loaded
@@ -452,12 +453,15 @@ def validate(
 
                     # one for the run: profiles compile once
                     validator = Validator(store, plugins=plugins, extension_domains=extension_domain or ())
-                    validator.add_resources(other.resource for _, other in batch if other.resource is not None)
+                    validator.add_resources(
+                        (other.resource for _, other in batch if other.resource is not None), fhir_version=release
+                    )
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
             if loaded.text is not None or ndjson:
                 outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)
             results.append((name, outcome))
+    _one_release_notice(results)
     color = (
         output_format == OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
@@ -471,6 +475,24 @@ def validate(
             _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
     if any(outcome.at_least(fail_on.value) for _, outcome in results):
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _one_release_notice(results: list[tuple[str, Outcome]]) -> None:
+    """The inputs whose FHIR release could not be told and were validated as R4: one notice per run on
+    stderr, not one information issue per resource."""
+    from imgfhir.validation.validator import AMBIGUOUS
+
+    guessed = 0
+    for _, outcome in results:
+        kept = [i for i in outcome.issues if i.rule != AMBIGUOUS]
+        guessed += len(kept) != len(outcome.issues)
+        outcome.issues[:] = kept
+    if guessed:
+        typer.echo(
+            f"note: the FHIR release of {guessed} input(s) could not be told from their profiles, resource "
+            "types or elements: validated as FHIR R4 (--fhir-version R4|R5 to choose)",
+            err=True,
+        )
 
 
 def _not_fhir(loaded: Loaded) -> bool:

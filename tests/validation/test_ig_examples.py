@@ -101,7 +101,8 @@ def validators(store: PackageStore) -> dict[str, Validator]:
     out = {}
     for ig in RELEASES:
         v = Validator(store)
-        v.add_resources(orjson.loads(p.read_bytes()) for p in (EXAMPLES / ig).glob("*.json"))
+        examples = (orjson.loads(p.read_bytes()) for p in (EXAMPLES / ig).glob("*.json"))
+        v.add_resources(examples, fhir_version=RELEASES[ig])
         out[ig] = v
     return out
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
     from imgfhir.validation.model import ElementPlan, Rule
 
+AMBIGUOUS = "fhir-version"  # the rule of the notice that no release could be told from the resource
 _RELEASE_ALIASES = {"R4": "R4", "R5": "R5", "4.0.1": "R4", "4.0": "R4", "5.0.0": "R5", "5.0": "R5"}
 
 
@@ -32,7 +33,7 @@ class Validator:
         import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
 
         self.store = store if store is not None else load_store(extra=list(packages or []))
-        self.known: dict[str, dict[str, Any]] = {}
+        self.known: dict[str, dict[str, dict[str, Any]]] = {}  # release → `Type/id` → resource
         self.known_ids: set[int] = set()
         # (id of a known resource, profiles) → conforms: stays valid while the resource is known
         self.known_conformance: dict[tuple[int, tuple[str, ...]], bool] = {}
@@ -61,13 +62,17 @@ class Validator:
             self._extra_by_element[id(element)] = found
         return found
 
-    def add_resources(self, resources: Any) -> None:
+    def add_resources(self, resources: Any, *, fhir_version: str | None = None) -> None:
         """Resources that references may resolve to (e.g. an IG's other examples, a server's
-        content), by `Type/id`, like the reference validator's loaded examples."""
+        content), by `Type/id`, like the reference validator's loaded examples. Each is filed under the
+        FHIR release it is validated in (`fhir_version`, else as `validate` works it out): a reference
+        never resolves to a resource of the other release."""
         for res in resources:
             if isinstance(res, dict) and isinstance(res.get("resourceType"), str) and isinstance(res.get("id"), str):
-                self.known[f"{res['resourceType']}/{res['id']}"] = res
-        self.known_ids = {id(r) for r in self.known.values()}
+                scope, _ = self.scope_for(res, [], fhir_version)
+                if scope is not None:
+                    self.known.setdefault(scope.release, {})[f"{res['resourceType']}/{res['id']}"] = res
+        self.known_ids = {id(r) for by_type in self.known.values() for r in by_type.values()}
         self.known_conformance.clear()
 
     def validate(
@@ -100,7 +105,8 @@ class Validator:
             return problems
         rt = str(res.get("resourceType"))
         item = Item(res, rt, (), rt)
-        ctx = Context(self, scope, scope.release, res, res, item, entries=_bundle_index(res), known=self.known)
+        known = self.known.get(scope.release, {})
+        ctx = Context(self, scope, scope.release, res, res, item, entries=_bundle_index(res), known=known)
         issues = self.diagnostics + problems + list(check_resource(ctx, item, profiles))
         return _dedupe(issues)
 
@@ -131,13 +137,14 @@ class Validator:
                 except UnknownCanonical:
                     continue
         if release is None:
+            from imgfhir.validation.release import detect_release
+
+            detected = detect_release(self.store, res)
+            if detected.release is not None:
+                return self.store.scope(release=detected.release), []
             release = "R4" if "R4" in self.store.releases() else self.store.releases()[0]
-            note = Issue(
-                "information",
-                "informational",
-                f"no FHIR version given and no known profile declared: validating as FHIR {release}",
-            )
-            return self.store.scope(release=release), [note]
+            message = f"no FHIR version given and {detected.reason}: validating as FHIR {release}"
+            return self.store.scope(release=release), [Issue("information", "informational", message, rule=AMBIGUOUS)]
         if release not in self.store.releases():
             return None, [Issue("error", "not-supported", f"no packages for FHIR {release} are loaded")]
         return self.store.scope(release=release), []
