@@ -301,9 +301,24 @@ def snapshot(
 
 class OutputFormat(StrEnum):
     text = "text"
+    compact = "compact"
     json = "json"
     ndjson = "ndjson"
     sarif = "sarif"
+    html = "html"
+
+
+class Level(StrEnum):
+    error = "error"
+    warning = "warning"
+    information = "information"
+
+
+class BestPractice(StrEnum):
+    ignore = "ignore"
+    hint = "hint"
+    warning = "warning"
+    error = "error"
 
 
 class FailOn(StrEnum):
@@ -359,7 +374,8 @@ def validate(
             "--fhir-version",
             case_sensitive=False,
             metavar="4.0.1|5.0.0|R4|R5",
-            help="FHIR version of the inputs (default: from the profiles, else R4).",
+            help="FHIR version of the inputs (default: told from each resource: its profiles, resource type "
+            "and elements; else R4, with a notice).",
         ),
     ] = None,
     output_format: Annotated[
@@ -368,8 +384,9 @@ def validate(
             "--format",
             "-f",
             case_sensitive=False,
-            help="text: one line per issue; json: an OperationOutcome (a Bundle of them for several "
-            "inputs); ndjson: one OperationOutcome per line; sarif: SARIF 2.1.0.",
+            help="text: one line per issue; compact: file:line:col: severity: message [rule]; json: an "
+            "OperationOutcome (a Bundle of them for several inputs); ndjson: one OperationOutcome per line; "
+            "sarif: SARIF 2.1.0; html: one self-contained page (with -o FILE).",
         ),
     ] = OutputFormat.text,
     fail_on: Annotated[
@@ -398,6 +415,31 @@ def validate(
             "instead of an error), as the reference validator's -extension; 'any' accepts all (repeatable).",
         ),
     ] = None,
+    level: Annotated[
+        Level,
+        typer.Option("--level", case_sensitive=False, help="Print issues this severe or worse (the verdict is kept)."),
+    ] = Level.information,
+    best_practice: Annotated[
+        BestPractice,
+        typer.Option(
+            "--best-practice",
+            case_sensitive=False,
+            help="How best-practice invariants (dom-6, ...) are reported, as the reference validator's option.",
+        ),
+    ] = BestPractice.warning,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="Accept the issues this JSON file lists (rule, location and file patterns): they are not "
+            "reported and do not fail the run; new ones do.",
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", metavar="FILE", help="Write a baseline accepting every issue of this run."),
+    ] = None,
     skip_non_fhir: Annotated[
         bool,
         typer.Option(
@@ -416,6 +458,7 @@ def validate(
     import os
 
     from imgfhir.outcome import Issue, Outcome
+    from imgfhir.validation.filters import at_level
     from imgfhir.validation.report import render
     from imgfhir.validation.source import STDIN, iter_inputs, load, ndjson_line, with_positions
 
@@ -452,7 +495,12 @@ def validate(
                     from imgfhir.validation import Validator
 
                     # one for the run: profiles compile once
-                    validator = Validator(store, plugins=plugins, extension_domains=extension_domain or ())
+                    validator = Validator(
+                        store,
+                        plugins=plugins,
+                        extension_domains=extension_domain or (),
+                        best_practice=best_practice.value,
+                    )
                     validator.add_resources(
                         (other.resource for _, other in batch if other.resource is not None), fhir_version=release
                     )
@@ -462,10 +510,13 @@ def validate(
                 outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)
             results.append((name, outcome))
     _one_release_notice(results)
+    results = _filtered(results, baseline, write_baseline)
     color = (
         output_format == OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    text = render(results, output_format.value, color=color)
+    sources = {name: loaded.text for name, loaded in batch if loaded.text is not None}
+    shown = at_level(results, level.value) if level != Level.information else results
+    text = render(shown, output_format.value, color=color, sources=sources)
     if output is None or str(output) == "-":
         typer.echo(text, nl=False)
     else:
@@ -475,6 +526,31 @@ def validate(
             _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_FAILURE)
     if any(outcome.at_least(fail_on.value) for _, outcome in results):
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _filtered(
+    results: list[tuple[str, Outcome]], baseline: Path | None, write_to: Path | None
+) -> list[tuple[str, Outcome]]:
+    """Write the run's baseline if asked, then drop what the given baseline accepts (said on stderr)."""
+    from imgfhir.validation.filters import BaselineError, apply_baseline, baseline_of, read_baseline
+
+    if write_to is not None:
+        import orjson
+
+        try:
+            write_to.write_bytes(orjson.dumps({"accept": baseline_of(results)}, option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            _fail(f"cannot write {write_to}: {exc.strerror or exc}", EXIT_FAILURE)
+    if baseline is None:
+        return results
+    try:
+        accepted = read_baseline(baseline)
+    except BaselineError as exc:
+        _fail(str(exc))
+    kept, dropped = apply_baseline(results, accepted)
+    if dropped:
+        typer.echo(f"note: {dropped} known issue(s) accepted by the baseline {baseline}", err=True)
+    return kept
 
 
 def _one_release_notice(results: list[tuple[str, Outcome]]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any, Literal
 from urllib.parse import quote
@@ -19,8 +19,8 @@ import orjson
 from imgfhir.outcome import Issue, Outcome
 from imgfhir.validation.source import ndjson_line
 
-Format = Literal["text", "json", "ndjson", "sarif"]
-FORMATS: tuple[Format, ...] = ("text", "json", "ndjson", "sarif")
+Format = Literal["text", "compact", "json", "ndjson", "sarif", "html"]
+FORMATS: tuple[Format, ...] = ("text", "compact", "json", "ndjson", "sarif", "html")
 Results = Sequence[tuple[str, Outcome]]
 
 EXT = "http://hl7.org/fhir/StructureDefinition/"
@@ -34,9 +34,18 @@ _SARIF_LEVEL = {"fatal": "error", "error": "error", "warning": "warning", "infor
 _STYLE = {"fatal": "bold red", "error": "red", "warning": "yellow", "information": "cyan"}
 
 
-def render(results: Results, fmt: Format = "text", *, color: bool = False) -> str:
+def render(
+    results: Results, fmt: Format = "text", *, color: bool = False, sources: Mapping[str, str] | None = None
+) -> str:
+    """The report of a run; `sources` (input name → text) lets the HTML report quote source lines."""
     if fmt == "text":
         return render_text(results, color=color)
+    if fmt == "compact":
+        return render_compact(results)
+    if fmt == "html":
+        from imgfhir.validation.report_html import render_html
+
+        return render_html(results, sources)
     if fmt == "json":
         return render_json(results)
     if fmt == "ndjson":
@@ -122,6 +131,25 @@ def render_text(results: Results, *, color: bool = False) -> str:
     _, errors, warnings = counts(results)
     console.print(Text(summary(results), style="bold red" if errors else "yellow" if warnings else "green"))
     return buffer.getvalue()
+
+
+def render_compact(results: Results) -> str:
+    """`file:line:col: severity: message [rule]`, one line per issue, for editors and CI problem
+    matchers (`file:line:` when the column is unknown, `file:` when the position is); then the summary."""
+    out: list[str] = []
+    for name, outcome in results:
+        one_line = ndjson_line(name)
+        file = one_line[0] if one_line else name
+        for i in outcome.issues:
+            line = i.line if i.line is not None else (one_line[1] if one_line else None)
+            where = f"{file}:{line}:" if line is not None else f"{file}:"
+            if line is not None and i.column is not None and i.line is not None:
+                where += f"{i.column}:"
+            rule = f" [{i.rule}]" if i.rule else ""
+            location = f" @ {i.expression}" if i.expression else ""
+            out.append(f"{where} {i.severity}: {' '.join(i.message.split())}{location}{rule}")
+    out.append(summary(results))
+    return "\n".join(out) + "\n"
 
 
 # -- FHIR JSON ----------------------------------------------------------------------------------

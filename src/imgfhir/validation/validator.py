@@ -27,9 +27,12 @@ class Validator:
         rules: list[Rule] | None = None,
         plugins: bool = False,
         extension_domains: Iterable[str] = (),
+        best_practice: str = "warning",
     ) -> None:
         """`extension_domains`: URL prefixes whose extensions may be used without a definition (then
-        information, not an error), as the reference validator's `-extension`; `any` allows all."""
+        information, not an error), as the reference validator's `-extension`; `any` allows all.
+        `best_practice`: how best-practice invariants (dom-6, ...) are reported: ignore, hint
+        (information), warning (the reference validator's default) or error."""
         import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
 
         self.store = store if store is not None else load_store(extra=list(packages or []))
@@ -49,6 +52,11 @@ class Validator:
             self.diagnostics.extend(found.warnings)
         self._extra_by_element: dict[int, tuple[list[Rule], list[Rule]]] = {}
         self.extension_domains = tuple(extension_domains)
+        from imgfhir.validation.rules.invariants import BEST_PRACTICE_LEVELS
+
+        if best_practice not in BEST_PRACTICE_LEVELS:
+            raise ValueError(f"best_practice must be one of {', '.join(BEST_PRACTICE_LEVELS)}, not {best_practice!r}")
+        self.best_practice = best_practice
 
     def extra_rules_for(self, element: ElementPlan) -> tuple[list[Rule], list[Rule]]:
         """(item rules, group rules) of `extra_rules` that apply to `element`, decided once per element."""

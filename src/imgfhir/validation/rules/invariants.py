@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 # checked natively, with the same meaning, by the json-shape and extension rules
 # (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong)
 NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2"})
+BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
+# how a best-practice invariant (dom-6, ...) is reported, as the reference validator's -best-practice
+# option (BestPracticeWarningLevel: Ignore, Hint, Warning, Error; default Warning)
+BEST_PRACTICE_LEVELS: dict[str, Severity | None] = {
+    "ignore": None,
+    "hint": "information",
+    "warning": "warning",
+    "error": "error",
+}
 
 
 def _shortcut(expression: str) -> Shortcut | None:
@@ -35,6 +44,14 @@ class Invariant:
     expression: str
     release: str
     shortcut: Shortcut | None
+    best_practice: bool = False
+
+
+def _is_best_practice(constraint: dict[str, Any]) -> bool:
+    return any(
+        isinstance(e, dict) and e.get("url") == BEST_PRACTICE and e.get("valueBoolean") is True
+        for e in constraint.get("extension", ())
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -69,7 +86,8 @@ def _compiled(element: ElementPlan) -> tuple[list[Invariant], list[Invariant]]:
             human = str(c.get("human", ""))
             key = str(c.get("key"))
             shortcut = _shortcut(expression)
-            every.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut))
+            practice = _is_best_practice(c)
+            every.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut, practice))
         twin = element.twin
         theirs = {(i.key, i.severity, i.human, i.expression) for i in (_compiled(twin)[0] if twin else ())}
         own = [i for i in every if (i.key, i.severity, i.human, i.expression) not in theirs]
@@ -102,8 +120,8 @@ def member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
     return False if verdicts and all(v is False for v in verdicts) else None
 
 
-def _failed(inv: Invariant, item: Item) -> Issue:
-    return issue(inv.severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
+def _failed(inv: Invariant, item: Item, severity: Severity) -> Issue:
+    return issue(severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
 
 
 @rule("invariant", applies=lambda e: bool(_constraints(e)), reads=("constraint", "base"))
@@ -112,13 +130,16 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
         return
     every, own = _compiled(element)
     for inv in every if ctx.probing or ctx.extra else own:
+        severity = BEST_PRACTICE_LEVELS[ctx.validator.best_practice] if inv.best_practice else inv.severity
+        if severity is None:
+            continue
         verdict, problem = holds(
             ctx, inv.expression, inv.release, item.value, _context_type(element, item), inv.shortcut
         )
         if verdict is None:
             yield issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
         elif not verdict:
-            yield _failed(inv, item)
+            yield _failed(inv, item, severity)
 
 
 def holds(
