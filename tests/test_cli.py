@@ -316,3 +316,18 @@ def test_console_script_error_has_no_traceback() -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == "error: unknown canonical http://example.org/nothing\n"
+
+
+def test_snapshot_by_id_or_name() -> None:
+    by_name = run("snapshot", "RadiationDoseSummary")
+    by_id = run("snapshot", "radiation-dose-summary", "--fhir-version", "4.0.1")
+    assert by_name.exit_code == 0 and by_id.exit_code == 0, by_name.output + by_id.output
+    assert orjson.loads(by_name.stdout)["url"] == orjson.loads(by_id.stdout)["url"] == RDS_CANONICAL
+
+
+@pytest.mark.parametrize("version", ["R4", "4.0.1", "r4"])
+def test_every_command_takes_the_same_fhir_versions(version: str) -> None:
+    listed = run("profiles", "--fhir-version", version)
+    assert listed.exit_code == 0, listed.output
+    assert "hl7.fhir.uv.dicom-sr" not in listed.stdout  # an R5 IG
+    assert run("snapshot", RDS_CANONICAL, "--fhir-version", version).exit_code == 0

@@ -73,7 +73,7 @@ def validator(store: PackageStore) -> Validator:
     return Validator(store)
 
 
-def _errors(validator: Validator, instance: dict[str, Any], url: str, release: str) -> list[str]:
+def _errors(validator: Validator, instance: dict[str, Any], url: str | None, release: str) -> list[str]:
     outcome = validator.validate(instance, url, fhir_version=release)
     return [f"{i.rule} at {i.expression}: {i.message}" for i in outcome.issues if i.severity in ("error", "fatal")]
 
@@ -190,8 +190,29 @@ def test_cli_example_writes_valid_instances(store: PackageStore, validator: Vali
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 2
-    for line in lines:
-        assert _errors(validator, orjson.loads(line), url, "R4") == []
+    for n, line in enumerate(lines):
+        instance = orjson.loads(line)
+        assert _errors(validator, instance, url, "R4") == []
+        # validate without --profile checks it against its profile: it names it, and has an id
+        assert instance["meta"]["profile"][0] == url and instance["id"] == f"example-7-{n}"
+        assert _errors(validator, instance, None, "R4") == []
+
+
+def test_cli_example_without_hypothesis_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from typer.testing import CliRunner
+
+    from imgfhir.cli import app
+
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # as on a plain install
+    monkeypatch.delitem(sys.modules, "imgfhir.strategies", raising=False)
+    for command in (["example", RDS + "modality-device"], ["fuzz", RDS + "modality-device"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1
+        assert len(result.stderr.splitlines()) == 1
+        assert "pip install 'imgfhir[strategies]'" in result.stderr
+        assert "Traceback" not in result.output
 
 
 def test_generated_values_respect_min_and_max_value() -> None:

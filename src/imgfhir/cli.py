@@ -96,9 +96,20 @@ packages_app = typer.Typer(
 app.add_typer(packages_app, name="packages")
 
 
-class Release(StrEnum):
+class FhirVersion(StrEnum):
+    """What every command's --fhir-version takes: the release or its version number."""
+
+    v401 = "4.0.1"
+    v500 = "5.0.0"
     R4 = "R4"
     R5 = "R5"
+
+
+_RELEASE_OF = {"4.0.1": "R4", "5.0.0": "R5", "R4": "R4", "R5": "R5"}
+
+
+def _release(version: FhirVersion | None) -> str | None:
+    return _RELEASE_OF[version.value] if version is not None else None
 
 
 PackageOpt = Annotated[
@@ -114,8 +125,13 @@ VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Print package-store warnings (missing dependencies, stand-ins).")
 ]
 FhirVersionOpt = Annotated[
-    Release | None,
-    typer.Option("--fhir-version", case_sensitive=False, help="Resolve in this FHIR release (default: any)."),
+    FhirVersion | None,
+    typer.Option(
+        "--fhir-version",
+        case_sensitive=False,
+        metavar="4.0.1|5.0.0|R4|R5",
+        help="Resolve in this FHIR release (default: any).",
+    ),
 ]
 
 
@@ -234,7 +250,13 @@ def profiles(
         typer.Option("--ig", metavar="ID", help="Package id (or id#version); default: all non-core packages."),
     ] = None,
     fhir_version: Annotated[
-        Release | None, typer.Option("--fhir-version", case_sensitive=False, help="Only packages of this FHIR release.")
+        FhirVersion | None,
+        typer.Option(
+            "--fhir-version",
+            case_sensitive=False,
+            metavar="4.0.1|5.0.0|R4|R5",
+            help="Only packages of this FHIR release.",
+        ),
     ] = None,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
@@ -248,7 +270,7 @@ def profiles(
     with _store(settings) as store:
         selected = [_package(store, ig)] if ig else [p for p in store.packages if p.id != core_package_id(p.release)]
         if fhir_version:
-            selected = [p for p in selected if p.release == fhir_version.value]
+            selected = [p for p in selected if p.release == _release(fhir_version)]
         table = Table(box=None, header_style="bold", pad_edge=False)
         if not ig:
             table.add_column("package", no_wrap=True)
@@ -270,7 +292,10 @@ def profiles(
 @app.command()
 def snapshot(
     ctx: typer.Context,
-    canonical: Annotated[str, typer.Argument(help="Canonical URL of a StructureDefinition, optionally url|version.")],
+    canonical: Annotated[
+        str,
+        typer.Argument(help="Canonical URL of a StructureDefinition (optionally url|version), or its id or name."),
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
     ] = None,
@@ -286,7 +311,10 @@ def snapshot(
     settings = _settings(ctx, package, verbose)
     with _store(settings) as store:
         try:
-            sd = snapshot_of(store, canonical, fhir_version.value if fhir_version else None)
+            # an id or name (RadiationDoseSummary) is looked up as validate --profile does
+            is_url = "/" in canonical or ":" in canonical
+            url = canonical if is_url else _profile_url(store, canonical, None, _release(fhir_version))
+            sd = snapshot_of(store, url, _release(fhir_version))
         except SnapshotError as exc:
             _fail(f"{canonical}: {exc}")
     data = orjson.dumps(sd, option=orjson.OPT_INDENT_2) + b"\n"
@@ -324,16 +352,6 @@ class BestPractice(StrEnum):
 class FailOn(StrEnum):
     error = "error"
     warning = "warning"
-
-
-class FhirVersion(StrEnum):
-    v401 = "4.0.1"
-    v500 = "5.0.0"
-    R4 = "R4"
-    R5 = "R5"
-
-
-_RELEASE_OF = {"4.0.1": "R4", "5.0.0": "R5", "R4": "R4", "R5": "R5"}
 
 
 @app.command()
@@ -466,7 +484,7 @@ def validate(
     if missing:
         _fail(f"no such file or directory: {missing[0]}")
     settings = _settings(ctx, package, verbose)
-    release = _RELEASE_OF[fhir_version.value] if fhir_version else None
+    release = _release(fhir_version)
     with _store(settings) as store:
         scope_pkg = _package(store, ig) if ig else None
         if scope_pkg is not None:
@@ -596,15 +614,18 @@ def _profile_url(store: PackageStore, wanted: str, ig: Package | None, release: 
     """The canonical of a --profile value, or a one-line error with close matches (exit 2)."""
     url, _, version = wanted.partition("|")
     candidates = [ig] if ig is not None else [p for p in store.packages if release is None or p.release == release]
-    known: dict[str, str] = {}  # url, id or name (the last two only within --ig) -> url
+    known: dict[str, str] = {}  # url, id or name -> url
+    aliases: dict[str, set[str]] = {}  # id or name -> the urls it names (without --ig: used when only one)
     for pkg in candidates:
         for e in pkg.entries:
             if e.resource_type == "StructureDefinition" and e.url:
                 known.setdefault(e.url, e.url)
-                if ig is not None:
-                    for alias in (e.id, e.name):
-                        if alias:
-                            known.setdefault(alias, e.url)
+                for alias in (e.id, e.name):
+                    if alias:
+                        aliases.setdefault(alias, set()).add(e.url)
+    for alias, urls in aliases.items():
+        if ig is not None or len(urls) == 1:
+            known.setdefault(alias, min(urls))
     if ig is not None and url not in known:  # a canonical from a dependency of the IG
         scope = store.scope(ig)
         hit = scope.entry(url)
@@ -746,21 +767,43 @@ def example(
     import orjson
 
     from imgfhir.snapshot import SnapshotError
-    from imgfhir.strategies import example_instances
 
+    example_instances = _strategies().example_instances
     settings = _settings(ctx, package, verbose)
     with _store(settings) as store:
         try:
-            found = example_instances(
-                canonical, n, seed, store=store, release=fhir_version.value if fhir_version else None
-            )
+            found = example_instances(canonical, n, seed, store=store, release=_release(fhir_version))
         except SnapshotError as exc:
             _fail(f"{canonical}: {exc}")
+    found = [_labelled(instance, canonical, seed, i) for i, instance in enumerate(found)]
     if n == 1 and found:
         typer.echo(orjson.dumps(found[0], option=orjson.OPT_INDENT_2).decode())
         return
     for instance in found:
         typer.echo(orjson.dumps(instance).decode())
+
+
+def _strategies() -> Any:
+    """imgfhir.strategies, or a one-line error when hypothesis (the strategies extra) is not installed."""
+    try:
+        import imgfhir.strategies as strategies
+    except ImportError as exc:
+        _fail(f"this command needs hypothesis: pip install 'imgfhir[strategies]' ({exc})", EXIT_FAILURE)
+    return strategies
+
+
+def _labelled(instance: Any, canonical: str, seed: int, index: int) -> Any:
+    """A generated resource with an id and its profile in meta.profile, so that `validate` checks it
+    against that profile and references can name it."""
+    if not isinstance(instance, dict) or "resourceType" not in instance:
+        return instance  # a datatype profile's instance: no id, no meta
+    labelled = dict(instance)
+    labelled.setdefault("id", f"example-{seed}-{index}")
+    meta = dict(labelled.get("meta") or {})
+    profiles = [p for p in meta.get("profile", []) if p != canonical.split("|", 1)[0]]
+    meta["profile"] = [canonical.split("|", 1)[0], *profiles]
+    labelled["meta"] = meta
+    return {"resourceType": labelled.pop("resourceType"), **labelled}
 
 
 @app.command()
@@ -781,14 +824,14 @@ def fuzz(
     from rich.table import Table
 
     from imgfhir.snapshot import SnapshotError
-    from imgfhir.strategies import MUTATION_KINDS
-    from imgfhir.strategies import fuzz as run_fuzz
+    strategies = _strategies()
+    MUTATION_KINDS, run_fuzz = strategies.MUTATION_KINDS, strategies.fuzz
 
     settings = _settings(ctx, package, verbose)
     with _store(settings) as store:
         try:
             report = run_fuzz(
-                canonical, max_examples, seed, store=store, release=fhir_version.value if fhir_version else None
+                canonical, max_examples, seed, store=store, release=_release(fhir_version)
             )
         except SnapshotError as exc:
             _fail(f"{canonical}: {exc}")

@@ -41,7 +41,7 @@ class Issue:
         return f"{self.severity}: {self.message}{where}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class Outcome:
     """A collection of issues with the verdict helpers callers need."""
 
@@ -60,6 +60,25 @@ class Outcome:
     def at_least(self, severity: Severity) -> list[Issue]:
         rank = _SEVERITY_RANK[severity]
         return [i for i in self.issues if _SEVERITY_RANK[i.severity] <= rank]
+
+    MAX_SHOWN = 20  # issues listed by repr(); the rest are counted
+
+    def __repr__(self) -> str:
+        """A summary and the issues one per line, as a REPL or notebook shows it."""
+        errors = sum(i.severity in ("fatal", "error") for i in self.issues)
+        warnings = sum(i.severity == "warning" for i in self.issues)
+        head = f"Outcome(ok={self.ok}, errors={errors}, warnings={warnings}, issues={len(self.issues)})"
+        lines = [head]
+        for i in self.issues[: self.MAX_SHOWN]:
+            where = f" {i.line}:{i.column}" if i.line is not None else ""
+            rule = f" [{i.rule}]" if i.rule else ""
+            lines.append(f"  {i.severity:<11} {i.expression or '-'}{where}  {i.message}{rule}")
+        if len(self.issues) > self.MAX_SHOWN:
+            lines.append(f"  ... and {len(self.issues) - self.MAX_SHOWN} more")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython / Jupyter
+        printer.text(repr(self))
 
     def to_operation_outcome(self) -> dict[str, Any]:
         issues = [i.to_fhir() for i in self.issues] or [
