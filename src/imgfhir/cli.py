@@ -729,7 +729,8 @@ def from_dicom(
                     validator = Validator(store)
             outcome = validator.validate(conversion.bundle, fhir_version=conversion.fhir_version)
             problems = outcome.at_least("error")
-            for issue in problems:
+            counted = outcome.at_least("information" if settings.verbose else "warning")
+            for issue in counted:  # every issue the summary line counts is shown
                 typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
             warnings = len(outcome.at_least("warning")) - len(problems)
             typer.echo(f"{path.name}: {len(problems)} validation errors, {warnings} warnings", err=True)
