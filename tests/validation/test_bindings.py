@@ -14,6 +14,7 @@ from imgfhir.snapshot import snapshot_of
 from imgfhir.terminology import Terminology
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import RULES, Binding, ElementPlan, Item
+from imgfhir.validation.rules.additional_bindings import additional_binding
 from imgfhir.validation.rules.bindings import binding
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "bindings"
@@ -86,7 +87,7 @@ def bound(path: str, type_code: str, strength: str, value_set: str) -> ElementPl
 
 def run(ctx: Context, plan: ElementPlan, value: Any, expression: str, type_code: str | None = None) -> list[Issue]:
     item = Item(value, expression, tuple(expression.split(".")), type_code or plan.type_codes[0])
-    return list(binding(ctx, plan, item))
+    return list(binding(ctx, plan, item)) + list(additional_binding(ctx, plan, item))
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +311,9 @@ def test_maximum_value_set(bundled_store: PackageStore, report: dict[str, Any], 
     assert [severity for severity, _ in seconds] == ["warning"]
     millimetres = found("mm")  # not a time unit at all: beyond the maximum value set
     assert [severity for severity, _ in millimetres] == ["warning", "error"]
-    assert "maximum value set http://hl7.org/fhir/ValueSet/all-time-units" in millimetres[1][1]
+    assert "value set http://hl7.org/fhir/ValueSet/all-time-units of the additional binding (maximum)" in (
+        millimetres[1][1]
+    )
 
 
 def test_r4_language_max_value_set(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
