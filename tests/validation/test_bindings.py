@@ -528,3 +528,59 @@ def test_max_value_set_extension_only_for_extensible_bindings(
     assert [
         i.rule for i in run(ctx, plan, {"value": 1, "system": UCUM, "code": "mm"}, "Observation.valueQuantity")
     ] == ["binding"]
+
+
+def test_value_set_status_rules(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    # compose.inactive = false → STATUS_CODE_WARNING_CODE (error); a member the value set marks
+    # deprecated → CONCEPT_DEPRECATED_IN_VALUESET (warning); both at the coding (rule code-inactive).
+    # The code system is R4 core's v3-ObservationInterpretation; no shipped value set says either.
+    scope = bundled_store.scope(RDS_PKG)
+    term = Terminology(scope)
+    system = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+    value_sets = {
+        "http://example.org/ValueSet/active-only": {
+            "resourceType": "ValueSet",
+            "compose": {"inactive": False, "include": [{"system": system, "concept": [{"code": "AC"}, {"code": "H"}]}]},
+        },
+        "http://example.org/ValueSet/deprecating": {
+            "resourceType": "ValueSet",
+            "compose": {
+                "include": [
+                    {
+                        "system": system,
+                        "concept": [
+                            {
+                                "code": "H",
+                                "extension": [
+                                    {
+                                        "url": "http://hl7.org/fhir/StructureDefinition/valueset-deprecated",
+                                        "valueBoolean": True,
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            },
+        },
+    }
+    term.value_set = value_sets.get  # type: ignore[method-assign,assignment]
+    own = _Validator()
+    own.built[scope.label] = term
+    root = Item(rds_obs, "Observation", ())
+    ctx = Context(cast(Any, own), scope, scope.release, rds_obs, rds_obs, root)
+
+    def found(value_set: str, code: str) -> list[tuple[str, str, str]]:
+        plan = bound("Observation.interpretation", "CodeableConcept", "required", value_set)
+        concept = {"coding": [{"system": system, "code": code}]}
+        item = Item(concept, "Observation.interpretation[0]", ("interpretation", 0), "CodeableConcept")
+        return [(i.severity, str(i.rule), str(i.expression)) for i in binding(ctx, plan, item)]
+
+    at = "Observation.interpretation[0].coding[0]"
+    assert found("http://example.org/ValueSet/active-only", "H") == []
+    assert found("http://example.org/ValueSet/active-only", "AC") == [
+        ("warning", "code-inactive", at),  # INACTIVE_CONCEPT_FOUND from the code system
+        ("error", "code-inactive", at),  # STATUS_CODE_WARNING_CODE from the value set
+        ("error", "binding", "Observation.interpretation[0]"),
+    ]
+    assert found("http://example.org/ValueSet/deprecating", "H") == [("warning", "code-inactive", at)]
