@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any, cast
@@ -14,7 +15,9 @@ from imgfhir.snapshot import snapshot_of
 from imgfhir.terminology import Terminology
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import RULES, Binding, ElementPlan, Item
-from imgfhir.validation.rules.bindings import binding
+from imgfhir.validation.rules.additional_bindings import ADDITIONAL_BINDING, additional_binding
+from imgfhir.validation.rules.bindings import MAX_VALUE_SET, binding
+from imgfhir.validation.validator import Validator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "bindings"
 RDS_PKG = "hl7.fhir.uv.radiation-dose-summary"
@@ -86,7 +89,7 @@ def bound(path: str, type_code: str, strength: str, value_set: str) -> ElementPl
 
 def run(ctx: Context, plan: ElementPlan, value: Any, expression: str, type_code: str | None = None) -> list[Issue]:
     item = Item(value, expression, tuple(expression.split(".")), type_code or plan.type_codes[0])
-    return list(binding(ctx, plan, item))
+    return list(binding(ctx, plan, item)) + list(additional_binding(ctx, plan, item))
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +313,10 @@ def test_maximum_value_set(bundled_store: PackageStore, report: dict[str, Any], 
     assert [severity for severity, _ in seconds] == ["warning"]
     millimetres = found("mm")  # not a time unit at all: beyond the maximum value set
     assert [severity for severity, _ in millimetres] == ["warning", "error"]
-    assert "maximum value set http://hl7.org/fhir/ValueSet/all-time-units" in millimetres[1][1]
+    assert (
+        "value set http://hl7.org/fhir/ValueSet/all-time-units of the additional binding (maximum)"
+        in (millimetres[1][1])
+    )
 
 
 def test_r4_language_max_value_set(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
@@ -319,3 +325,262 @@ def test_r4_language_max_value_set(bundled_store: PackageStore, rds_obs: dict[st
     assert plan.binding is not None and plan.binding.strength == "preferred"
     assert run(ctx, plan, "de-CH", "Observation.language") == []
     assert run(ctx, plan, "not a language", "Observation.language") == []  # never a false invalid
+
+
+# -- whole resources: rule id, severity and location, as the reference reports them ----------
+
+CODE_RULES = ("binding", "binding-additional", "binding-max", "code-in-system", "code-inactive")
+
+
+@pytest.fixture(scope="module")
+def validator(bundled_store: PackageStore) -> Validator:
+    return Validator(bundled_store)
+
+
+def found_in(validator: Validator, name: str) -> list[tuple[str, str, str, int | None, int | None]]:
+    release = "R5" if name.startswith("r5/") else "R4"
+    outcome = validator.validate(FIXTURES / name, fhir_version=release)
+    return [(i.severity, str(i.rule), str(i.expression), i.line, i.column) for i in outcome if i.rule in CODE_RULES]
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("Observation-blood-pressure-deprecated-interpretation.json", 61),
+        ("r5/Observation-blood-pressure-deprecated-interpretation.json", 68),
+    ],
+)
+def test_deprecated_concept_is_a_warning(validator: Validator, name: str, line: int) -> None:
+    # INACTIVE_CONCEPT_FOUND: status deprecated counts as inactive (CodeSystemUtilities.isInactive)
+    assert found_in(validator, name) == [
+        ("warning", "code-inactive", "Observation.interpretation[0].coding[0]", line, 9)
+    ]
+    release = "R5" if name.startswith("r5/") else "R4"
+    outcome = validator.validate(FIXTURES / name, fhir_version=release)
+    message = next(i.message for i in outcome if i.rule == "code-inactive")
+    assert "has a status of deprecated and its use should be reviewed" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("Observation-blood-pressure-unknown-interpretation.json", 109),
+        ("r5/Observation-blood-pressure-unknown-interpretation.json", 116),
+    ],
+)
+def test_unknown_code_of_a_complete_code_system_is_an_error(validator: Validator, name: str, line: int) -> None:
+    # Unknown_Code_in_Version at the coding, whatever the binding strength; the extensible binding
+    # adds its own warning at the CodeableConcept
+    assert found_in(validator, name) == [
+        ("error", "code-in-system", "Observation.component[0].interpretation[0].coding[0]", line, 13),
+        ("warning", "binding", "Observation.component[0].interpretation[0]", line - 2, 9),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Observation-blood-pressure-high.json",
+        "r5/Observation-blood-pressure-high.json",
+        "Observation-gestational-age-weeks.json",
+        "r5/Observation-gestational-age-weeks.json",
+        "MedicationRequest-period-unit-day.json",
+        "r5/MedicationRequest-period-unit-day.json",
+    ],
+)
+def test_near_misses_are_clean(validator: Validator, name: str) -> None:
+    assert found_in(validator, name) == []
+
+
+@pytest.mark.parametrize("prefix", ["", "r5/"])
+def test_gestational_age_units(validator: Validator, prefix: str) -> None:
+    # R5 binding.additional / R4 additional-binding extension, purpose maximum: checked as required
+    assert found_in(validator, prefix + "Observation-gestational-age-mm.json") == [
+        ("warning", "binding", "Observation.valueQuantity", 38, 20),
+        ("error", "binding-additional", "Observation.valueQuantity", 38, 20),
+    ]
+    # a time unit outside age-units is within the maximum value set: the extensible warning only
+    assert found_in(validator, prefix + "Observation-gestational-age-seconds.json") == [
+        ("warning", "binding", "Observation.valueQuantity", 38, 20)
+    ]
+
+
+@pytest.mark.parametrize(("name", "line"), [("", 50), ("r5/", 57)])
+def test_ucum_enumeration_is_a_required_binding(validator: Validator, name: str, line: int) -> None:
+    # units-of-time enumerates UCUM codes: a valid UCUM unit outside it fails the required binding
+    where = "MedicationRequest.dosageInstruction[0].timing.repeat.periodUnit"
+    assert found_in(validator, name + "MedicationRequest-period-unit-not-of-time.json") == [
+        ("error", "binding", where, line, 25)
+    ]
+
+
+# -- additional bindings: every purpose, usage contexts --------------------------------------
+
+GA_R5 = "http://hl7.eu/fhir/imaging-r5/StructureDefinition/ObservationGestationalAgeEuImaging"
+GA_R4 = "http://hl7.eu/fhir/imaging/StructureDefinition/ObservationGestationalAgeEuImaging"
+TIME_UNITS = "http://hl7.org/fhir/ValueSet/all-time-units"
+VITAL_SIGNS = {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}
+
+
+def with_additional(store: PackageStore, additional: list[dict[str, Any]], r4_extension: bool = False) -> ElementPlan:
+    """The gestational-age value[x] element with its additional bindings replaced."""
+    profile = GA_R4 if r4_extension else GA_R5
+    ed = copy.deepcopy(
+        next(e for e in snapshot_of(store, profile)["snapshot"]["element"] if e["id"] == "Observation.value[x]")
+    )
+    ed["binding"].pop("additional", None)
+    ed["binding"]["extension"] = [e for e in ed["binding"].get("extension", []) if e.get("url") != ADDITIONAL_BINDING]
+    if r4_extension:
+        for a in additional:
+            parts = [
+                {"url": "purpose", "valueCode": a["purpose"]},
+                {"url": "valueSet", "valueCanonical": a["valueSet"]},
+            ]
+            parts += [{"url": "usage", "valueUsageContext": u} for u in a.get("usage", [])]
+            ed["binding"]["extension"].append({"url": ADDITIONAL_BINDING, "extension": parts})
+    else:
+        ed["binding"]["additional"] = additional
+    return plan_of(ed, profile, "R4" if r4_extension else "R5")
+
+
+def additional_found(store: PackageStore, plan: ElementPlan, resource: dict[str, Any], unit: str) -> list[str]:
+    ctx = context(store, EU_PKG, resource)
+    quantity = {"value": 20, "system": UCUM, "code": unit}
+    item = Item(quantity, "Observation.valueQuantity", ("valueQuantity",), "Quantity")
+    return [i.severity for i in additional_binding(ctx, plan, item)]
+
+
+@pytest.fixture(scope="module")
+def gestational() -> dict[str, Any]:
+    return fixture("r5/Observation-gestational-age-mm.json")
+
+
+@pytest.mark.parametrize(
+    ("purpose", "expected"),
+    [
+        ("maximum", ["error"]),
+        ("required", ["error"]),
+        ("extensible", ["warning"]),
+        # preferred: a hint only in the reference's base-only mode; the others set no rule
+        *((p, []) for p in ("preferred", "minimum", "candidate", "current", "ui", "starter", "component")),
+    ],
+)
+@pytest.mark.parametrize("r4_extension", [False, True])
+def test_additional_binding_purposes(
+    bundled_store: PackageStore, gestational: dict[str, Any], purpose: str, expected: list[str], r4_extension: bool
+) -> None:
+    plan = with_additional(bundled_store, [{"purpose": purpose, "valueSet": TIME_UNITS}], r4_extension)
+    assert additional_found(bundled_store, plan, gestational, "mm") == expected
+    assert additional_found(bundled_store, plan, gestational, "wk") == []
+
+
+@pytest.mark.parametrize("r4_extension", [False, True])
+def test_additional_binding_usage_from_the_data(
+    bundled_store: PackageStore, gestational: dict[str, Any], r4_extension: bool
+) -> None:
+    profile = GA_R4 if r4_extension else GA_R5
+
+    def usage(system: str, path: str, coding: dict[str, str]) -> list[dict[str, Any]]:
+        return [{"code": {"system": system, "code": path}, "valueCodeableConcept": {"coding": [coding]}}]
+
+    def errors_with(usages: list[dict[str, Any]]) -> list[str]:
+        binding = {"purpose": "required", "valueSet": TIME_UNITS, "usage": usages}
+        return additional_found(
+            bundled_store, with_additional(bundled_store, [binding], r4_extension), gestational, "mm"
+        )
+
+    # the profile's own URL as system: the path names data in the resource, which must match
+    assert errors_with(usage(profile, "Observation.category", VITAL_SIGNS)) == ["error"]
+    assert errors_with(usage(profile, "Observation.category", {**VITAL_SIGNS, "code": "laboratory"})) == []
+    # any other usage context is one the validator would have to be configured with: not evaluated
+    focus = "http://terminology.hl7.org/CodeSystem/usage-context-type"
+    assert errors_with(usage(focus, "focus", VITAL_SIGNS)) == []
+    # every usage must apply
+    both = usage(profile, "Observation.category", VITAL_SIGNS) + usage(focus, "focus", VITAL_SIGNS)
+    assert errors_with(both) == []
+
+
+def test_max_value_set_extension_only_for_extensible_bindings(
+    bundled_store: PackageStore, rds_obs: dict[str, Any]
+) -> None:
+    # InstanceValidator.checkMaxValueSet runs for an extensible binding whose value set misses the code
+    ctx = context(bundled_store, RDS_PKG, rds_obs)
+    ed = {
+        "id": "Observation.valueQuantity",
+        "path": "Observation.valueQuantity",
+        "type": [{"code": "Quantity"}],
+        "binding": {
+            "strength": "extensible",
+            "valueSet": "http://hl7.org/fhir/ValueSet/age-units",
+            "extension": [{"url": MAX_VALUE_SET, "valueCanonical": TIME_UNITS}],
+        },
+    }
+    plan = plan_of(ed, RDS, "R4")
+    assert [
+        (i.severity, i.rule)
+        for i in run(ctx, plan, {"value": 1, "system": UCUM, "code": "mm"}, "Observation.valueQuantity")
+    ] == [
+        ("warning", "binding"),
+        ("error", "binding-max"),
+    ]
+    ed["binding"]["strength"] = "required"
+    plan = plan_of(ed, RDS, "R4")
+    assert [
+        i.rule for i in run(ctx, plan, {"value": 1, "system": UCUM, "code": "mm"}, "Observation.valueQuantity")
+    ] == ["binding"]
+
+
+def test_value_set_status_rules(bundled_store: PackageStore, rds_obs: dict[str, Any]) -> None:
+    # compose.inactive = false → STATUS_CODE_WARNING_CODE (error); a member the value set marks
+    # deprecated → CONCEPT_DEPRECATED_IN_VALUESET (warning); both at the coding (rule code-inactive).
+    # The code system is R4 core's v3-ObservationInterpretation; no shipped value set says either.
+    scope = bundled_store.scope(RDS_PKG)
+    term = Terminology(scope)
+    system = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+    value_sets = {
+        "http://example.org/ValueSet/active-only": {
+            "resourceType": "ValueSet",
+            "compose": {"inactive": False, "include": [{"system": system, "concept": [{"code": "AC"}, {"code": "H"}]}]},
+        },
+        "http://example.org/ValueSet/deprecating": {
+            "resourceType": "ValueSet",
+            "compose": {
+                "include": [
+                    {
+                        "system": system,
+                        "concept": [
+                            {
+                                "code": "H",
+                                "extension": [
+                                    {
+                                        "url": "http://hl7.org/fhir/StructureDefinition/valueset-deprecated",
+                                        "valueBoolean": True,
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            },
+        },
+    }
+    term.value_set = value_sets.get  # type: ignore[method-assign,assignment]
+    own = _Validator()
+    own.built[scope.label] = term
+    root = Item(rds_obs, "Observation", ())
+    ctx = Context(cast(Any, own), scope, scope.release, rds_obs, rds_obs, root)
+
+    def found(value_set: str, code: str) -> list[tuple[str, str, str]]:
+        plan = bound("Observation.interpretation", "CodeableConcept", "required", value_set)
+        concept = {"coding": [{"system": system, "code": code}]}
+        item = Item(concept, "Observation.interpretation[0]", ("interpretation", 0), "CodeableConcept")
+        return [(i.severity, str(i.rule), str(i.expression)) for i in binding(ctx, plan, item)]
+
+    at = "Observation.interpretation[0].coding[0]"
+    assert found("http://example.org/ValueSet/active-only", "H") == []
+    assert found("http://example.org/ValueSet/active-only", "AC") == [
+        ("warning", "code-inactive", at),  # INACTIVE_CONCEPT_FOUND from the code system
+        ("error", "code-inactive", at),  # STATUS_CODE_WARNING_CODE from the value set
+        ("error", "binding", "Observation.interpretation[0]"),
+    ]
+    assert found("http://example.org/ValueSet/deprecating", "H") == [("warning", "code-inactive", at)]

@@ -8,8 +8,9 @@ Expansions and compiled CodeSystems are built once per Terminology, i.e. once pe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from imgfhir.packages import Package, ResourceEntry, Scope
 from imgfhir.terminology.codesystems import (
@@ -24,7 +25,20 @@ from imgfhir.terminology.codesystems import (
 )
 from imgfhir.terminology.expansion import Composer, Expansion
 
-__all__ = ["CodeCheck", "CodeSystemIndex", "Expansion", "Terminology"]
+__all__ = ["CodeCheck", "CodeFinding", "CodeSystemIndex", "Expansion", "Terminology"]
+
+FindingSeverity = Literal["error", "warning", "information"]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFinding:
+    """What the code's own CodeSystem says of it, whatever the value set: `key` is the reference
+    validator's message key (Messages.properties), `code` the OperationOutcome issue type."""
+
+    key: str
+    severity: FindingSeverity
+    code: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,7 @@ class Terminology:
         self._expansions: dict[str, Expansion | None] = {}
         self._composer = Composer(self.code_system, self._expansion)
         self._building: set[str] = set()
+        self._findings: dict[tuple[str, str], tuple[CodeFinding, ...]] = {}
 
     # -- code systems -------------------------------------------------------------------
 
@@ -65,6 +80,58 @@ class Terminology:
             resource = best_code_system(self._candidates.get(url, []))
             self._code_systems[url] = CodeSystemIndex(resource) if resource else None
         return self._code_systems[url]
+
+    def supplement_only(self, url: str) -> bool:
+        """True when every CodeSystem of the scope with this URL is a supplement."""
+        if self._candidates is None:
+            self._candidates = code_system_candidates(self.scope)
+        found = self._candidates.get(url.split("|", 1)[0], [])
+        return bool(found) and all(pkg.load(entry.filename).get("content") == "supplement" for pkg, entry in found)
+
+    def code_findings(self, system: str, code: str) -> tuple[CodeFinding, ...]:
+        """The code system's verdict on one code (unknown, inactive, ...); computed once per code."""
+        key = (system, code)
+        found = self._findings.get(key)
+        if found is None:
+            found = self._findings[key] = tuple(self._find(system, code))
+        return found
+
+    def _find(self, system: str, code: str) -> Iterator[CodeFinding]:
+        # ValueSetValidator.validateCode(path, Coding) and validateCode(path, Coding, CodeSystem, ...)
+        cs = self.code_system(system)
+        if cs is None:
+            if self.supplement_only(system):
+                message = f"CodeSystem {system} is a supplement, so can't be used as a value in Coding.system"
+                yield CodeFinding("CODESYSTEM_CS_NO_SUPPLEMENT", "error", "invalid", message)
+            return
+        if system in EXTERNAL_NAMES and not cs.complete:
+            return  # a stub of SNOMED CT, LOINC...: the binding rule says what is not checked
+        version = f" version '{cs.version}'" if cs.version else ""
+        if not cs.enumerable:
+            content = "only has example content" if cs.content == "example" else "doesn't include any codes"
+            message = f"Resolved system {system}{version}, but the definition {content}"
+            message += ", so the code has not been validated"
+            yield CodeFinding("TX_CS_CONTENT_NOT_CHECKED", "information", "informational", message)
+            return
+        concept = cs.get(code)
+        if concept is None:
+            if cs.complete:
+                message = f"Unknown code '{code}' in the CodeSystem '{system}'{version}"
+                yield CodeFinding("Unknown_Code_in_Version", "error", "code-invalid", message)
+            else:
+                message = (
+                    f"Unknown Code '{code}' in the system '{system}'{version} - note that the code system is"
+                    " labeled as a fragment, so the code may be valid in some other fragment"
+                )
+                yield CodeFinding("UNKNOWN_CODE_IN_FRAGMENT", "warning", "code-invalid", message)
+            return
+        if concept.inactive:
+            status = concept.status or "inactive"
+            message = f"The concept '{concept.code}' has a status of {status} and its use should be reviewed"
+            yield CodeFinding("INACTIVE_CONCEPT_FOUND", "warning", "business-rule", message)
+        elif (concept.status or "").lower() == "deprecated":
+            message = f"The concept '{concept.code}' is deprecated and its use should be reviewed"
+            yield CodeFinding("DEPRECATED_CONCEPT_FOUND", "warning", "business-rule", message)
 
     def code_in_system(self, system: str, code: str) -> bool | None:
         """Whether `code` is defined by `system`; None when that cannot be told offline."""

@@ -85,6 +85,11 @@ def system_name(system: str) -> str:
     return EXTERNAL_NAMES.get(system, system)
 
 
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+# concept `status` values the reference takes as inactive (CodeSystemUtilities.isInactive)
+INACTIVE_STATUSES = frozenset({"inactive", "retired", "deprecated"})
+
+
 @dataclass(slots=True)
 class Concept:
     code: str
@@ -94,10 +99,39 @@ class Concept:
     properties: dict[str, list[str]] = field(default_factory=dict)
     parents: set[str] = field(default_factory=set)
     children: set[str] = field(default_factory=set)
+    # as the reference reads them (CodeSystemUtilities.isInactive / getStatus), see concept_status
+    inactive: bool = False
+    status: str | None = None
 
-    def inactive(self) -> bool:
-        status = self.properties.get("status", [])
-        return "retired" in status or "inactive" in status or self.properties.get("inactive") == ["true"]
+
+def concept_status(raw: dict[str, Any]) -> tuple[bool, str | None]:
+    """(inactive, status) of a concept, as org.hl7.fhir.r5 CodeSystemUtilities reads them.
+
+    isInactive: a standards-status extension `deprecated`/`withdrawn` makes the concept inactive;
+    otherwise the first `status` (string or code) or `inactive` (boolean, or code "true") property
+    decides: status inactive/retired/deprecated, inactive true. getStatus: that standards status,
+    else the first `status` property's value.
+    """
+    standards = next(
+        (
+            ext.get("valueCode")
+            for ext in raw.get("extension") or []
+            if isinstance(ext, dict) and ext.get("url") == STANDARDS_STATUS
+        ),
+        None,
+    )
+    if standards in ("deprecated", "withdrawn"):
+        return True, str(standards)
+    props = [p for p in raw.get("property") or [] if isinstance(p, dict)]
+    status = next((_property_value(p) for p in props if p.get("code") == "status"), None)
+    for prop in props:
+        if prop.get("code") == "status" and isinstance(prop.get("valueCode", prop.get("valueString")), str):
+            return str(prop.get("valueCode", prop.get("valueString"))) in INACTIVE_STATUSES, status
+        if prop.get("code") == "inactive" and isinstance(prop.get("valueBoolean"), bool):
+            return bool(prop["valueBoolean"]), status
+        if prop.get("code") == "inactive" and isinstance(prop.get("valueCode"), str):
+            return prop["valueCode"] == "true", status
+    return False, status
 
 
 def _property_value(prop: dict[str, Any]) -> str | None:
@@ -143,9 +177,9 @@ class CodeSystemIndex:
                     for d in raw.get("designation") or []
                     if isinstance(d, dict) and isinstance(d.get("value"), str)
                 )
-                concept = Concept(
-                    code, raw.get("display") if isinstance(raw.get("display"), str) else None, designations
-                )
+                inactive, status = concept_status(raw)
+                display = raw.get("display") if isinstance(raw.get("display"), str) else None
+                concept = Concept(code, display, designations, inactive=inactive, status=status)
                 for prop in raw.get("property") or []:
                     if isinstance(prop, dict) and isinstance(prop.get("code"), str):
                         value = _property_value(prop)
@@ -165,6 +199,12 @@ class CodeSystemIndex:
     @property
     def complete(self) -> bool:
         return self.content == "complete"
+
+    @property
+    def enumerable(self) -> bool:
+        """Membership is decided from the concepts listed: complete content, or a fragment (as the
+        reference's ValueSetValidator.inComponent does; an unlisted code of a fragment is not a member)."""
+        return self.content in ("complete", "fragment")
 
     def get(self, code: str) -> Concept | None:
         concept = self.concepts.get(code)

@@ -19,6 +19,7 @@ from imgfhir.terminology.codesystems import (
     GRAMMARS,
     LOINC,
     SNOMED,
+    STANDARDS_STATUS,
     UCUM,
     CodeSystemIndex,
     plausible_code,
@@ -26,6 +27,13 @@ from imgfhir.terminology.codesystems import (
 )
 
 ANY_SYSTEM = "*"
+VALUESET_DEPRECATED = "http://hl7.org/fhir/StructureDefinition/valueset-deprecated"
+# why a code system's content leaves its codes unchecked
+_CONTENT_NOTE = {
+    "example": "only example content",
+    "not-present": "no concepts (content not-present)",
+    "supplement": "only supplement content",
+}
 Key = tuple[str, str]  # (system, code)
 
 
@@ -45,11 +53,19 @@ class Expansion:
     # UCUM units selected by dimension (`canonical = m`): a known unit of one of these dimensions is
     # a member, a known unit of another dimension is not
     ucum_dims: set[Dims] = field(default_factory=set)
+    # compose.inactive = false: inactive codes left out → their status (ValueSetValidator.inComponent)
+    inactive_excluded: dict[Key, str] = field(default_factory=dict)
+    # include.concept entries marked deprecated/withdrawn in the value set → that status
+    deprecated: dict[Key, str] = field(default_factory=dict)
     _by_code: dict[str, list[Key]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def closed(self) -> bool:
         return not self.open and not self.doubtful and not self.ucum_dims
+
+    def systems_for(self, code: str) -> set[str]:
+        """The systems of the listed codes equal to `code` (to infer the system of a plain `code`)."""
+        return {system for system, listed in self.codes if listed == code}
 
     def member(self, system: str | None, code: str) -> tuple[bool | None, str | None]:
         """Whether (system, code) is in the value set; None with a reason when it cannot be told."""
@@ -101,6 +117,8 @@ class Expansion:
             self.open.setdefault(system, reason)
         self.whole |= other.whole
         self.ucum_dims |= other.ucum_dims
+        self.inactive_excluded.update(other.inactive_excluded)
+        self.deprecated.update(other.deprecated)
         for key, names in other.displays.items():
             self.displays.setdefault(key, set()).update(names)
 
@@ -116,6 +134,8 @@ class Expansion:
                 if doubt:
                     result.doubtful.setdefault(key, doubt)
                 result.displays.setdefault(key, set()).update(left.displays.get(key, ()))
+        for side in (self, other):
+            result.deprecated.update({k: v for k, v in side.deprecated.items() if k in result.codes})
         for key in list(result.doubtful):
             if self.member(*key)[0] is True and other.member(*key)[0] is True:
                 del result.doubtful[key]
@@ -141,6 +161,19 @@ class Expansion:
             elif inside is None:
                 self.doubtful.setdefault(key, f"exclusion not decidable offline ({reason})")
         # codes of an open system stay undecidable; an open exclude cannot make them decidable
+
+
+def _deprecated_in_value_set(concept: dict[str, Any]) -> str | None:
+    """A value set's own deprecation of one of its listed concepts (standards-status
+    deprecated/withdrawn, or the valueset-deprecated extension), as ValueSetValidator.inComponent reads it."""
+    for ext in concept.get("extension") or []:
+        if not isinstance(ext, dict):
+            continue
+        if ext.get("url") == STANDARDS_STATUS and ext.get("valueCode") in ("deprecated", "withdrawn"):
+            return str(ext["valueCode"])
+        if ext.get("url") == VALUESET_DEPRECATED:
+            return "deprecated"
+    return None
 
 
 CodeSystemLookup = Callable[[str], CodeSystemIndex | None]
@@ -175,7 +208,20 @@ class Composer:
         for exc in compose.get("exclude") or []:
             if isinstance(exc, dict):
                 result.subtract(self._include(exc))
+        if compose.get("inactive") is False:
+            self._drop_inactive(result)
         return result
+
+    def _drop_inactive(self, result: Expansion) -> None:
+        """compose.inactive = false: inactive concepts are not members (ValueSetValidator.inComponent)."""
+        result._by_code = None
+        for key in list(result.codes):
+            cs = self.code_system(key[0])
+            concept = cs.get(key[1]) if cs is not None and cs.enumerable else None
+            if concept is not None and concept.inactive:
+                del result.codes[key]
+                result.doubtful.pop(key, None)
+                result.inactive_excluded[key] = concept.status or "inactive"
 
     def _from_expansion(self, resource: dict[str, Any]) -> Expansion:
         """A value set with no compose but a published expansion (rare in packages)."""
@@ -234,6 +280,9 @@ class Composer:
                 real = concept.code if concept else code
                 display = c.get("display") if isinstance(c.get("display"), str) else None
                 result.codes[(system, real)] = display or (concept.display if concept else None)
+                marked = _deprecated_in_value_set(c)
+                if marked:
+                    result.deprecated[(system, real)] = marked
                 names = {display} if display else set()
                 names.update(
                     d["value"]
@@ -250,7 +299,7 @@ class Composer:
                 return result
         if cs is not None and not cs.complete and system in EXTERNAL_NAMES:
             cs = None  # a content=not-present stub of SNOMED CT and the like
-        if cs is None or not cs.complete:
+        if cs is None or not cs.enumerable:
             if system in GRAMMARS and not filters:
                 result.open[system] = f"not a well-formed {GRAMMARS[system]}: not checked offline"
                 result.whole.add(system)
@@ -258,7 +307,8 @@ class Composer:
                 reason = (
                     _external_reason(system, bool(filters))
                     if cs is None
-                    else f"code system {system} is not complete in the packages ({cs.content}): not checked offline"
+                    else f"code system {system} has {_CONTENT_NOTE.get(cs.content, cs.content)} in the packages:"
+                    " not checked offline"
                 )
                 result.open[system] = reason
             if cs is not None and not filters:

@@ -1,6 +1,7 @@
 """The built-in rules; importing this package registers them in `imgfhir.validation.model.RULES`."""
 
 from imgfhir.validation.rules import (
+    additional_bindings,
     bindings,
     bundles,
     cardinality,
@@ -16,6 +17,7 @@ from imgfhir.validation.rules import (
 )
 
 __all__ = [
+    "additional_bindings",
     "bindings",
     "bundles",
     "cardinality",
