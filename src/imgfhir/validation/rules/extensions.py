@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from imgfhir.outcome import Issue
+from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import check_element
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.plan import compile_profile
+from imgfhir.validation.plan import compile_profile, versioned_canonical
 from imgfhir.validation.rules.extension_context import check_context
 from imgfhir.validation.rules.invariants import holds
 
@@ -53,7 +54,15 @@ def extension(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
             )
             yield issue("error", "not-found", message, item, "extension")
         return
-    plan = compile_profile(ctx.scope, url)
+    try:
+        plan = compile_profile(ctx.scope, url)
+    except SnapshotError as exc:  # the reference: the definition has no snapshot, so it cannot be used
+        what = versioned_canonical(ctx.scope, url)
+        message = f"extension {what} cannot be used: its snapshot cannot be generated ({exc})"
+        yield issue("error", "not-supported", message, item, "profile-definition")
+        return
+    for problem in plan.problems:
+        yield issue("error", "invalid", f"extension {plan.versioned_url}: {problem}", item, "profile-definition")
     if plan.type != "Extension":
         yield issue("error", "invalid", f"{url} is a {plan.type} definition, not an extension", item, "extension")
         return
