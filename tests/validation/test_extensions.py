@@ -63,3 +63,52 @@ def test_an_extension_for_other_fhir_versions_is_an_error(
 ) -> None:
     assert _found(validator, name, "extension-version") == expected
     assert _found(validator, name, "extension-context") == []
+
+
+@pytest.fixture(scope="module")
+def with_definitions() -> Validator:
+    """The shipped packages and the test package example.imaging.definitions (user-supplied definitions)."""
+    return Validator(packages=[str(FIXTURES / "packages" / "example.imaging.definitions")])
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "expected"),
+    [
+        # component-code-note: a fhirpath context `Observation.component.code`
+        ("note-on-component-code.json", "extension-context", []),
+        ("note-on-code.json", "extension-context", [("error", "Observation.code.extension[0]", 11, 7)]),
+        (
+            "note-on-component-value.json",
+            "extension-context",
+            [("error", "Observation.component[0].valueCodeableConcept.extension[0]", 72, 11)],
+        ),
+        # r5-only-observation-note: on an Observation from FHIR 5.0 on (a versioned context), on a Procedure always
+        ("fhir5-note-on-procedure.json", "extension-context", []),
+        ("fhir5-note-on-observation.json", "extension-context", [("error", "Observation.extension[0]", 10, 5)]),
+        ("fhir5-note-on-device.json", "extension-context", [("error", "Device.extension[0]", 10, 5)]),
+        # supine-body-position: derived from observation-bodyPosition (CodeableConcept only), supine only
+        ("supine.json", "pattern", []),
+        ("supine-other-position.json", "pattern", [("error", "Observation.extension[0].valueCodeableConcept", 12, 31)]),
+        ("supine-as-string.json", "type", [("error", "Observation.extension[0].valueString", 12, 22)]),
+    ],
+)
+def test_user_supplied_extensions(
+    with_definitions: Validator, name: str, rule: str, expected: list[tuple[str, str, int, int]]
+) -> None:
+    assert _found(with_definitions, name, rule) == expected
+
+
+def test_a_versioned_context_is_named_with_the_version_in_the_message(with_definitions: Validator) -> None:
+    outcome = with_definitions.validate(EXTENSIONS / "fhir5-note-on-observation.json", fhir_version="R4")
+    (found,) = [i for i in outcome.issues if i.rule == "extension-context"]
+    assert "allowed for FHIR 4.0 = e:Procedure" in found.message
+
+
+def test_an_extension_whose_snapshot_cannot_be_generated_is_an_error_where_used(with_definitions: Validator) -> None:
+    """bad-path-extension names Extension.valueBla: it is reported with its url|version, not dropped."""
+    outcome = with_definitions.validate(EXTENSIONS / "bad-path-extension.json", fhir_version="R4")
+    found = [i for i in outcome.issues if i.rule == "profile-definition"]
+    where = [(i.severity, i.expression, i.line, i.column) for i in found]
+    assert where == [("error", "Observation.extension[0]", 10, 5)]
+    assert "bad-path-extension|0.1.0" in found[0].message and "valueBla" in found[0].message
+    assert not [i for i in outcome.issues if i.severity == "fatal"]
