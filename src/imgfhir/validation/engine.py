@@ -22,7 +22,10 @@ from imgfhir.validation.plan import (
     RESOURCE_TYPES,
     compile_profile,
     is_primitive,
+    loaded_entry,
+    loaded_versions,
     type_children,
+    versioned_canonical,
 )
 
 MAX_RESOURCE_DEPTH = 32
@@ -266,17 +269,25 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
     urls = [base]
     meta = res.get("meta")
     declared = meta.get("profile") if isinstance(meta, dict) else None
-    for url in declared if isinstance(declared, list) else []:
+    for i, url in enumerate(declared if isinstance(declared, list) else []):
         if not isinstance(url, str):
             continue
-        if ctx.scope.entry(url) is None:
-            message = f"profile {url} is not known; the resource is not checked against it"
-            yield issue("warning", "not-found", message, item, "profile")
+        if loaded_entry(ctx.scope, url) is None:
+            # the reference: VALIDATION_VAL_PROFILE_UNKNOWN, a warning at the meta.profile entry
+            # (InstanceValidator.start); a `|version` that is not loaded is not another version
+            at = item.child("meta", meta, None, "Meta").child("profile", url, i, "canonical")
+            yield issue("warning", "not-found", _unknown_profile(ctx, url), at, "profile")
         else:
             urls.append(url)
     urls += list(profiles or [])
     for url in dict.fromkeys(urls):
         yield from against(ctx, item, url)
+
+
+def _unknown_profile(ctx: Context, url: str) -> str:
+    versions = loaded_versions(ctx.scope, url) if "|" in url else []
+    loaded = f" (loaded versions: {', '.join(versions)})" if versions else ""
+    return f"profile {url} is not known{loaded}; the resource is not checked against it"
 
 
 def against(ctx: Context, item: Item, url: str) -> list[Issue]:
@@ -299,9 +310,17 @@ def _against(ctx: Context, item: Item, url: str, out: list[Issue]) -> None:
     rt = res["resourceType"]
     try:
         plan = compile_profile(ctx.scope, url)
-    except (SnapshotError, UnknownCanonical) as exc:
-        out.append(issue("error", "not-supported", f"cannot use profile {url}: {exc}", item, "profile"))
+    except UnknownCanonical as exc:
+        out.append(issue("error", "not-found", f"cannot use profile {url}: {exc}", item, "profile"))
         return
+    except SnapshotError as exc:
+        # the reference: no snapshot can be generated, VALIDATION_VAL_PROFILE_NOSNAPSHOT (an error)
+        what = versioned_canonical(ctx.scope, url)
+        message = f"profile {what} cannot be used: its snapshot cannot be generated ({exc})"
+        out.append(issue("error", "not-supported", message, item, "profile-definition"))
+        return
+    for problem in plan.problems:
+        out.append(issue("error", "invalid", f"profile {plan.versioned_url}: {problem}", item, "profile-definition"))
     if plan.type != rt:
         out.append(issue("error", "invalid", f"profile {url} is for {plan.type}, not {rt}", item, "profile"))
         return

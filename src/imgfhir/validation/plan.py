@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from imgfhir.packages import Scope, UnknownCanonical
+from imgfhir.packages import Package, Scope, UnknownCanonical
+from imgfhir.packages.package import ResourceEntry
 from imgfhir.snapshot import SnapshotError, generator_for
 from imgfhir.snapshot.tree import Node, build
 from imgfhir.validation.model import RULES, Binding, ElementPlan
@@ -34,6 +35,14 @@ class ProfilePlan:
         self.kind = str(sd.get("kind"))
         self.root = root
         self.release = release
+        # problems with the definition itself (a constraint that does not parse), reported as errors
+        # wherever it is used, as the reference does (InstanceValidator.checkInvariant)
+        self.problems: list[str] = []
+
+    @property
+    def versioned_url(self) -> str:
+        version = self.sd.get("version")
+        return f"{self.url}|{version}" if isinstance(version, str) else self.url
 
     def __repr__(self) -> str:
         return f"<ProfilePlan {self.url}>"
@@ -256,24 +265,97 @@ def mark_twins(scope: Scope, element: ElementPlan, twin: ElementPlan | None) -> 
     return same
 
 
+def loaded_entry(scope: Scope, canonical: str) -> tuple[Package, ResourceEntry] | None:
+    """The definition `canonical` names in `scope`; with `|version`, that version only, or the one whose
+    major.minor it names (as the reference's CanonicalResourceManager): never another version."""
+    url, _, version = canonical.partition("|")
+    hit = scope.entry(canonical)
+    if hit is None or not version or hit[1].version == version:
+        return hit
+    for pkg in scope.packages:
+        for entry in pkg.entries:
+            if entry.url == url and entry.version and _major_minor(entry.version) == version:
+                return pkg, entry
+    return None
+
+
+def loaded_versions(scope: Scope, url: str) -> list[str]:
+    """The versions of `url` loaded in `scope` (for messages)."""
+    url = url.split("|", 1)[0]
+    return sorted({e.version for p in scope.packages for e in p.entries if e.url == url and e.version})
+
+
+def versioned_canonical(scope: Scope, canonical: str) -> str:
+    """`url|version` of the definition `canonical` names (for messages about it)."""
+    hit = loaded_entry(scope, canonical)
+    return f"{hit[1].url}|{hit[1].version}" if hit is not None and hit[1].version else canonical
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
 def compile_profile(scope: Scope, canonical: str) -> ProfilePlan:
-    """The plan for `canonical` in `scope`, compiled once (cached in the scope)."""
+    """The plan for `canonical` in `scope` (a `|version` names that version), compiled once (cached in the scope)."""
     import imgfhir.validation.rules  # noqa: F401 - plans take their rules from the table: fill it first
 
     plans: dict[str, ProfilePlan] = scope.memo.setdefault("plans", {})
-    key = canonical.split("|", 1)[0]
-    plan = plans.get(key)
+    plan = plans.get(canonical)
     if plan is None:
-        sd = generator_for(scope).snapshot(canonical)
-        tree = build(sd["snapshot"]["element"])
-        plan = ProfilePlan(sd, _element(tree, str(sd.get("url")), scope.release), scope.release)
-        plans[key] = plan
-        base_url = FHIR_SD + plan.type
-        base = None
-        if plan.kind == "resource" and plan.url != base_url and sd.get("derivation") == "constraint":
-            base = compiled_or_none(scope, base_url)
-        mark_twins(scope, plan.root, base.root if base is not None else None)
+        hit = loaded_entry(scope, canonical)
+        if hit is None:
+            raise UnknownCanonical(canonical, [], scope.label)
+        key = f"{hit[1].url}|{hit[1].version}"
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _compile(scope, canonical, hit)
+        plans[canonical] = plan
     return plan
+
+
+def _compile(scope: Scope, canonical: str, hit: tuple[Package, ResourceEntry]) -> ProfilePlan:
+    sd = _snapshot(scope, canonical, hit)
+    tree = build(sd["snapshot"]["element"])
+    plan = ProfilePlan(sd, _element(tree, str(sd.get("url")), scope.release), scope.release)
+    plans: dict[str, ProfilePlan] = scope.memo["plans"]
+    plans[f"{hit[1].url}|{hit[1].version}"] = plan  # before the twins: a definition may refer to itself
+    if hit[0].origin != "bundled":
+        plan.problems = _constraint_problems(sd)
+    base_url = FHIR_SD + plan.type
+    base = None
+    if plan.kind == "resource" and plan.url != base_url and sd.get("derivation") == "constraint":
+        base = compiled_or_none(scope, base_url)
+    mark_twins(scope, plan.root, base.root if base is not None else None)
+    return plan
+
+
+def _snapshot(scope: Scope, canonical: str, hit: tuple[Package, ResourceEntry]) -> dict[str, Any]:
+    """The definition with its snapshot; a version other than the one the URL alone resolves to is
+    generated on its own (the generator caches one snapshot per URL)."""
+    url = canonical.split("|", 1)[0]
+    if scope.entry(url) == hit:
+        return generator_for(scope).snapshot(url)
+    sd = hit[0].load(hit[1].filename)
+    return sd if sd.get("snapshot", {}).get("element") else generator_for(scope).generate(sd)
+
+
+def _constraint_problems(sd: dict[str, Any]) -> list[str]:
+    """Constraints the definition introduces whose FHIRPath does not parse (checked for definitions
+    from user-supplied packages; the shipped ones are known to parse)."""
+    from imgfhir.fhirpath import FhirPathError, compile
+
+    url = str(sd.get("url"))
+    found: list[str] = []
+    for ed in sd.get("snapshot", {}).get("element", ()):
+        for c in ed.get("constraint", ()) if isinstance(ed, dict) else ():
+            expression = c.get("expression") if isinstance(c, dict) else None
+            if not isinstance(expression, str) or c.get("source") not in (None, url):
+                continue
+            try:
+                compile(expression, "R5" if str(sd.get("fhirVersion", "")).startswith("5") else "R4")
+            except (FhirPathError, ValueError) as exc:
+                found.append(f"constraint {c.get('key')} on {ed.get('path')} does not parse: {exc} [{expression}]")
+    return found
 
 
 def compiled_or_none(scope: Scope, canonical: str) -> ProfilePlan | None:

@@ -125,7 +125,7 @@ class Validator:
         release = _RELEASE_ALIASES.get(fhir_version or "", fhir_release(fhir_version) if fhir_version else None)
         for url in profiles:
             try:
-                return self.store.scope_for_canonical(url, release), []
+                return self._explicit_scope(url, release)
             except UnknownCanonical as exc:
                 if release is not None:
                     try:
@@ -156,6 +156,19 @@ class Validator:
         if release not in self.store.releases():
             return None, [Issue("error", "not-supported", f"no packages for FHIR {release} are loaded")]
         return self.store.scope(release=release), []
+
+    def _explicit_scope(self, url: str, release: str | None) -> tuple[Scope | None, list[Issue]]:
+        """The scope of a profile asked for by the caller. A `|version` that is not loaded is an error
+        (the reference validator cannot resolve the profile and stops, ValidationEngine.validate), not
+        a quiet fall-back to another version."""
+        from imgfhir.validation.plan import loaded_entry, loaded_versions
+
+        scope = self.store.scope_for_canonical(url, release)
+        if "|" in url and loaded_entry(scope, url) is None:
+            versions = ", ".join(loaded_versions(scope, url)) or "none"
+            message = f"unknown profile {url}: that version is not loaded (loaded versions: {versions})"
+            return None, [Issue("error", "not-found", message, rule="profile")]
+        return scope, []
 
     def terminology(self, scope: Scope) -> Terminology:
         from imgfhir.terminology import Terminology

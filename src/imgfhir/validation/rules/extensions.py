@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from imgfhir.outcome import Issue
+from imgfhir.snapshot import SnapshotError
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import check_element
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.plan import FHIR_SD, compile_profile
+from imgfhir.validation.plan import compile_profile, versioned_canonical
+from imgfhir.validation.rules.extension_context import check_context
 from imgfhir.validation.rules.invariants import holds
 
 
@@ -54,14 +54,24 @@ def extension(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
             )
             yield issue("error", "not-found", message, item, "extension")
         return
-    plan = compile_profile(ctx.scope, url)
+    try:
+        plan = compile_profile(ctx.scope, url)
+    except SnapshotError as exc:  # the reference: the definition has no snapshot, so it cannot be used
+        what = versioned_canonical(ctx.scope, url)
+        message = f"extension {what} cannot be used: its snapshot cannot be generated ({exc})"
+        yield issue("error", "not-supported", message, item, "profile-definition")
+        return
+    for problem in plan.problems:
+        yield issue("error", "invalid", f"extension {plan.versioned_url}: {problem}", item, "profile-definition")
     if plan.type != "Extension":
         yield issue("error", "invalid", f"{url} is a {plan.type} definition, not an extension", item, "extension")
         return
     if modifier and not plan.root.ed.get("isModifier") and not _is_modifier(plan.sd):
         yield issue("error", "structure", f"{url} is not a modifier extension", item, "extension")
-    yield from _context(ctx, plan.sd, element, item)
-    yield from _context_invariants(ctx, plan.sd, item)
+    placed = list(check_context(ctx, plan.sd, element, item, modifier))
+    yield from placed
+    if not any(i.rule == "extension-context" and i.severity == "error" for i in placed):
+        yield from _context_invariants(ctx, plan.sd, item)  # only where the context admits it, as the reference
     yield from check_element(ctx, plan.root, Item(ext, item.expression, item.pointer, "Extension"))
 
 
@@ -112,99 +122,3 @@ def _allowed_unknown(ctx: Context, url: str) -> bool:
 def _is_modifier(sd: dict[str, Any]) -> bool:
     elements = sd.get("snapshot", {}).get("element", [])
     return bool(elements and elements[0].get("isModifier"))
-
-
-def _context(ctx: Context, sd: dict[str, Any], element: ElementPlan, item: Item) -> Iterator[Issue]:
-    """Context of use: element contexts are matched against the path of the extended element."""
-    contexts = sd.get("context")
-    if not isinstance(contexts, list) or not contexts:
-        return
-    where = _extended_path(element)
-    if where is not None and where[:1].islower() and ctx.primitive_path:
-        where = ctx.primitive_path  # `string.extension` of an Address.line: the context is Address.line
-    instance_where = _instance_path(ctx, item)
-    if where is None:
-        return
-    for c in contexts:
-        if not isinstance(c, dict):
-            continue
-        kind, expr = c.get("type"), str(c.get("expression", ""))
-        if kind == "extension":
-            if _inside_extension(ctx, item, expr.split("|", 1)[0]) is not False:
-                return
-            continue
-        if kind != "element":
-            return  # fhirpath contexts: not checked (listed in README)
-        if expr in ("Element", "Resource", "DomainResource", "Base") or _context_matches(ctx, expr, where):
-            return
-        if instance_where is not None and _context_matches(ctx, expr, instance_where):
-            return
-    allowed = ", ".join(str(c.get("expression")) for c in contexts if isinstance(c, dict))
-    message = f"extension {sd.get('url')} is not allowed on {instance_where or where} (context: {allowed})"
-    yield issue("error", "structure", message, item, "extension-context")
-
-
-def _inside_extension(ctx: Context, item: Item, url: str) -> bool | None:
-    """Is the extension at `item` used within an extension `url` (on it, or on any element inside
-    it, such as its primitive value)? None where the item has no place in the document (a probe)."""
-    if item.expression.startswith("$"):
-        return None
-    node: Any = ctx.root
-    key: str | int | None = None
-    for step in item.pointer[:-2]:  # down to the extension holding this one's list
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            return None
-        if isinstance(step, str):
-            key = step
-        elif key in ("extension", "modifierExtension") and isinstance(node, dict) and node.get("url") == url:
-            return True
-    return False
-
-
-def _extended_path(element: ElementPlan) -> str | None:
-    """The definition path of the element carrying the extension (`Composition`, `Coding`, ...)."""
-    head, _, last = element.path.rpartition(".")
-    return head if last in ("extension", "modifierExtension") and head else None
-
-
-def _instance_path(ctx: Context, item: Item) -> str | None:
-    """`List.source` for `Bundle.entry[0].resource.source.extension[0]`: the extended element's path
-    inside the resource being validated, for elements whose definition came from their datatype."""
-    prefix = ctx.resource_item.expression
-    if not item.expression.startswith(prefix):
-        return None
-    rest = item.expression[len(prefix) :]
-    head, sep, _ = rest.rpartition(".extension")
-    if not sep:
-        head, sep, _ = rest.rpartition(".modifierExtension")
-    if not sep:
-        return None
-    return _INDEX.sub("", f"{ctx.resource.get('resourceType')}{head}")
-
-
-_INDEX = re.compile(r"\[\d+\]")
-
-
-@lru_cache(maxsize=1024)
-def _choice_path(expr: str) -> re.Pattern[str]:
-    """`Observation.component.value[x]` as a pattern that also matches the instance's
-    `Observation.component.valueQuantity` (a path read from the document names the chosen type)."""
-    return re.compile(
-        ".".join(
-            re.escape(s[:-3]) + "(?:\\[x\\]|[A-Z][A-Za-z0-9]*)" if s.endswith("[x]") else re.escape(s)
-            for s in expr.split(".")
-        )
-    )
-
-
-def _context_matches(ctx: Context, expr: str, path: str) -> bool:
-    """Paths are compared exactly; a bare type name matches its resource, or any element of a
-    datatype (the instance path does not carry datatypes, so those are accepted, not guessed)."""
-    if expr == path or ("[x]" in expr and _choice_path(expr).fullmatch(path) is not None):
-        return True
-    if "." in expr:
-        return False
-    hit = ctx.scope.entry(FHIR_SD + expr)
-    return hit is None or hit[1].kind != "resource"
