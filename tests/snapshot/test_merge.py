@@ -71,3 +71,21 @@ def test_no_snapshot_element_carries_two_values_of_one_choice_property() -> None
         for el in sd["snapshot"]["element"]:
             doubled += [f"{case.url} {el['id']}: {keys}" for keys in _choice_keys(el).values() if len(keys) > 1]
     assert not doubled, "\n".join(doubled)
+
+
+def test_a_constraint_does_not_turn_a_typed_element_into_a_content_reference() -> None:
+    # the extensions pack's artifactassessment-content states a contentReference on value[x];
+    # the published snapshot (reference tooling) keeps value[x] typed
+    url = FHIR + "artifactassessment-content"
+    for package in ("hl7.fhir.uv.extensions.r4", "hl7.fhir.uv.extensions.r5"):
+        value = _regenerated(package, url)["Extension.extension:component.value[x]"]
+        published = {e["id"]: e for e in bundled_store().scope(package).resolve(url)["snapshot"]["element"]}
+        assert "contentReference" not in value
+        assert value["type"] == published["Extension.extension:component.value[x]"]["type"]
+
+
+@pytest.mark.parametrize(("package", "type_name"), [("hl7.fhir.r5.core", "code"), ("hl7.fhir.r5.core", "markdown")])
+def test_a_primitive_value_does_not_inherit_its_base_types_limits(package: str, type_name: str) -> None:
+    value = _regenerated(package, FHIR + type_name)[f"{type_name}.value"]
+    published = bundled_store().scope(package).resolve(FHIR + type_name)["snapshot"]["element"]
+    assert "maxLength" not in value and "maxLength" not in published[-1]

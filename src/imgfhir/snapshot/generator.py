@@ -92,6 +92,8 @@ class SnapshotGenerator:
             build_run.raise_entry_minimums()
             if build_run.specialization and sd.get("kind") == "resource":
                 build_run.drop_inherited_extension_slicing()
+            if build_run.specialization and sd.get("kind") == "primitive-type":
+                build_run.drop_inherited_value_limits()
             elements = flatten(root)
         finally:
             self._stack.pop()
@@ -137,6 +139,7 @@ class _Run:
         self.implicit_type_slicing: set[int] = set()
         self.touched: set[int] = set()
         self.touched_min: set[int] = set()
+        self.stated: dict[int, set[str]] = {}  # node → the properties the differential states on it
 
     def raise_entry_minimums(self) -> None:
         """Extensions occur at least as often as their required slices together.
@@ -155,6 +158,17 @@ class _Run:
             if node.name in ("extension", "modifierExtension") and id(node) not in self.touched:
                 node.el.pop("slicing", None)
 
+    def drop_inherited_value_limits(self) -> None:
+        """A primitive type's value is limited by its own definition only: `code` does not take
+        string's maxLength, `positiveInt` not integer's bounds (as the published core snapshots have it)."""
+        value = self.root.child("value")
+        if value is None:
+            return
+        stated = self.stated.get(id(value), set())
+        for key in [k for k in value.el if k == "maxLength" or k.startswith(("minValue", "maxValue"))]:
+            if key not in stated:
+                del value.el[key]
+
     def fail(self, message: str) -> SnapshotError:
         return SnapshotError(f"{self.url}: {message}")
 
@@ -167,6 +181,7 @@ class _Run:
             node = self.step(node, segment, segments[: depth + 1], diff if depth == len(segments) - 1 else None)
         merge_element(node.el, diff, self.url)
         self.touched.add(id(node))
+        self.stated.setdefault(id(node), set()).update(diff)
         if "min" in diff:
             self.touched_min.add(id(node))
 

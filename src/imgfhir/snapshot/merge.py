@@ -66,7 +66,17 @@ def _merge_binding(el: Element, value: Any, source: str) -> None:
         _refine("binding")(el, value, source)
 
 
+def _merge_content_reference(el: Element, value: Any, _source: str) -> None:
+    # A constraint cannot turn a typed element into a reference to another element's definition:
+    # the Java generator never copies contentReference from a differential onto an inherited element
+    # (ProfileUtilities.updateFromDefinition has no contentReference branch); only a new element of
+    # a specialization, which has neither yet, takes it.
+    if "type" not in el and "contentReference" not in el:
+        el["contentReference"] = value
+
+
 _MERGERS: dict[str, Callable[[Element, Any, str], None]] = {
+    "contentReference": _merge_content_reference,
     "constraint": _merge_constraints,
     "mapping": _union("mapping"),
     "condition": _union("condition"),
