@@ -120,7 +120,7 @@ FLOORS = {
     "hl7.fhir.r5.core#5.0.0": 0.994,
     "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": 0.997,
     "hl7.fhir.uv.extensions.r5#5.3.0-ballot-tc1": 0.999,
-    "hl7.fhir.uv.ips#2.0.0": 0.992,
+    "hl7.fhir.uv.ips#2.0.0": 0.998,
     "hl7.terminology.r4#7.0.1": 1.0,
     "hl7.terminology.r5#7.0.1": 1.0,
 }

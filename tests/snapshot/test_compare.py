@@ -309,3 +309,81 @@ def test_old_system_type_spelling_is_normalised() -> None:
     assert compare_elements([old], [{**new, "type": [{"code": "string"}]}]) == [
         Difference("Extension.id", "type", ("http://hl7.org/fhirpath/System.String",), ("string",))
     ]
+
+
+def _r5(url: str) -> list[dict[str, Any]]:
+    elements: list[dict[str, Any]] = bundled_store().scope("hl7.fhir.r5.core").resolve(url)["snapshot"]["element"]
+    return elements
+
+
+def test_value_limits_are_compared_with_their_type() -> None:
+    exp = _r5("http://hl7.org/fhir/StructureDefinition/integer") + _r5("http://hl7.org/fhir/StructureDefinition/string")
+    act = copy.deepcopy(exp)
+    value = element(act, "integer.value")
+    assert value["minValueInteger"] == -2147483648
+    value["minValueInteger"] = 0
+    value["maxValueDecimal"] = value.pop("maxValueInteger")
+    assert element(act, "string.value")["maxLength"] == 1048576
+    del element(act, "string.value")["maxLength"]
+    assert compare_elements(exp, act) == [
+        Difference("integer.value", "minValue", {"minValueInteger": -2147483648}, {"minValueInteger": 0}),
+        Difference("integer.value", "maxValue", {"maxValueInteger": 2147483647}, {"maxValueDecimal": 2147483647}),
+        Difference("string.value", "maxLength", 1048576, None),
+    ]
+
+
+def test_content_reference_is_compared_by_its_fragment() -> None:
+    exp = published("http://hl7.org/fhir/StructureDefinition/Questionnaire")
+    act = copy.deepcopy(exp)
+    nested = element(act, "Questionnaire.item.item")
+    assert nested["contentReference"] == "#Questionnaire.item"
+    nested["contentReference"] = "http://hl7.org/fhir/StructureDefinition/Questionnaire#Questionnaire.item"
+    assert compare_elements(exp, act) == []
+    nested["contentReference"] = "#Questionnaire.item.answerOption"
+    del element(act, "Questionnaire.item.answerOption.value[x]")["type"]
+    element(act, "Questionnaire.item.answerOption.value[x]")["contentReference"] = "#Questionnaire.item"
+    assert [(d.element, d.field, d.kind) for d in compare_elements(exp, act)] == [
+        ("Questionnaire.item.answerOption.value[x]", "type", "missing"),
+        ("Questionnaire.item.answerOption.value[x]", "contentReference", "extra"),
+        ("Questionnaire.item.item", "contentReference", "changed"),
+    ]
+
+
+def test_reference_aggregation_and_versioning(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> None:
+    subject = element(actual, "Observation.subject")["type"][0]
+    subject["versioning"] = "either"  # the default, stated
+    assert compare_elements(expected, actual) == []
+    subject["aggregation"] = ["contained"]
+    subject["versioning"] = "specific"
+    assert compare_elements(expected, actual) == [
+        Difference("Observation.subject", "type[Reference].aggregation", (), ("contained",)),
+        Difference("Observation.subject", "type[Reference].versioning", "either", "specific"),
+    ]
+
+
+def test_modifier_and_value_flags(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> None:
+    status = element(actual, "Observation.status")
+    assert status["isModifier"] is True
+    status["isModifier"] = False
+    code = element(actual, "Observation.code")
+    code["isModifier"] = False  # absent and false are the same
+    code["mustHaveValue"] = True
+    code["valueAlternatives"] = ["http://hl7.org/fhir/StructureDefinition/data-absent-reason"]
+    binding = element(actual, "Observation.value[x]:valueQuantity.code").setdefault("binding", {})
+    binding["additional"] = [{"purpose": "maximum", "valueSet": "http://hl7.org/fhir/ValueSet/ucum-units|4.0.1"}]
+    assert compare_elements(expected, actual) == [
+        Difference("Observation.status", "isModifier", True, False),
+        Difference("Observation.code", "mustHaveValue", None, True),
+        Difference(
+            "Observation.code",
+            "valueAlternatives",
+            (),
+            ("http://hl7.org/fhir/StructureDefinition/data-absent-reason",),
+        ),
+        Difference(
+            "Observation.value[x]:valueQuantity.code",
+            "binding.additional",
+            None,
+            (("maximum", "http://hl7.org/fhir/ValueSet/ucum-units"),),
+        ),
+    ]

@@ -13,6 +13,12 @@ runs when imgfhir.fhirpath.engine is imported. What each override fixes:
 * ``TypeInfo.is_``/``create_by_value_in_namespace``: System.Date vs DateTime; FHIR primitives do not
   inherit (``code is string`` is false); unknown type names are errors; a resource given as plain
   JSON (``%resource``) has its resourceType as type (``%resource.is(Questionnaire)``).
+
+One override is not gated: fhirpathpy keeps the FHIR model in the class attribute ``TypeInfo.model``,
+which its ``is``/``as`` set from the evaluation context, so two threads evaluating with different
+releases would read each other's model. ``TypeInfo.model`` becomes a read-only view of `MODEL`, a
+context variable each evaluation sets for itself (its own thread, its own asyncio task), and ``is``/``as``
+set that variable instead of the class attribute.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 ACTIVE: ContextVar[bool] = ContextVar("imgfhir_fhirpath_active", default=False)
+MODEL: ContextVar[dict[str, Any] | None] = ContextVar("imgfhir_fhirpath_model", default=None)
 
 _engine: Any = importlib.import_module("fhirpathpy.engine")
 _evaluators_mod: Any = importlib.import_module("fhirpathpy.engine.evaluators")
@@ -277,10 +284,52 @@ def _member_invocation(original: Callable[..., Any]) -> Callable[..., Any]:
 # -- types ----------------------------------------------------------------------------------------------------------
 
 
+class ModelView(abc.Mapping[str, Any]):
+    """What fhirpathpy reads as ``TypeInfo.model``: the model of the evaluation running in this context."""
+
+    def __getitem__(self, key: str) -> Any:
+        model = MODEL.get()
+        if model is None:
+            raise KeyError(key)
+        return model[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        model = MODEL.get()
+        return default if model is None else model.get(key, default)
+
+    def __iter__(self) -> abc.Iterator[str]:
+        return iter(MODEL.get() or ())
+
+    def __len__(self) -> int:
+        return len(MODEL.get() or ())
+
+    def __bool__(self) -> bool:
+        return bool(MODEL.get())
+
+
+def _type_operator(name: str) -> Callable[..., Any]:
+    """fhirpathpy's ``is``/``as`` (function and operator) without their ``TypeInfo.model = ctx["model"]``:
+    under imgfhir the evaluation has set `MODEL` already; used directly, fhirpathpy's evaluation sets it
+    here, for this context only."""
+
+    def operator(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
+        if not ACTIVE.get():
+            MODEL.set(ctx.get("model"))
+        if not coll:
+            return []
+        if len(coll) > 1:
+            raise ValueError(f"Expected singleton on left side of '{name}', got {coll}")
+        matches = _nodes.TypeInfo.from_value(coll[0]).is_(type_info)
+        return matches if name == "is" else (coll if matches else [])
+
+    operator.__name__ = f"{name}_fn"
+    return operator
+
+
 def _known_type(name: str, namespace: str | None) -> bool:
     if namespace == "System" or (namespace is None and name in _SYSTEM_TYPES):
         return name in _SYSTEM_TYPES
-    model = _nodes.TypeInfo.model
+    model = MODEL.get()
     if not model:
         return True
     return bool(
@@ -307,7 +356,7 @@ def type_is(self: Any, other: Any, exact_primitives: bool = False) -> bool:
         return bool(self.name == other.name)
     if exact_primitives and (self.name[:1].islower() or other.name[:1].islower()):
         return bool(self.name == other.name)
-    model = _nodes.TypeInfo.model
+    model = MODEL.get()
     if not model:
         return bool(self.name == other.name)
     name: str | None = self.name
@@ -346,6 +395,11 @@ def install() -> None:
     table["MemberInvocation"] = _gated(_member_invocation(table["MemberInvocation"]), table["MemberInvocation"])
     _engine.make_param = _gated(_make_param(_engine.make_param), _engine.make_param)
     type_info = _nodes.TypeInfo
+    MODEL.set(type_info.model)  # whatever fhirpathpy was given before, for this context
+    type_info.model = ModelView()
+    invocations = importlib.import_module("fhirpathpy.engine.invocations").invocation_registry
+    for key, name in (("is", "is"), ("isOp", "is"), ("as", "as"), ("asOp", "as")):
+        invocations[key]["fn"] = _type_operator(name)
     type_info.is_ = _gated(type_is, type_info.is_)
     original_create = type_info.create_by_value_in_namespace
     type_info.create_by_value_in_namespace = staticmethod(

@@ -7,8 +7,9 @@ environment variables, one exception type, and the gap-closing overrides of ``_p
 ``functions``, which are active only while this layer evaluates (fhirpathpy used directly in the
 same process keeps its own behaviour).
 
-Evaluation sets fhirpathpy's process-wide ``TypeInfo.model`` for its duration: evaluate from one thread
-at a time (or one process per worker).
+Evaluation state is per call: the model is a context variable (see ``_patches.MODEL``), variables and
+the clock (``now()``) live in the call's own context dict, so threads may evaluate concurrently, each
+with its own release.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from imgfhir.fhirpath.functions import FUNCTIONS
 _engine: Any = importlib.import_module("fhirpathpy.engine")
 _nodes: Any = importlib.import_module("fhirpathpy.engine.nodes")
 _util: Any = importlib.import_module("fhirpathpy.engine.util")
-_constants: Any = importlib.import_module("fhirpathpy.engine.invocations.constants")
 _models: Any = importlib.import_module("fhirpathpy.models")
 _antlr: Any = importlib.import_module("antlr4")
 _error_listener: Any = importlib.import_module("antlr4.error.ErrorListener")
@@ -276,15 +276,14 @@ def _trace(label: str, items: Any) -> None:
 
 @contextmanager
 def _active(model: dict[str, Any]) -> Iterator[None]:
-    _constants.constants.reset()
-    previous = _nodes.TypeInfo.model
-    _nodes.TypeInfo.model = model
+    """This context evaluates with imgfhir's overrides and `model`; nested evaluations restore the outer one's."""
+    model_token = _patches.MODEL.set(model)
     token = _patches.ACTIVE.set(True)
     try:
         yield
     finally:
         _patches.ACTIVE.reset(token)
-        _nodes.TypeInfo.model = previous
+        _patches.MODEL.reset(model_token)
 
 
 def _plain(items: list[Any]) -> list[Any]:

@@ -1,9 +1,11 @@
 """Element-by-element comparison of two snapshots: how far is ours from a published one?
 
 The comparison is deliberately narrow. It looks only at what changes validation outcomes
-(cardinality, types and their profiles, fixed/pattern values, bindings, slicing, constraint
-keys) and at element presence; documentation text, mappings and element order are ignored,
-because published snapshots differ there between tool versions without changing meaning.
+(cardinality, types with their profiles, aggregation and versioning, fixed/pattern values,
+minValue/maxValue/maxLength, contentReference, bindings with their additional bindings, slicing,
+constraint keys, isModifier, mustHaveValue/valueAlternatives) and at element presence;
+documentation text, mappings and element order are ignored, because published snapshots differ
+there between tool versions without changing meaning.
 Elements are aligned by `id`, never by position, so one missing element does not make every
 later element look different.
 """
@@ -152,24 +154,34 @@ def _type_code(t: Mapping[str, Any]) -> str:
     return ""
 
 
-def _types(element: Element) -> dict[str, dict[str, tuple[str, ...]]]:
-    """type code → {"profile": urls, "targetProfile": urls}, each a sorted, version-free tuple.
+_TYPE_LISTS = ("profile", "targetProfile", "aggregation")
 
-    Repeated entries for one code (legal in older snapshots) are merged, since what matters is
-    which profiles a value of that type may conform to, not how the list was written.
+
+def _types(element: Element) -> dict[str, dict[str, Any]]:
+    """type code → {"profile": urls, "targetProfile": urls, "aggregation": modes, "versioning": rule}.
+
+    Lists are sorted, version-free tuples. Repeated entries for one code (legal in older snapshots)
+    are merged, since what matters is which profiles a value of that type may conform to, not how
+    the list was written. `versioning` defaults to `either` (ElementDefinition.type.versioning).
     """
     merged: dict[str, dict[str, set[str]]] = {}
+    versioning: dict[str, set[str]] = {}
     for t in element.get("type") or ():
         if not isinstance(t, Mapping):
             continue
         code = _type_code(t)
-        slot = merged.setdefault(code, {"profile": set(), "targetProfile": set()})
-        for name in ("profile", "targetProfile"):
+        slot = merged.setdefault(code, {name: set() for name in _TYPE_LISTS})
+        for name in _TYPE_LISTS:
             urls = t.get(name) or ()
             if isinstance(urls, str):  # STU3-style single value
                 urls = (urls,)
             slot[name].update(strip_version(str(u)) for u in urls)
-    return {code: {k: tuple(sorted(v)) for k, v in slot.items()} for code, slot in merged.items()}
+        versioning.setdefault(code, set()).add(str(t.get("versioning", "either")))
+    out: dict[str, dict[str, Any]] = {}
+    for code, slot in merged.items():
+        out[code] = {k: tuple(sorted(v)) for k, v in slot.items()}
+        out[code]["versioning"] = "/".join(sorted(versioning[code]))
+    return out
 
 
 def _prefixed(element: Element, prefix: str) -> dict[str, Any] | None:
@@ -199,6 +211,11 @@ def _slicing(element: Element) -> dict[str, Any] | None:
     }
 
 
+def _fragment(element: Element) -> str | None:
+    ref = element.get("contentReference")
+    return "#" + ref.partition("#")[2] if isinstance(ref, str) else None
+
+
 def _constraint_keys(element: Element) -> tuple[str, ...]:
     """Constraint keys only: expressions and wording of a key drift between releases
     (xpath removed, typos fixed) while the key identifies the rule."""
@@ -218,7 +235,7 @@ def _compare_types(key: str, expected: Element, actual: Element) -> Iterator[Dif
     if set(exp) != set(act):
         yield Difference(key, "type", tuple(sorted(exp)), tuple(sorted(act)))
     for code in sorted(set(exp) & set(act)):
-        for name in ("profile", "targetProfile"):
+        for name in (*_TYPE_LISTS, "versioning"):
             yield from _scalar(key, f"type[{code}].{name}", exp[code][name], act[code][name])
 
 
@@ -234,6 +251,18 @@ def _compare_binding(key: str, expected: Element, actual: Element) -> Iterator[D
         strip_version(exp_vs) if isinstance(exp_vs, str) else exp_vs,
         strip_version(act_vs) if isinstance(act_vs, str) else act_vs,
     )
+    yield from _scalar(key, "binding.additional", _additional(exp), _additional(act))
+
+
+def _additional(binding: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """R5 additional bindings as sorted (purpose, value set) pairs: the purpose decides whether the
+    validator checks the binding (`required`, `maximum`, ...); documentation and usage are prose."""
+    found = {
+        (str(a.get("purpose")), strip_version(str(a.get("valueSet"))))
+        for a in binding.get("additional") or ()
+        if isinstance(a, Mapping)
+    }
+    return tuple(sorted(found)) or None
 
 
 def _compare_slicing(key: str, expected: Element, actual: Element) -> Iterator[Difference]:
@@ -245,6 +274,13 @@ def _compare_slicing(key: str, expected: Element, actual: Element) -> Iterator[D
         yield from _scalar(key, f"slicing.{name}", exp[name], act[name])
 
 
+# choice-typed properties compared with their type suffix (`minValueInteger` vs `minValueDecimal` differ)
+_VALUE_PREFIXES = ("fixed", "pattern", "minValue", "maxValue")
+# plain properties compared as they are; `contentReference` by its fragment (a published snapshot
+# may spell the target with or without the definition's canonical in front)
+_SCALARS = ("maxLength", "mustHaveValue")
+
+
 def compare_element(key: str, expected: Element, actual: Element) -> list[Difference]:
     """Differences between two versions of one element (both present)."""
     diffs: list[Difference] = []
@@ -252,8 +288,14 @@ def compare_element(key: str, expected: Element, actual: Element) -> list[Differ
     diffs += _scalar(key, "min", expected.get("min"), actual.get("min"))
     diffs += _scalar(key, "max", expected.get("max"), actual.get("max"))
     diffs += _compare_types(key, expected, actual)
-    diffs += _scalar(key, "fixed", _prefixed(expected, "fixed"), _prefixed(actual, "fixed"))
-    diffs += _scalar(key, "pattern", _prefixed(expected, "pattern"), _prefixed(actual, "pattern"))
+    for prefix in _VALUE_PREFIXES:
+        diffs += _scalar(key, prefix, _prefixed(expected, prefix), _prefixed(actual, prefix))
+    for name in _SCALARS:
+        diffs += _scalar(key, name, expected.get(name), actual.get(name))
+    diffs += _scalar(key, "isModifier", bool(expected.get("isModifier")), bool(actual.get("isModifier")))
+    exp_alt, act_alt = expected.get("valueAlternatives") or (), actual.get("valueAlternatives") or ()
+    diffs += _scalar(key, "valueAlternatives", tuple(sorted(map(str, exp_alt))), tuple(sorted(map(str, act_alt))))
+    diffs += _scalar(key, "contentReference", _fragment(expected), _fragment(actual))
     diffs += _compare_binding(key, expected, actual)
     diffs += _compare_slicing(key, expected, actual)
     exp_keys, act_keys = _constraint_keys(expected), _constraint_keys(actual)

@@ -84,13 +84,16 @@ class SnapshotGenerator:
             except UnknownCanonical as exc:
                 raise SnapshotError(f"{url}: baseDefinition {base_url} is unknown in {self.scope.label}") from exc
             root = self.tree(base).copy()
-            root.name = str(sd.get("type") or root.name)
+            # a logical model's type is a URL; its paths start with the last segment (StructureDefinition.getTypeName)
+            root.name = str(sd.get("type") or root.name).rsplit("/", 1)[-1]
             build_run = _Run(self, sd, root)
             for element in _with_ids(sd.get("differential", {}).get("element", [])):
                 build_run.apply(element)
             build_run.raise_entry_minimums()
             if build_run.specialization and sd.get("kind") == "resource":
                 build_run.drop_inherited_extension_slicing()
+            if build_run.specialization and sd.get("kind") == "primitive-type":
+                build_run.drop_inherited_value_limits()
             elements = flatten(root)
         finally:
             self._stack.pop()
@@ -136,6 +139,7 @@ class _Run:
         self.implicit_type_slicing: set[int] = set()
         self.touched: set[int] = set()
         self.touched_min: set[int] = set()
+        self.stated: dict[int, set[str]] = {}  # node → the properties the differential states on it
 
     def raise_entry_minimums(self) -> None:
         """Extensions occur at least as often as their required slices together.
@@ -154,6 +158,17 @@ class _Run:
             if node.name in ("extension", "modifierExtension") and id(node) not in self.touched:
                 node.el.pop("slicing", None)
 
+    def drop_inherited_value_limits(self) -> None:
+        """A primitive type's value is limited by its own definition only: `code` does not take
+        string's maxLength, `positiveInt` not integer's bounds (as the published core snapshots have it)."""
+        value = self.root.child("value")
+        if value is None:
+            return
+        stated = self.stated.get(id(value), set())
+        for key in [k for k in value.el if k == "maxLength" or k.startswith(("minValue", "maxValue"))]:
+            if key not in stated:
+                del value.el[key]
+
     def fail(self, message: str) -> SnapshotError:
         return SnapshotError(f"{self.url}: {message}")
 
@@ -166,6 +181,7 @@ class _Run:
             node = self.step(node, segment, segments[: depth + 1], diff if depth == len(segments) - 1 else None)
         merge_element(node.el, diff, self.url)
         self.touched.add(id(node))
+        self.stated.setdefault(id(node), set()).update(diff)
         if "min" in diff:
             self.touched_min.add(id(node))
 
@@ -249,6 +265,7 @@ class _Run:
             # the slice's own element starts from the inherited definition; its children carry the
             # profile's constraints on the unsliced element, which apply to every slice
             dup.el = clone(owner.origin.el)
+            _narrow_like(dup.el, owner.el, owner.origin.el)
         dup.el.pop("slicing", None)
         dup.el["sliceName"] = slice_name
         if "slicing" not in entry.el and entry.name in ("extension", "modifierExtension"):
@@ -330,6 +347,38 @@ class _Run:
                 child.children = [c.copy() for c in type_root.children]
         parent.children.append(child)
         return child
+
+
+# what a profile may narrow on a sliced element that holds for every value, so for every slice
+_SLICE_NARROWING = ("type", "binding", "maxLength")
+_SLICE_NARROWING_CHOICES = ("fixed", "pattern", "minValue", "maxValue")
+
+
+def _is_choice_key(key: str, prefix: str) -> bool:
+    return key.startswith(prefix) and key[len(prefix) : len(prefix) + 1].isupper()
+
+
+def _narrow_like(slice_el: Element, sliced: Element, pristine: Element) -> None:
+    """Give a new slice the value constraints this profile put on the sliced element.
+
+    Every value of a slice is a value of the sliced element, so where the profile narrowed the
+    sliced element (a target profile, a binding, a fixed value), the slice states that narrowing
+    too instead of the base's wider definition; the slice's own differential is merged afterwards
+    and may narrow further. The Java snapshot generator leaves slices at the base definition here
+    (ProfilePathProcessor.processSimplePathWithOneMatchingElementInDifferential, with
+    APPLY_PROPERTIES_FROM_SLICER = false) and relies on the validator checking the sliced element
+    as well; our validator also walks the sliced element, so verdicts do not depend on this, but
+    code generation and the per-slice rules read the slice alone.
+    """
+    for key in _SLICE_NARROWING:
+        if key in sliced and sliced[key] != pristine.get(key):
+            slice_el[key] = clone(sliced[key])
+    for prefix in _SLICE_NARROWING_CHOICES:
+        mine = {k: v for k, v in sliced.items() if _is_choice_key(k, prefix)}
+        if mine and mine != {k: v for k, v in pristine.items() if _is_choice_key(k, prefix)}:
+            for old in [k for k in slice_el if _is_choice_key(k, prefix)]:
+                del slice_el[old]
+            slice_el.update(clone(mine))
 
 
 def _inherited_by_new_elements(constraint: dict[str, Any], type_ref: dict[str, Any]) -> bool:

@@ -14,7 +14,16 @@ from typing import Any
 from imgfhir.snapshot.tree import Element, clone
 
 _NOT_INHERITED_FROM_DIFF = frozenset({"id", "path", "base"})
-_VALUE_PREFIXES = ("fixed", "pattern")
+# choice-typed ElementDefinition properties: one value, under a name that carries its type
+_CHOICE_PREFIXES = ("defaultValue", "fixed", "pattern", "minValue", "maxValue")
+
+
+def _choice_prefix(key: str) -> str | None:
+    """`minValuePositiveInt` → `minValue`; None for any other property."""
+    for prefix in _CHOICE_PREFIXES:
+        if key.startswith(prefix) and key[len(prefix) : len(prefix) + 1].isupper():
+            return prefix
+    return None
 
 
 def _merge_constraints(el: Element, value: Any, source: str) -> None:
@@ -57,7 +66,17 @@ def _merge_binding(el: Element, value: Any, source: str) -> None:
         _refine("binding")(el, value, source)
 
 
+def _merge_content_reference(el: Element, value: Any, _source: str) -> None:
+    # A constraint cannot turn a typed element into a reference to another element's definition:
+    # the Java generator never copies contentReference from a differential onto an inherited element
+    # (ProfileUtilities.updateFromDefinition has no contentReference branch); only a new element of
+    # a specialization, which has neither yet, takes it.
+    if "type" not in el and "contentReference" not in el:
+        el["contentReference"] = value
+
+
 _MERGERS: dict[str, Callable[[Element, Any, str], None]] = {
+    "contentReference": _merge_content_reference,
     "constraint": _merge_constraints,
     "mapping": _union("mapping"),
     "condition": _union("condition"),
@@ -76,8 +95,10 @@ def merge_element(el: Element, diff: Element, source: str) -> None:
         if merger is not None:
             merger(el, value, source)
             continue
-        if key.startswith(_VALUE_PREFIXES):
-            prefix = "fixed" if key.startswith("fixed") else "pattern"
-            for old in [k for k in el if k.startswith(prefix)]:
+        prefix = _choice_prefix(key)
+        if prefix is not None:
+            # a new value of a choice property replaces the old one whatever its type
+            # (`minValuePositiveInt` replaces `minValueInteger`): the element has one value
+            for old in [k for k in el if _choice_prefix(k) == prefix]:
                 del el[old]
         el[key] = clone(value)
