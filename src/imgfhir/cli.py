@@ -327,8 +327,8 @@ def validate(
         typer.Argument(
             metavar="PATH",
             show_default=False,
-            help="JSON files, folders (their *.json and *.ndjson files, recursively), .ndjson files "
-            "(one resource per line), or - for standard input.",
+            help="JSON or XML files, folders (their *.json, *.xml and *.ndjson files, recursively), .ndjson "
+            "files (one resource per line), or - for standard input (JSON or XML, told apart by content).",
         ),
     ],
     profile: Annotated[
@@ -397,7 +397,7 @@ def validate(
         ),
     ] = None,
 ) -> None:
-    """Validate FHIR resources (JSON) against their base definitions and profiles, offline.
+    """Validate FHIR resources (JSON or XML) against their base definitions and profiles, offline.
 
     Exit codes: 0 when no issue reaches --fail-on, 1 when one does, 2 for usage errors (unknown
     profile, package or file).
@@ -408,6 +408,7 @@ def validate(
     from imgfhir.outcome import Outcome
     from imgfhir.validation.report import render
     from imgfhir.validation.source import STDIN, iter_inputs, load, ndjson_line, with_positions
+    from imgfhir.xml.load import XmlScopes
 
     missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
     if missing:
@@ -424,11 +425,12 @@ def validate(
         inputs = iter_inputs(paths)
         first = next(inputs, None)
         if first is None:
-            _fail(f"no JSON files in {', '.join(paths)}")
+            _fail(f"no JSON or XML files in {', '.join(paths)}")
         validator: Validator | None = None  # built on first use: unreadable inputs need no engine
         results: list[tuple[str, Outcome]] = []
         # every input is loaded first, so references between the inputs resolve (as in an IG build)
-        batch = [(name, load(source, name=name)) for name, source in itertools.chain([first], inputs)]
+        xml = XmlScopes(store, release, profiles)  # XML is read by the definitions it is validated by
+        batch = [(name, load(source, name=name, xml=xml)) for name, source in itertools.chain([first], inputs)]
         for name, loaded in batch:
             if loaded.resource is None:
                 outcome = Outcome(loaded.issues)
@@ -440,8 +442,12 @@ def validate(
                     validator = Validator(store, plugins=plugins, extension_domains=extension_domain or ())
                     validator.add_resources(other.resource for _, other in batch if other.resource is not None)
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
+                if loaded.issues:  # what the XML reader found
+                    outcome = Outcome(loaded.issues + outcome.issues)
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
-            if loaded.text is not None or ndjson:
+            if loaded.positions is not None:
+                outcome = with_positions(outcome, "", lookup=loaded.positions)
+            elif loaded.text is not None or ndjson:
                 outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)
             results.append((name, outcome))
     color = (
