@@ -240,7 +240,7 @@ class Reader:
             self.primitive(node, spec, obj, pointer, expr, index)
             return
         self.positions[here] = node.at
-        value = {}
+        value: dict[str, Any] = {}
         self.fill(node, spec.element, spec.type, value, here, expr)
         self.put(obj, key, index, value)
 
