@@ -106,3 +106,28 @@ def test_cli_operation_outcome_carries_xml_lines() -> None:
         if ext["url"].endswith("issue-line")
     }
     assert lines == {_line_of(BROKEN, "<gender")[0], _line_of(BROKEN, "<birthDate")[0]}
+
+
+def test_cli_converts_folders_and_ndjson_both_ways(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "good.json").write_bytes(GOOD_JSON.read_bytes())
+    (source / "patient.xml").write_text(PATIENT, encoding="utf-8")
+    (source / "two.ndjson").write_bytes(orjson.dumps(orjson.loads(GOOD_JSON.read_bytes())) + b"\n")
+    as_xml = tmp_path / "xml"
+    result = runner.invoke(app, ["convert", str(source), "--to", "xml", "-o", str(as_xml), "--fhir-version", "R4"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in as_xml.iterdir()) == ["good.xml", "patient.xml", "two-1.xml"]
+    back = tmp_path / "json"
+    result = runner.invoke(app, ["convert", str(as_xml), "--to", "json", "-o", str(back), "--fhir-version", "R4"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads((back / "good.json").read_bytes()) == orjson.loads(GOOD_JSON.read_bytes())
+    assert orjson.loads((back / "two-1.json").read_bytes()) == orjson.loads(GOOD_JSON.read_bytes())
+
+
+def test_cli_convert_reports_what_it_cannot_convert() -> None:
+    result = runner.invoke(app, ["convert", "-", "--to", "json"], input=b"<Patient><id value='x'/></Patient>")
+    assert result.exit_code == 1
+    assert "no namespace" in result.stderr and result.stdout == ""
+    several = runner.invoke(app, ["convert", str(GOOD_JSON), str(PATIENT_XML), "--to", "xml"])
+    assert several.exit_code == 2 and "--output" in several.stderr

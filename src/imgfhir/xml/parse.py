@@ -27,6 +27,7 @@ from imgfhir.outcome import Issue
 MAX_DEPTH = 256  # element nesting; FHIR resources rarely pass 20
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 XMLNS_NS = "http://www.w3.org/2000/xmlns/"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
 
 Position = tuple[int, int]
 
@@ -51,6 +52,7 @@ class XNode:
     # element children and text runs, in order (text as str)
     content: list[XNode | str] = field(default_factory=list)
     cdata: Position | None = None  # where a CDATA section starts inside this element, if any
+    source: str | None = None  # an XHTML `div` as written, start tag to end tag (see `_Builder.endElementNS`)
     prefixes: dict[str, str] = field(default_factory=dict)  # namespace declarations made on this element
 
     @property
@@ -121,7 +123,7 @@ class _Builder(xml.sax.handler.ContentHandler):
 
     def _attributes(self, at: Position, attrs: Any) -> list[XAttr]:
         """The attributes with their positions, in the order written (found by scanning the start tag)."""
-        start = self.line_starts[at[0] - 1] + at[1] - 1
+        start = self._offset(at)
         end = self.text.find(">", start)
         written: dict[str, Position] = {}
         for m in _ATTRIBUTE.finditer(self.text, start, end if end > 0 else len(self.text)):
@@ -138,7 +140,20 @@ class _Builder(xml.sax.handler.ContentHandler):
         return out
 
     def endElementNS(self, name: tuple[str | None, str], qname: str | None) -> None:
-        self.stack.pop()
+        node = self.stack.pop()
+        if name[1] == "div" and name[0] == XHTML_NS:
+            node.source = self._source(node)
+
+    def _source(self, node: XNode) -> str:
+        """The element's text as written (the narrative is kept as its author wrote it)."""
+        start = self._offset(node.at)
+        end_at = self._offset(self._here())
+        # an empty element `<div/>`: expat reports its end where it starts
+        end = self.text.find(">", end_at if self.text.startswith("</", end_at) else start) + 1
+        return self.text[start:end]
+
+    def _offset(self, at: Position) -> int:
+        return self.line_starts[at[0] - 1] + at[1] - 1
 
     def characters(self, content: str) -> None:
         if self.stack:

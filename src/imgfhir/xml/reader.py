@@ -23,7 +23,7 @@ from imgfhir.validation.model import ElementPlan
 from imgfhir.validation.rules.primitives import PATTERNS
 from imgfhir.xml.parse import Position, XDocument, XNode
 from imgfhir.xml.schema import FHIR_NS, XSI_NS, Child, Layout, layout, resource_root
-from imgfhir.xml.xhtml import serialize_xhtml
+from imgfhir.xml.xhtml import xhtml_text
 
 Pointer = tuple[str | int, ...]
 _INTEGERS = frozenset({"integer", "unsignedInt", "positiveInt"})
@@ -229,7 +229,7 @@ class Reader:
         if spec.xhtml:
             self.positions[here] = node.at
             # its namespace and content are the narrative rule's (XHTML_XHTML_NS_InValid and the rest)
-            self.put(obj, key, index, serialize_xhtml(node))
+            self.put(obj, key, index, xhtml_text(node))
             return
         self.check_element(node, expr)
         if spec.resource:

@@ -1,28 +1,47 @@
-"""The narrative `div` as XHTML text (the JSON form of an `xhtml` value), and back.
+"""The narrative `div` as XHTML text (the JSON form of an `xhtml` value).
 
-The element is written out again rather than cut from the source: the result is self-contained (the
-XHTML namespace declared on the `div`, whatever prefix or inherited declaration the XML used) and
-escaped the one canonical way (`&`, `<`, `>` in text; also `"` and line breaks in attributes).
+The div is kept as written when its text stands on its own (so JSON → XML → JSON gives the same
+string back); otherwise (an `h:div` whose prefix is declared higher up, say) it is written out again,
+self-contained (the XHTML namespace declared on the `div`) and
+escaped the one way the HL7 tools do (`&`, `<`, `>`, `"`; line breaks too in attributes), so that
+JSON → XML → JSON gives the published JSON back.
 """
 
 from __future__ import annotations
 
-from imgfhir.xml.parse import XML_NS, XNode
+import re
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
+from imgfhir.xml.parse import XHTML_NS, XML_NS, XNode
 
 
 def escape_text(text: str) -> str:
-    if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text content as the HL7 tools write it (the published JSON examples): `&`, `<`, `>` and `"`."""
+    if "&" in text or "<" in text or ">" in text or '"' in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return text
 
 
 def escape_attribute(text: str) -> str:
+    """An attribute value; line breaks and tabs as character references, which XML keeps as they are."""
     text = escape_text(text)
-    if '"' in text or "\n" in text or "\r" in text or "\t" in text:
-        text = text.replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#09;")
+    if "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
     return text
+
+
+_PREFIXED = re.compile(r"""<([A-Za-z_][\w.-]*):|\s([A-Za-z_][\w.-]*):[\w.-]+\s*=""")
+_DECLARED = re.compile(r"""xmlns:([A-Za-z_][\w.-]*)\s*=""")
+
+
+def xhtml_text(node: XNode) -> str:
+    """The narrative's JSON value: the div as its author wrote it when that text stands on its own (it
+    declares the XHTML namespace and every prefix it uses), else written out again."""
+    raw = node.source
+    if raw is not None and node.prefixes.get("") == XHTML_NS:
+        used = {a or b for a, b in _PREFIXED.findall(raw)} - {"xml", "xmlns"}
+        if used <= set(_DECLARED.findall(raw)):
+            return raw
+    return serialize_xhtml(node)
 
 
 def serialize_xhtml(node: XNode) -> str:
