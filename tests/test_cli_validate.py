@@ -67,7 +67,7 @@ def test_missing_file_is_a_usage_error() -> None:
 
 def test_folder_without_json_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
-    assert "no JSON files in" in assert_one_line_error(run("validate", tmp_path))
+    assert "no JSON or XML files in" in assert_one_line_error(run("validate", tmp_path))
 
 
 def test_unknown_profile_suggests_close_matches() -> None:

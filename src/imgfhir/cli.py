@@ -9,6 +9,7 @@ exit code 2 and one `error: ...` line on stderr, never a traceback.
 from __future__ import annotations
 
 import difflib
+import itertools
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -362,8 +363,8 @@ def validate(
         typer.Argument(
             metavar="PATH",
             show_default=False,
-            help="JSON files, folders (their *.json and *.ndjson files, recursively), .ndjson files "
-            "(one resource per line), or - for standard input.",
+            help="JSON or XML files, folders (their *.json, *.xml and *.ndjson files, recursively), .ndjson "
+            "files (one resource per line), or - for standard input (JSON or XML, told apart by content).",
         ),
     ],
     profile: Annotated[
@@ -467,7 +468,7 @@ def validate(
         ),
     ] = False,
 ) -> None:
-    """Validate FHIR resources (JSON) against their base definitions and profiles, offline.
+    """Validate FHIR resources (JSON or XML) against their base definitions and profiles, offline.
 
     Exit codes: 0 when no issue reaches --fail-on, 1 when one does, 2 for usage errors (unknown
     profile, package or file).
@@ -479,6 +480,7 @@ def validate(
     from imgfhir.validation.filters import at_level
     from imgfhir.validation.report import render
     from imgfhir.validation.source import STDIN, iter_inputs, load, ndjson_line, with_positions
+    from imgfhir.xml.load import XmlScopes
 
     missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
     if missing:
@@ -495,11 +497,12 @@ def validate(
         inputs = iter_inputs(paths)
         first = next(inputs, None)
         if first is None:
-            _fail(f"no JSON files in {', '.join(paths)}")
+            _fail(f"no JSON or XML files in {', '.join(paths)}")
         validator: Validator | None = None  # built on first use: unreadable inputs need no engine
         results: list[tuple[str, Outcome]] = []
         # every input is loaded first, so references between the inputs resolve (as in an IG build)
-        batch = [(name, load(source, name=name)) for name, source in itertools.chain([first], inputs)]
+        xml = XmlScopes(store, release, profiles)  # XML is read by the definitions it is validated by
+        batch = [(name, load(source, name=name, xml=xml)) for name, source in itertools.chain([first], inputs)]
         for name, loaded in batch:
             if skip_non_fhir and _not_fhir(loaded):
                 if verbose:
@@ -523,8 +526,12 @@ def validate(
                         (other.resource for _, other in batch if other.resource is not None), fhir_version=release
                     )
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
+                if loaded.issues:  # what the XML reader found
+                    outcome = Outcome(loaded.issues + outcome.issues)
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
-            if loaded.text is not None or ndjson:
+            if loaded.positions is not None:
+                outcome = with_positions(outcome, "", lookup=loaded.positions)
+            elif loaded.text is not None or ndjson:
                 outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)
             results.append((name, outcome))
     _one_release_notice(results)
@@ -637,6 +644,83 @@ def _profile_url(store: PackageStore, wanted: str, ig: Package | None, release: 
     close = difflib.get_close_matches(url, list(known), n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else " (see `imgfhir profiles`)"
     _fail(f"unknown profile {wanted}{where}{hint}")
+
+
+class Format(StrEnum):
+    xml = "xml"
+    json = "json"
+
+
+@app.command()
+def convert(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            show_default=False,
+            help="JSON or XML files, folders (recursively), .ndjson files (one resource per line), or - for stdin.",
+        ),
+    ],
+    to: Annotated[Format, typer.Option("--to", case_sensitive=False, help="The format to write.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="DIR", help="Write each input to DIR/<name>.<format> (needed for several)."
+        ),
+    ] = None,
+    fhir_version: Annotated[
+        FhirVersion | None,
+        typer.Option(
+            "--fhir-version",
+            case_sensitive=False,
+            metavar="4.0.1|5.0.0|R4|R5",
+            help="FHIR version of the inputs (default: from their declared profiles, else R4).",
+        ),
+    ] = None,
+    package: PackageOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Convert FHIR resources between JSON and XML, element order and shapes from the definitions.
+
+    Exit codes: 0 when every input was converted whole, 1 when one could not be (or lost a value the
+    target format cannot hold; the reasons go to stderr), 2 for usage errors.
+    """
+    import os
+
+    from imgfhir.validation.source import STDIN
+    from imgfhir.xml.convert import convert as run_convert
+
+    missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
+    if missing:
+        _fail(f"no such file or directory: {missing[0]}")
+    if output is not None and output.exists() and not output.is_dir():
+        _fail(f"--output must be a directory: {output}")
+    settings = _settings(ctx, package, verbose)
+    failed = False
+    with _store(settings) as store:
+        results = run_convert(paths, to.value, store, _RELEASE_OF[fhir_version.value] if fhir_version else None)
+        first = next(results, None)
+        if first is None:
+            _fail(f"no JSON or XML files in {', '.join(paths)}")
+        for done in itertools.chain([first], results):
+            for problem in done.problems:
+                typer.echo(f"{done.name}: {problem}", err=True)
+            failed = failed or bool(done.problems) or done.text is None
+            if done.text is None:
+                continue
+            if output is None:
+                if done is not first:
+                    _fail("several inputs: give --output DIR")
+                typer.echo(done.text, nl=False)
+                continue
+            try:
+                output.mkdir(parents=True, exist_ok=True)
+                done.target(output, to.value).write_text(done.text, encoding="utf-8")
+            except OSError as exc:
+                _fail(f"cannot write to {output}: {exc.strerror or exc}", EXIT_FAILURE)
+    if failed:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 class BundleKind(StrEnum):

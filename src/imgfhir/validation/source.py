@@ -1,4 +1,7 @@
-"""Input loading for validation: bytes, text, files, directories, NDJSON and stdin.
+"""Input loading for validation: bytes, text, files, directories, NDJSON and stdin, in JSON or XML.
+
+XML is told apart from JSON by content (the first character is `<`) and read by `imgfhir.xml`, which
+returns the same JSON-shaped resource together with its XML-only issues and a pointer → position table.
 
 `load()` turns whatever the caller has into a JSON object or fatal issues, never an exception:
 unparseable JSON (with line and column), invalid UTF-8, a top level that is not an object, a
@@ -19,11 +22,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
 from imgfhir.outcome import Issue, Outcome
+
+if TYPE_CHECKING:
+    from imgfhir.xml.load import XmlScopes
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 MAX_DEPTH = 1024  # nesting levels (the top-level object is level 1); orjson >= 3.9 stops there too
@@ -32,6 +38,7 @@ INPUT_NAME = "<input>"
 STDIN_NAME = "<stdin>"
 
 Pointer = tuple[str | int, ...]
+Lookup = Callable[[Pointer], tuple[int, int] | None]
 Source = dict[str, Any] | str | bytes | os.PathLike[str]
 
 
@@ -43,6 +50,9 @@ class Loaded:
     text: str | None = None  # the JSON text the resource was parsed from (None for a dict input)
     issues: list[Issue] = field(default_factory=list)
     name: str = INPUT_NAME
+    # XML inputs: where each value is (pointer → line, column), and the XML-only issues (with a resource)
+    positions: Callable[[Pointer], tuple[int, int] | None] | None = None
+    format: str = "json"
 
     @property
     def ok(self) -> bool:
@@ -53,12 +63,17 @@ def _fatal(name: str, message: str, code: str = "structure", **where: Any) -> Lo
     return Loaded(None, None, [Issue("fatal", code, message, rule="json", **where)], name)
 
 
-def load(resource: Source, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> Loaded:
-    """Load one resource. A str is JSON text when it looks like JSON (starts with `{`, `[`, ...),
-    otherwise a file path; bytes are JSON text; a path-like is a file. Never raises."""
+def load(
+    resource: Source, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None, xml: XmlScopes | None = None
+) -> Loaded:
+    """Load one resource. A str is JSON or XML text when it looks like it (starts with `{`, `[`, `<`, ...),
+    otherwise a file path; bytes are JSON or XML text (told apart by content); a path-like is a file.
+    XML is read by the definitions of the scope `xml` chooses (default: the bundled packages). Never raises."""
     if isinstance(resource, dict):
         return _check(resource, None, name or INPUT_NAME)
-    if isinstance(resource, os.PathLike) or (isinstance(resource, str) and not _looks_like_json(resource)):
+    if isinstance(resource, os.PathLike) or (
+        isinstance(resource, str) and not _looks_like_json(resource) and not looks_like_xml(resource)
+    ):
         path = Path(os.fspath(resource))
         label = name or str(path)
         try:
@@ -69,10 +84,30 @@ def load(resource: Source, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | No
                 data = fh.read(max_bytes + 1)  # the file may have grown since stat()
         except OSError as exc:
             return _fatal(label, f"cannot read {path}: {exc.strerror or exc}", "not-found")
-        return _parse(data, label, max_bytes)
+        return _parse_any(data, label, max_bytes, xml)
     if isinstance(resource, str | bytes | bytearray | memoryview):
-        return _parse(resource, name or INPUT_NAME, max_bytes)
+        return _parse_any(resource, name or INPUT_NAME, max_bytes, xml)
     return _fatal(name or INPUT_NAME, f"cannot validate a {type(resource).__name__}: expected a JSON object", "invalid")
+
+
+def _parse_any(
+    data: str | bytes | bytearray | memoryview, name: str, max_bytes: int, xml: XmlScopes | None
+) -> Loaded:
+    if looks_like_xml(data):
+        from imgfhir.xml.load import load_xml
+
+        return load_xml(data, name, max_bytes=max_bytes, scopes=xml)
+    return _parse(data, name, max_bytes)
+
+
+_XML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?[ \t\r\n]*<")
+
+
+def looks_like_xml(data: str | bytes | bytearray | memoryview) -> bool:
+    """XML by content: the first character (after a byte order mark and whitespace) is `<`."""
+    if isinstance(data, str):
+        return data.lstrip("\ufeff \t\r\n")[:1] == "<"
+    return _XML_START.match(bytes(data[:4096])) is not None
 
 
 def _over(what: str, max_bytes: int) -> str:
@@ -272,17 +307,23 @@ def positions(text: str) -> Callable[[Pointer], tuple[int, int] | None]:
 
 
 @overload
-def with_positions(issues: Outcome, text: str, *, first_line: int = 1) -> Outcome: ...
+def with_positions(
+    issues: Outcome, text: str, *, first_line: int = 1, lookup: Lookup | None = None
+) -> Outcome: ...
 @overload
-def with_positions(issues: list[Issue], text: str, *, first_line: int = 1) -> list[Issue]: ...
-def with_positions(issues: Outcome | list[Issue], text: str, *, first_line: int = 1) -> Outcome | list[Issue]:
+def with_positions(
+    issues: list[Issue], text: str, *, first_line: int = 1, lookup: Lookup | None = None
+) -> list[Issue]: ...
+def with_positions(
+    issues: Outcome | list[Issue], text: str, *, first_line: int = 1, lookup: Lookup | None = None
+) -> Outcome | list[Issue]:
     """Fill line/column of the issues that have a pointer and no line yet.
 
     Returns the same kind it was given (an Outcome, or a list of issues). `first_line` shifts
-    line numbers when the text is one line of a larger file (NDJSON).
+    line numbers when the text is one line of a larger file (NDJSON). `lookup` replaces the scan of
+    `text` (XML inputs come with their positions: `Loaded.positions`).
     """
     items = list(issues)
-    lookup: Callable[[Pointer], tuple[int, int] | None] | None = None
     out: list[Issue] = []
     for issue in items:
         if issue.pointer is not None and issue.line is None:
@@ -305,7 +346,7 @@ def iter_inputs(
     """(name, source) for each input, in order; pass the source to `load()`.
 
     - `-` reads standard input (name `<stdin>`);
-    - a directory yields its `*.json` and `*.ndjson` files recursively, sorted, skipping hidden
+    - a directory yields its `*.json`, `*.xml` and `*.ndjson` files recursively, sorted, skipping hidden
       files and folders (such as a package's `.index.json`);
     - a `.ndjson` file yields one source per non-blank line, named `file.ndjson:LINE`;
     - any other path is yielded as a Path, so that `load()` checks its size before reading it
@@ -327,7 +368,7 @@ def _walk(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for filename in filenames:
-            if not filename.startswith(".") and filename.endswith((".json", ".ndjson")):
+            if not filename.startswith(".") and filename.endswith((".json", ".ndjson", ".xml")):
                 yield Path(dirpath, filename)
 
 

@@ -11,6 +11,7 @@ from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
     from imgfhir.validation.model import ElementPlan, Rule
+    from imgfhir.xml.load import XmlScopes
 
 AMBIGUOUS = "fhir-version"  # the rule of the notice that no release could be told from the resource
 _RELEASE_ALIASES = {"R4": "R4", "R5": "R5", "4.0.1": "R4", "4.0": "R4", "5.0.0": "R5", "5.0": "R5"}
@@ -91,17 +92,27 @@ class Validator:
 
         outcome = Outcome()
         try:
-            loaded = load(resource)
+            xml = None if isinstance(resource, dict) else self._xml_scopes(profile, fhir_version)
+            loaded = load(resource, xml=xml)
             if loaded.resource is None:
                 outcome.extend(loaded.issues)
                 return outcome
             issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
-            outcome.extend(with_positions(issues, loaded.text) if loaded.text is not None else issues)
+            if loaded.positions is not None:  # XML: its own issues first, positions from the reader
+                outcome.extend(with_positions(loaded.issues + issues, "", lookup=loaded.positions))
+            else:
+                outcome.extend(with_positions(issues, loaded.text) if loaded.text is not None else issues)
         except RecursionError:
             outcome.issues.append(Issue("fatal", "too-costly", "resource nested too deeply to validate"))
         except Exception as exc:  # noqa: BLE001 - the contract is an outcome, never a traceback
             outcome.issues.append(Issue("fatal", "exception", f"internal error: {type(exc).__name__}: {exc}"))
         return outcome
+
+    def _xml_scopes(self, profile: str | list[str] | None, fhir_version: str | None) -> XmlScopes:
+        """How XML input is read: by the definitions of the scope it will be validated in."""
+        from imgfhir.xml.load import XmlScopes
+
+        return XmlScopes(self.store, fhir_version, _as_list(profile))
 
     def _validate(self, res: dict[str, Any], profiles: list[str], fhir_version: str | None) -> list[Issue]:
         from imgfhir.validation.context import Context
