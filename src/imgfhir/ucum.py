@@ -21,7 +21,6 @@ from decimal import Context, Decimal, InvalidOperation, localcontext
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
-from xml.etree import ElementTree
 
 Dims = tuple[tuple[str, int], ...]
 
@@ -74,6 +73,8 @@ def _parser() -> Any:
 @cache
 def _essence() -> tuple[dict[str, Decimal], frozenset[str], dict[str, _Definition]]:
     """Prefixes (code -> factor), base units, and unit definitions of the UCUM essence."""
+    from xml.etree import ElementTree  # on first use: most validations meet no unit to convert
+
     root = ElementTree.parse(_package_dir() / "vendor" / "ucum-essence.xml").getroot()  # a file the package ships
     prefixes = {
         p.attrib["Code"]: Decimal(value.attrib["value"])

@@ -39,9 +39,9 @@ def release_of(name: str) -> str:
 
 # fixture, expected (rule, severity, expression, line, column, part of the message)
 CASES: list[tuple[str, list[tuple[str, str, str, int, int, str]]]] = [
-    ("attachment-size-wrong.json", [("attachment", "error", ATT, 22, 21, "stated size 12 is not the size of the data (11")]),
+    ("attachment-size-wrong.json", [("attachment", "error", ATT, 22, 21, "size 12 is not the size of the data (11")]),
     ("attachment-hash-hex-digest.json", [("attachment", "error", ATT, 22, 21, "'Ck1VqNd45QIvq3AZd8XYQLvEhtA='")]),
-    ("r5/attachment-size-wrong.json", [("attachment", "error", ATT, 19, 21, "stated size 30 is not the size of the data (29")]),
+    ("r5/attachment-size-wrong.json", [("attachment", "error", ATT, 19, 21, "size 30 is not the size of the data")]),
     ("r5/attachment-size-negative.json", [("attachment", "error", ATT, 19, 21, "stated size -1 is not valid")]),
     ("r5/attachment-no-content.json", [("attachment", "warning", ATT, 19, 21, "contentType or language")]),
     ("markdown-html-bold.json", [("markdown-html", "warning", NOTE, 39, 15, "starting at '<b'")]),
@@ -53,8 +53,8 @@ CASES: list[tuple[str, list[tuple[str, str, str, int, int, str]]]] = [
     ("period-month-and-day.json", [("per-1", "error", PERIOD, 4, 23, "cannot be ordered at the precision both state")]),
     ("r5/period-start-after-end.json", [("per-1", "error", PERIOD, 4, 23, "2004-06-05 begins after the end of")]),
     ("r5/period-month-after-day.json", [("per-1", "error", PERIOD, 4, 23, "2004-07 begins after the end of")]),
-    ("quantity-above-max-grams.json", [("value-range", "error", VALUE, 15, 20, "(350000 g after UCUM conversion) is above")]),
-    ("quantity-below-min-pounds.json", [("value-range", "error", VALUE, 15, 20, "(226.796185 g after UCUM conversion)")]),
+    ("quantity-above-max-grams.json", [("value-range", "error", VALUE, 15, 20, "(350000 g after UCUM conversion)")]),
+    ("quantity-below-min-pounds.json", [("value-range", "error", VALUE, 15, 20, "(226.796185 g after UCUM")]),
     (
         "quantity-not-convertible.json",
         [

@@ -50,7 +50,7 @@ def value_range(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issu
         return
     low, high = value_bounds(element)
     if item.type in _QUANTITY_LIKE:
-        if item.type == "Quantity" and isinstance(item.value, dict):
+        if item.type in _QUANTITY and isinstance(item.value, dict):
             for bound, side in ((low, "min"), (high, "max")):
                 if bound is not None:
                     yield from _quantity_bound(item, bound, side)
@@ -66,9 +66,10 @@ def value_range(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issu
 
 
 # The reference checks bounds on values of type Quantity only (SimpleQuantity and MoneyQuantity are
-# profiles of it): InstanceValidator.checkChildByDefinition calls checkQuantity for
-# type.equals("Quantity"), so a bound on an Age, Duration, Distance or Count is not checked there.
-_QUANTITY_LIKE = frozenset({"Quantity", "Age", "Duration", "Distance", "Count"})
+# profiles of it, type code Quantity): InstanceValidator.checkChildByDefinition calls checkQuantity
+# for type.equals("Quantity"), so a bound on an Age, Duration, Distance or Count is not checked there.
+_QUANTITY = frozenset({"Quantity", "SimpleQuantity", "MoneyQuantity"})
+_QUANTITY_LIKE = _QUANTITY | {"Age", "Duration", "Distance", "Count"}
 _UCUM = "http://unitsofmeasure.org"
 
 
