@@ -642,6 +642,11 @@ class ProfileBuilder:
         if type_code == "Period" and "start" in out and "end" in out:
             del out["end"]
             d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, "end")]
+        if type_code == "Attachment":  # size and hash must agree with data (the attachment rule)
+            for name in ("size", "hash"):
+                if name in out and name in kids and kids[name].min == 0:
+                    del out[name]
+                    d.sites[:] = [s for s in d.sites if s.pointer[: len(pointer) + 1] != (*pointer, name)]
         if type_code == "Extension" and not any(k.startswith("value") for k in out) and "extension" not in out:
             # ext-1: an extension has a value or nested extensions
             vx = kids.get("value[x]")

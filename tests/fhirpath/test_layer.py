@@ -154,6 +154,16 @@ def test_quantities_compare_across_units() -> None:
     assert evaluate(observation, "Observation.value > 80 'kg'") == [True]
 
 
+def test_ratio_units_keep_their_structure() -> None:
+    """g/g is dimensionless, not g2; mg/mg cancels to unity (the sign of a unit part comes from the UCUM
+    parse of the code, not from where its text first occurs)."""
+    assert evaluate(PATIENT, "(1 'g/g') = (1 'g2')") == []
+    assert evaluate(PATIENT, "(1 'g/g') = (1 '1')") == [True]
+    assert evaluate(PATIENT, "(1 'mg/mg' * 2 'g') = 2 'g'") == [True]
+    assert evaluate(PATIENT, "90 'min' > 1 'h'") == [True]
+    assert evaluate(PATIENT, "37 'Cel' = 98.6 '[degF]'") == [True]
+
+
 def test_functions_fhirpathpy_lacks() -> None:
     assert evaluate(PATIENT, "1.587.lowBoundary(2)") == [Decimal("1.58")]
     assert evaluate(PATIENT, "@2014.highBoundary(6).toString()") == ["2014-12"]

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from imgfhir.fhirpath import CompiledExpression
 
 # checked natively, with the same meaning, by the json-shape and extension rules
-# (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong)
-NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2"})
+# (txt-1/txt-2, htmlChecks(), by the narrative rule, which says what is wrong; per-1 by the datatypes
+# rule, at the precision the reference compares)
+NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2", "per-1"})
 BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 # how a best-practice invariant (dom-6, ...) is reported, as the reference validator's -best-practice
 # option (BestPracticeWarningLevel: Ignore, Hint, Warning, Error; default Warning)

@@ -2,9 +2,11 @@
 
 Numbers compare as decimals. Dates and times compare at the precision both share: `2019` is
 neither before nor after `2019-06-01`, so a bound is only broken where the shared precision says
-so, and a time-zone offset on one side only leaves the wall-clock reading. Quantities compare
-when they state the same unit (UCUM code, else unit text); otherwise the bound is reported as
-not checked, since no unit conversion is done offline.
+so, and a time-zone offset on one side only leaves the wall-clock reading. Quantities follow the
+reference validator (InstanceValidator.checkQuantity): the same code compares the values; other
+UCUM codes convert the value to the bound's unit first (90 min is over a maximum of 1 h), and a
+unit that does not convert breaks the bound; a missing system or code, or codes of another
+system, leave the bound unchecked with a warning.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from imgfhir import ucum
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
@@ -46,27 +49,101 @@ def value_range(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issu
     if item.value is None:
         return
     low, high = value_bounds(element)
+    if item.type in _QUANTITY_LIKE:
+        if item.type in _QUANTITY and isinstance(item.value, dict):
+            for bound, side in ((low, "min"), (high, "max")):
+                if bound is not None:
+                    yield from _quantity_bound(item, bound, side)
+        return
     for bound, sign, word in ((low, 1, "minimum"), (high, -1, "maximum")):
         if bound is None:
             continue
         kind, limit = bound
         order = compare_to_bound(kind, item.value, limit)
-        if order is None:
-            value = item.value
-            in_other_units = (
-                kind == "Quantity"
-                and isinstance(value, dict)
-                and isinstance(limit, dict)
-                and "value" in value
-                and not _same_unit(value, limit)
-            )
-            if in_other_units:
-                message = f"the {word} {_show(limit)} is in other units than {_show(value)}: not checked"
-                yield issue("information", "informational", message, item, RULE)
-            continue
-        if order * sign < 0:
+        if order is not None and order * sign < 0:
             message = f"value {_show(item.value)} is {'below' if sign > 0 else 'above'} the {word} {_show(limit)}"
             yield issue("error", "value", message, item, RULE)
+
+
+# The reference checks bounds on values of type Quantity only (SimpleQuantity and MoneyQuantity are
+# profiles of it, type code Quantity): InstanceValidator.checkChildByDefinition calls checkQuantity
+# for type.equals("Quantity"), so a bound on an Age, Duration, Distance or Count is not checked there.
+_QUANTITY = frozenset({"Quantity", "SimpleQuantity", "MoneyQuantity"})
+_QUANTITY_LIKE = _QUANTITY | {"Age", "Duration", "Distance", "Count"}
+_UCUM = "http://unitsofmeasure.org"
+
+
+def _quantity_bound(item: Item, bound: tuple[str, Any], side: str) -> Iterator[Issue]:
+    """One bound on a Quantity, step by step as InstanceValidator.checkQuantity: each missing piece
+    stops the check with a warning (TYPE_SPECIFIC_CHECKS_DT_QTY_MIN_* / _MAX_*)."""
+    kind, limit = bound
+    word = "minimum" if side == "min" else "maximum"
+    value: dict[str, Any] = item.value
+    stated = _decimal(value.get("value"))
+    if stated is None:  # ..._VALUE_NO_VALUE
+        yield _warn(item, f"the quantity has no value, so the {word} cannot be checked")
+        return
+    if kind != "Quantity" or not isinstance(limit, dict):  # TYPE_SPECIFIC_CHECKS_DT_QTY_NO_QTY
+        yield issue("error", "invalid", f"the {side}Value{kind} of a Quantity must be a Quantity", item, RULE)
+        return
+    system, code = value.get("system"), value.get("code")
+    missing = _unstated(limit, system, code, side)
+    if missing is not None:
+        yield _warn(item, f"{missing}, so the {word} cannot be checked")
+        return
+    bound_value = _decimal(limit.get("value"))
+    if bound_value is None:  # ..._MIN_MIN_NO_VALUE: an error, the profile's bound is unusable
+        yield issue("error", "invalid", f"the {side}Value has no value, so the {word} cannot be checked", item, RULE)
+        return
+    order = 1 if side == "min" else -1
+    if code == limit.get("code"):  # ..._VALUE_WRONG: straight comparison
+        if (stated - bound_value) * order < 0:
+            yield _broken(item, f"{stated} {code}", f"{bound_value} {code}", side)
+        return
+    if system != _UCUM:  # ..._CODE_MISMATCH
+        yield _warn(item, f"the {side}Value's code {limit.get('code')} differs from the code {code}: not checked")
+        return
+    converted = ucum.convert(stated, str(code), str(limit.get("code")))
+    if converted is None:  # ..._MIN_NO_CONVERT: an error in the reference ("minimum value is not valid")
+        message = f"{stated} {code} cannot be converted to the {side}Value's unit {limit.get('code')} (UCUM)"
+        yield issue("error", "invalid", message, item, RULE)
+    elif (converted - bound_value) * order < 0:  # ..._VALUE_WRONG_UCUM
+        shown = f"{stated} {code} ({converted.normalize():f} {limit.get('code')} after UCUM conversion)"
+        yield _broken(item, shown, f"{bound_value} {limit.get('code')}", side)
+
+
+def _unstated(limit: dict[str, Any], system: Any, code: Any, side: str) -> str | None:
+    """What the comparison lacks, in the reference's order (MIN_NO_SYSTEM, VALUE_NO_SYSTEM,
+    SYSTEM_MISMATCH, MIN_NO_CODE, VALUE_NO_CODE); None when all is there."""
+    if not limit.get("system"):
+        return f"the {side}Value has no system"
+    if not system:
+        return "the quantity has no system"
+    if system != limit.get("system"):
+        return f"the quantity's system {system} differs from the {side}Value's {limit.get('system')}"
+    if not limit.get("code"):
+        return f"the {side}Value has no code"
+    if not code:
+        return "the quantity has no code"
+    return None
+
+
+def _broken(item: Item, stated: str, limit: str, side: str) -> Issue:
+    relation = "below the minimum" if side == "min" else "above the maximum"
+    return issue("error", "invalid", f"value {stated} is {relation} {limit}", item, RULE)
+
+
+def _warn(item: Item, message: str) -> Issue:
+    return issue("warning", "invalid", message, item, RULE)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
 
 
 def compare_to_bound(kind: str, value: Any, limit: Any) -> int | None:
