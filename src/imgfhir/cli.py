@@ -440,6 +440,7 @@ def validate(
                     validator = Validator(store, plugins=plugins, extension_domains=extension_domain or ())
                     validator.add_resources(other.resource for _, other in batch if other.resource is not None)
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
+                outcome = Outcome(loaded.issues + outcome.issues)  # the JSON text's own errors first
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
             if loaded.text is not None or ndjson:
                 outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)

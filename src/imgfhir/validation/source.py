@@ -3,7 +3,8 @@
 `load()` turns whatever the caller has into a JSON object or fatal issues, never an exception:
 unparseable JSON (with line and column), invalid UTF-8, a top level that is not an object, a
 missing or non-string `resourceType`, nesting deeper than `MAX_DEPTH`, and files over the size
-limit (checked with `stat` before reading).
+limit (checked with `stat` before reading). A loaded resource may come with errors in its JSON
+text that the parsed value hides (duplicate property names: see json_syntax).
 
 `positions(text)` maps JSON pointers (the keys/indexes of `Item.pointer`) back to the line and
 column where the value starts; it is only built when an outcome has located issues
@@ -24,6 +25,7 @@ from typing import Any, overload
 import orjson
 
 from imgfhir.outcome import Issue, Outcome
+from imgfhir.validation import json_syntax
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 MAX_DEPTH = 1024  # nesting levels (the top-level object is level 1); orjson >= 3.9 stops there too
@@ -37,7 +39,8 @@ Source = dict[str, Any] | str | bytes | os.PathLike[str]
 
 @dataclass(slots=True)
 class Loaded:
-    """The outcome of `load()`: a resource, or fatal issues saying why there is none."""
+    """The outcome of `load()`: a resource, or fatal issues saying why there is none. With a
+    resource, `issues` holds what is wrong with the JSON text itself (duplicate property names)."""
 
     resource: dict[str, Any] | None
     text: str | None = None  # the JSON text the resource was parsed from (None for a dict input)
@@ -116,7 +119,10 @@ def _parse(data: str | bytes | bytearray | memoryview, name: str, max_bytes: int
     if not isinstance(value, dict):
         kind = "an array" if isinstance(value, list) else "null" if value is None else "a " + _json_kind(value)
         return _fatal(name, f"expected a JSON object (a FHIR resource), found {kind}", line=1, column=1)
-    return _check(value, text, name)
+    loaded = _check(value, text, name)
+    if loaded.resource is not None:  # what the text says that the value no longer shows (duplicate keys)
+        loaded.issues.extend(json_syntax.check(text, value, value["resourceType"]))
+    return loaded
 
 
 def _check(resource: dict[str, Any], text: str | None, name: str) -> Loaded:

@@ -79,8 +79,8 @@ class Validator:
         outcome = Outcome()
         try:
             loaded = load(resource)
+            outcome.extend(loaded.issues)  # fatal without a resource; else the JSON text's own errors
             if loaded.resource is None:
-                outcome.extend(loaded.issues)
                 return outcome
             issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
             outcome.extend(with_positions(issues, loaded.text) if loaded.text is not None else issues)

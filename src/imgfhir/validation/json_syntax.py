@@ -1,0 +1,191 @@
+"""What the JSON text says that the parsed value no longer shows: duplicate property names and
+the digits of numbers.
+
+orjson keeps the last of duplicate keys and turns every number into an int or a float; the FHIR
+JSON format forbids duplicates, and the reference validator checks a decimal's digits as written
+(Utilities.checkDecimal). `check()` costs one walk of the parsed value and one C-level regex over
+the text; only when the two disagree (keys were lost, or a number has many digits) does it run the
+Python scan of the text, which finds the duplicates' positions and keeps such numbers' lexical
+form in the value (as `JsonNumber`).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from imgfhir.outcome import Issue
+
+Pointer = tuple[str | int, ...]
+
+_WS = "[ \t\r\n]*"
+# more digits than a decimal may have (18) or a longer exponent (4 digits) than the reference allows
+_LONG = r"-?[0-9][0-9.]{17,}|-?[0-9][0-9.]*[eE][+-]?[0-9]{5,}"
+# one match per property name (a quote not escaped, then a colon), with a long number value captured:
+# inside a string every quote is escaped, so names are counted exactly (but for a name ending in `\\`)
+_KEY = re.compile(rf'(?<!\\)"{_WS}:(?:{_WS}({_LONG}))?')
+_LONG_NUMBER = re.compile(rf"(?:{_LONG})\Z")
+_TOKEN = re.compile(
+    r"""[ \t\r\n]*(?:
+        ("[^"\\]*(?:\\.[^"\\]*)*")      # 1 string
+      | ([{}\[\],:])                   # 2 punctuation
+      | ([^\s{}\[\],:"]+)              # 3 number or literal
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class JsonNumber(float):
+    """A JSON number that keeps the text it was written as: made only where the digits matter (a
+    decimal with more than 18 digits or a long exponent), which a float cannot tell."""
+
+    __slots__ = ("lexical",)
+    lexical: str
+
+    def __new__(cls, lexical: str) -> JsonNumber:
+        number = super().__new__(cls, lexical)
+        number.lexical = lexical
+        return number
+
+    def __reduce__(self) -> tuple[type[JsonNumber], tuple[str]]:
+        return JsonNumber, (self.lexical,)
+
+    def __repr__(self) -> str:
+        return self.lexical
+
+
+def check(text: str, value: dict[str, Any], resource_type: str) -> list[Issue]:
+    """Duplicate property names in `text` as errors at their line:column; numbers with many digits
+    become `JsonNumber`s in `value` (in place). `value` is orjson's parse of `text`."""
+    found = _KEY.findall(text)
+    keys, numbers_in_arrays = _count(value)
+    lost = len(found) != keys
+    if not lost and not numbers_in_arrays and not any(found):
+        return []
+    scan = _scan(text)
+    for pointer, lexical in scan.numbers:
+        _keep_lexical(value, pointer, lexical)
+    if not lost:
+        return []
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    return [_duplicate(resource_type, pointer, key, offset, line_starts) for pointer, key, offset in scan.duplicates]
+
+
+def _count(value: dict[str, Any]) -> tuple[int, bool]:
+    """Keys in the parsed value, and whether any array holds a number (array items are not seen by
+    the regex, which looks at property values)."""
+    keys = 0
+    numbers = False
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            keys += len(node)
+            for child in node.values():
+                kind = type(child)
+                if kind is dict or kind is list:
+                    stack.append(child)
+        else:
+            for child in node:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    stack.append(child)
+                elif kind is float or kind is int:
+                    numbers = True
+    return keys, numbers
+
+
+@dataclass(slots=True)
+class _Scan:
+    duplicates: list[tuple[Pointer, str, int]] = field(default_factory=list)  # object, key, offset of the key
+    numbers: list[tuple[Pointer, str]] = field(default_factory=list)  # long numbers, as written
+
+
+@dataclass(slots=True)
+class _Frame:
+    pointer: Pointer
+    keys: set[str] | None  # None for an array
+    key: str | int = 0
+    expect_key: bool = True
+
+
+def _scan(text: str) -> _Scan:
+    """One pass over JSON text orjson accepted: every repeated key of an object, every long number."""
+    out = _Scan()
+    stack: list[_Frame] = []
+    pos = 1 if text.startswith("\ufeff") else 0
+    end = len(text)
+    while pos < end:
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            break
+        pos = m.end()
+        string, punct, literal = m.group(1, 2, 3)
+        top = stack[-1] if stack else None
+        if string is not None:
+            if top is not None and top.keys is not None and top.expect_key:
+                key = orjson.loads(string) if "\\" in string else string[1:-1]
+                if key in top.keys:
+                    out.duplicates.append((top.pointer, key, m.start(1)))
+                top.keys.add(key)
+                top.key, top.expect_key = key, False
+        elif literal is not None:
+            if top is not None and _LONG_NUMBER.match(literal):
+                out.numbers.append(((*top.pointer, top.key), literal))
+        elif punct in "{[":
+            pointer = (*top.pointer, top.key) if top is not None else ()
+            stack.append(_Frame(pointer, set() if punct == "{" else None))
+        elif punct in "}]":
+            if stack:
+                stack.pop()
+        elif punct == "," and top is not None:
+            if top.keys is not None:
+                top.expect_key = True
+            else:
+                top.key = int(top.key) + 1
+    return out
+
+
+def _keep_lexical(value: Any, pointer: Pointer, lexical: str) -> None:
+    """Replace the float at `pointer` by a JsonNumber of `lexical` (ints keep every digit already)."""
+    *path, last = pointer
+    node = value
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    try:
+        current = node[last]
+    except (KeyError, IndexError, TypeError):
+        return
+    if type(current) is float and float(lexical) == current:  # not a duplicate's discarded value
+        node[last] = JsonNumber(lexical)
+
+
+def _duplicate(resource_type: str, pointer: Pointer, key: str, offset: int, line_starts: list[int]) -> Issue:
+    # elementmodel/JsonParser.checkNotProcessed: a property whose name was already taken is
+    # DUPLICATE_JSON_PROPERTY (error), reported at the duplicate; the first occurrence is the one
+    # validated there, orjson keeps the last one here
+    line = bisect_right(line_starts, offset)
+    expression = _expression(resource_type, (*pointer, key))
+    return Issue(
+        "error",
+        "invalid",
+        f"duplicate JSON property {key!r}: the FHIR JSON format allows each name once per object",
+        expression=expression,
+        rule="json-duplicate",
+        line=line,
+        column=offset - line_starts[line - 1] + 1,
+    )
+
+
+def _expression(resource_type: str, pointer: Pointer) -> str:
+    out = resource_type
+    for step in pointer:
+        out += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return out
