@@ -82,7 +82,8 @@ def _over(what: str, max_bytes: int) -> str:
     return f"{what}, over the limit of {max_bytes} bytes (max_bytes)"
 
 
-_JSON_START = re.compile(r"\s*(?:[{\[\"\d-]|true\b|false\b|null\b)|\s*\Z")
+# an object, array or string, or nothing but a scalar: a path such as `null-given.json` or `42.json` is a path
+_JSON_START = re.compile(r"\s*(?:[{\[\"]|(?:-?\d[\d.eE+-]*|true|false|null)\s*\Z)|\s*\Z")
 
 
 def _looks_like_json(text: str) -> bool:
