@@ -41,6 +41,10 @@ INVALID = [
     ("r5-integer64-number.json", "primitive", "error", "DocumentReference.content[0].attachment.size", 181, 17),
     ("r5-integer64-plus-sign.json", "primitive", "error", "DocumentReference.content[0].attachment.size", 181, 17),
     ("r5-integer64-out-of-range.json", "primitive", "error", "DocumentReference.content[0].attachment.size", 181, 17),
+    ("comment-line.json", "json-comment", "error", None, 35, 3),
+    ("comment-after-value.json", "json-comment", "error", None, 36, 30),
+    ("comma-object.json", "json-comma", "error", None, 32, 20),
+    ("comma-array.json", "json-comma", "error", None, 20, 29),
 ]
 # near misses: valid, and without the issue of the fixtures they are near
 NEAR_MISSES = [
@@ -50,6 +54,10 @@ NEAR_MISSES = [
     ("r5-integer-near-miss-whole.json", "primitive"),
     ("decimal-near-miss-18-digits.json", "decimal-range"),
     ("r5-integer64-near-miss-minimum.json", "primitive"),
+    ("comment-near-miss-in-string.json", "json-comment"),
+    ("comma-near-miss-in-string.json", "json-comma"),
+    # beyond a double, but JSON (RFC 8259 sets no limit) and a decimal as checkDecimal reads it
+    ("decimal-near-miss-beyond-double.json", "decimal-range"),
 ]
 
 
@@ -64,7 +72,7 @@ def validator() -> Validator:
 
 @pytest.mark.parametrize(("name", "rule", "severity", "expression", "line", "column"), INVALID)
 def test_invalid_fixture_reports_the_rule_at_its_position(
-    validator: Validator, name: str, rule: str, severity: str, expression: str, line: int, column: int
+    validator: Validator, name: str, rule: str, severity: str, expression: str | None, line: int, column: int
 ) -> None:
     outcome = validator.validate(JSON / name, fhir_version=release(name))
     found = [(i.rule, i.severity, i.line, i.column) for i in outcome.issues if i.expression == expression]
@@ -81,7 +89,9 @@ def test_near_miss_is_valid(validator: Validator, name: str, rule: str) -> None:
 
 
 def test_every_check_has_two_invalid_fixtures_and_a_near_miss() -> None:
-    for rule in ("json-duplicate", "json-shape", "primitive", "decimal-range", "unknown-element"):
+    rules = {r for _, r, *_ in INVALID}
+    assert len(rules) == 7
+    for rule in rules:
         assert len({n for n, r, *_ in INVALID if r == rule}) >= 2, rule
         assert any(r == rule for _, r in NEAR_MISSES), rule
 

@@ -11,6 +11,7 @@ form in the value (as `JsonNumber`).
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -208,3 +209,73 @@ def _expression(resource_type: str, pointer: Pointer) -> str:
     for step in pointer:
         out += f"[{step}]" if isinstance(step, int) else f".{step}"
     return out
+
+
+# -- JSON5 leniency -------------------------------------------------------------------------------
+
+_LENIENT = re.compile(
+    r"""("[^"\\]*(?:\\.[^"\\]*)*")   # 1 string
+      | (//[^\r\n]*)                     # 2 a line comment
+      | ([,}\]])                          # 3 comma or close
+      | [^"/,}\]\s]+ | \s+ | /          # anything else
+    """,
+    re.VERBOSE,
+)
+
+
+def recover(text: str, message: str) -> tuple[dict[str, Any] | Any, str, list[Issue]] | None:
+    """The value of JSON text orjson refused (its error `message`), where the reference validator
+    reads it anyway: its JSON5 mode takes `//` comments and extra commas, reporting each as an error
+    (elementmodel/JsonParser: JSON_COMMENTS_NOT_ALLOWED, JSON_COMMA_EXTRA); and a number beyond a
+    double's range is JSON (RFC 8259 sets no limit). Returns (value, text, issues), the text with
+    comments and extra commas blanked out (same lines and columns); None if that does not help."""
+    if "infinity" in message:
+        try:
+            return json.loads(text, parse_float=JsonNumber, parse_constant=_no_constant), text, []
+        except (ValueError, RecursionError):
+            return None
+    blanked, issues = _blank_comments_and_commas(text)
+    if not issues:
+        return None
+    try:
+        return orjson.loads(blanked), blanked, issues
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _blank_comments_and_commas(text: str) -> tuple[str, list[Issue]]:
+    parts: list[str] = []
+    issues: list[Issue] = []
+    comma: tuple[int, int] | None = None  # (index in parts, offset) of a comma with only blanks after it
+    line_starts = _line_starts(text) if "/" in text or "," in text else []
+    for m in _LENIENT.finditer(text):
+        comment, punct = m.group(2, 3)
+        piece = m.group()
+        if comment is not None:
+            issues.append(_located("json-comment", "comments are not allowed in JSON", m.start(), line_starts))
+            piece = " " * len(comment)
+        elif punct == ",":
+            comma = (len(parts), m.start())
+        elif punct is not None:
+            if comma is not None:
+                kind = "object" if punct == "}" else "array"
+                issues.append(_located("json-comma", f"an extra comma ends this {kind}", comma[1], line_starts))
+                parts[comma[0]] = " "
+            comma = None
+        elif not piece.isspace():
+            comma = None
+        parts.append(piece)
+    return "".join(parts), issues
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer("\n", text))]
+
+
+def _located(rule: str, message: str, offset: int, line_starts: list[int]) -> Issue:
+    line = bisect_right(line_starts, offset)
+    return Issue("error", "invalid", message, rule=rule, line=line, column=offset - line_starts[line - 1] + 1)

@@ -110,19 +110,23 @@ def _parse(data: str | bytes | bytearray | memoryview, name: str, max_bytes: int
             )
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark: allowed by RFC 8259 parsers, ignored
         text = text[1:]
+    lenient: list[Issue] = []
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         if "recursion" in exc.msg or "depth" in exc.msg:  # newer orjson limits depth itself (1024)
             return _fatal(name, f"JSON nested deeper than {MAX_DEPTH} levels")
-        line, column = _char_position(text, exc.pos)
-        return _fatal(name, f"invalid JSON at line {line}, column {column}: {exc.msg}", line=line, column=column)
+        recovered = json_syntax.recover(text, exc.msg)  # comments, extra commas: errors, not fatal
+        if recovered is None:
+            line, column = _char_position(text, exc.pos)
+            return _fatal(name, f"invalid JSON at line {line}, column {column}: {exc.msg}", line=line, column=column)
+        value, text, lenient = recovered
     if not isinstance(value, dict):
         kind = "an array" if isinstance(value, list) else "null" if value is None else "a " + _json_kind(value)
         return _fatal(name, f"expected a JSON object (a FHIR resource), found {kind}", line=1, column=1)
     loaded = _check(value, text, name)
     if loaded.resource is not None:  # what the text says that the value no longer shows (duplicate keys)
-        loaded.issues.extend(json_syntax.check(text, value, value["resourceType"]))
+        loaded.issues.extend([*lenient, *json_syntax.check(text, value, value["resourceType"])])
     return loaded
 
 
