@@ -7,6 +7,9 @@ JSON format forbids duplicates, and the reference validator checks a decimal's d
 the text; only when the two disagree (keys were lost, or a number has many digits) does it run the
 Python scan of the text, which finds the duplicates' positions and keeps such numbers' lexical
 form in the value (as `JsonNumber`).
+
+`recover()` reads what orjson refuses but the reference validator reads with errors (its JSON5
+mode: `//` comments, extra commas) or without (numbers beyond a double).
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ _TOKEN = re.compile(
 
 class JsonNumber(float):
     """A JSON number that keeps the text it was written as: made only where the digits matter (a
-    decimal with more than 18 digits or a long exponent), which a float cannot tell."""
+    decimal with more than 18 digits or a long exponent, which a float cannot tell) and for the
+    numbers of a text with a number beyond a double (`recover`)."""
 
     __slots__ = ("lexical",)
     lexical: str
@@ -74,7 +78,7 @@ def check(text: str, value: dict[str, Any], resource_type: str) -> list[Issue]:
         _keep_lexical(value, pointer, lexical)
     if not lost:
         return []
-    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    line_starts = _line_starts(text)
     return [_duplicate(resource_type, pointer, key, offset, line_starts) for pointer, key, offset in scan.duplicates]
 
 
@@ -191,17 +195,8 @@ def _duplicate(resource_type: str, pointer: Pointer, key: str, offset: int, line
     # elementmodel/JsonParser.checkNotProcessed: a property whose name was already taken is
     # DUPLICATE_JSON_PROPERTY (error), reported at the duplicate; the first occurrence is the one
     # validated there, orjson keeps the last one here
-    line = bisect_right(line_starts, offset)
-    expression = _expression(resource_type, (*pointer, key))
-    return Issue(
-        "error",
-        "invalid",
-        f"duplicate JSON property {key!r}: the FHIR JSON format allows each name once per object",
-        expression=expression,
-        rule="json-duplicate",
-        line=line,
-        column=offset - line_starts[line - 1] + 1,
-    )
+    message = f"duplicate JSON property {key!r}: the FHIR JSON format allows each name once per object"
+    return _located("json-duplicate", message, offset, line_starts, _expression(resource_type, (*pointer, key)))
 
 
 def _expression(resource_type: str, pointer: Pointer) -> str:
@@ -251,7 +246,7 @@ def _blank_comments_and_commas(text: str) -> tuple[str, list[Issue]]:
     parts: list[str] = []
     issues: list[Issue] = []
     comma: tuple[int, int] | None = None  # (index in parts, offset) of a comma with only blanks after it
-    line_starts = _line_starts(text) if "/" in text or "," in text else []
+    line_starts = _line_starts(text)
     for m in _LENIENT.finditer(text):
         comment, punct = m.group(2, 3)
         piece = m.group()
@@ -261,7 +256,7 @@ def _blank_comments_and_commas(text: str) -> tuple[str, list[Issue]]:
         elif punct == ",":
             comma = (len(parts), m.start())
         elif punct is not None:
-            if comma is not None:
+            if comma is not None:  # reported at the comma (the reference: at the object's or array's end)
                 kind = "object" if punct == "}" else "array"
                 issues.append(_located("json-comma", f"an extra comma ends this {kind}", comma[1], line_starts))
                 parts[comma[0]] = " "
@@ -276,6 +271,8 @@ def _line_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in re.finditer("\n", text))]
 
 
-def _located(rule: str, message: str, offset: int, line_starts: list[int]) -> Issue:
+def _located(rule: str, message: str, offset: int, line_starts: list[int], expression: str | None = None) -> Issue:
+    """An error at character `offset` of the text (line and column counted from 1)."""
     line = bisect_right(line_starts, offset)
-    return Issue("error", "invalid", message, rule=rule, line=line, column=offset - line_starts[line - 1] + 1)
+    column = offset - line_starts[line - 1] + 1
+    return Issue("error", "invalid", message, expression=expression, rule=rule, line=line, column=column)
