@@ -179,6 +179,57 @@ def test_missing_file() -> None:
     assert fatal(load("does-not-exist.json")).code == "not-found"  # a str that is not JSON is a path
 
 
+@pytest.mark.parametrize("name", ["null-given.json", "42.json", "true-copy.json", "-1.json"])
+def test_a_path_that_starts_like_a_json_scalar_is_a_path(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(OBSERVATION.read_bytes())
+    assert load(str(path)).ok
+    assert fatal(load(name)).code == "not-found"  # read as a path, not as JSON text
+
+
+@pytest.mark.parametrize("text", ["42", " null ", "-1.5e3", "true", '"x"'])
+def test_a_json_scalar_as_text_is_json(text: str) -> None:
+    assert fatal(load(text)).message.startswith("expected a JSON object")
+
+
+# -- JSON the reference validator reads anyway ----------------------------------------------------
+
+
+def test_comments_and_extra_commas_are_errors_and_the_resource_is_loaded() -> None:
+    text = OBSERVATION.read_text().replace('"status": "final",', '"status": "final", // as reported', 1)
+    text = text.replace('"XA01"\n', '"XA01",\n', 1)
+    loaded = load(text)
+    assert loaded.ok and loaded.resource == orjson.loads(OBSERVATION.read_bytes())
+    assert [(i.severity, i.rule, i.line) for i in loaded.issues] == [
+        ("error", "json-comment", 36),
+        ("error", "json-comma", text[: text.index('"XA01",')].count("\n") + 1),
+    ]
+    assert loaded.text is not None and "// as reported" not in loaded.text
+    assert len(loaded.text) == len(text) and loaded.text.count("\n") == text.count("\n")  # same positions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"resourceType": "Basic", /* block */ "id": "a"}',  # the reference's lexer knows // only
+        '{"resourceType": "Basic", "id": "a",, "x": 1}',
+        '{"resourceType": "Basic", "x": [1,,2]}',
+        '{"resourceType": "Basic", "x": NaN}',
+        '{"resourceType": "Basic", "x": 1e400, "y": Infinity}',
+        '{"resourceType": "Basic", "x": 1e400, "y": tru}',
+    ],
+)
+def test_what_even_the_lenient_reading_refuses_stays_fatal(text: str) -> None:
+    assert fatal(load(text)).message.startswith("invalid JSON at line 1")
+
+
+def test_a_number_beyond_a_double_is_json() -> None:
+    loaded = load('{"resourceType": "Basic", "x": -2.5E400, "y": 1.5}')
+    assert loaded.ok and loaded.issues == [] and loaded.resource is not None
+    assert loaded.resource["x"] == float("-inf") and repr(loaded.resource["x"]) == "-2.5E400"
+    assert loaded.resource["y"] == 1.5
+
+
 def test_unsupported_input_type() -> None:
     issue = fatal(load(42))  # type: ignore[arg-type]
     assert "cannot validate a int" in issue.message

@@ -6,7 +6,8 @@ returns the same JSON-shaped resource together with its XML-only issues and a po
 `load()` turns whatever the caller has into a JSON object or fatal issues, never an exception:
 unparseable JSON (with line and column), invalid UTF-8, a top level that is not an object, a
 missing or non-string `resourceType`, nesting deeper than `MAX_DEPTH`, and files over the size
-limit (checked with `stat` before reading).
+limit (checked with `stat` before reading). A loaded resource may come with errors in its JSON
+text that the parsed value hides (duplicate property names: see json_syntax).
 
 `positions(text)` maps JSON pointers (the keys/indexes of `Item.pointer`) back to the line and
 column where the value starts; it is only built when an outcome has located issues
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, overload
 import orjson
 
 from imgfhir.outcome import Issue, Outcome
+from imgfhir.validation import json_syntax
 
 if TYPE_CHECKING:
     from imgfhir.xml.load import XmlScopes
@@ -44,7 +46,8 @@ Source = dict[str, Any] | str | bytes | os.PathLike[str]
 
 @dataclass(slots=True)
 class Loaded:
-    """The outcome of `load()`: a resource, or fatal issues saying why there is none."""
+    """The outcome of `load()`: a resource, or fatal issues saying why there is none. With a
+    resource, `issues` holds what is wrong with the JSON text itself (duplicate property names)."""
 
     resource: dict[str, Any] | None
     text: str | None = None  # the JSON text the resource was parsed from (None for a dict input)
@@ -114,7 +117,8 @@ def _over(what: str, max_bytes: int) -> str:
     return f"{what}, over the limit of {max_bytes} bytes (max_bytes)"
 
 
-_JSON_START = re.compile(r"\s*(?:[{\[\"\d-]|true\b|false\b|null\b)|\s*\Z")
+# an object, array or string, or nothing but a scalar: a path such as `null-given.json` or `42.json` is a path
+_JSON_START = re.compile(r"\s*(?:[{\[\"]|(?:-?\d[\d.eE+-]*|true|false|null)\s*\Z)|\s*\Z")
 
 
 def _looks_like_json(text: str) -> bool:
@@ -141,17 +145,24 @@ def _parse(data: str | bytes | bytearray | memoryview, name: str, max_bytes: int
             )
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark: allowed by RFC 8259 parsers, ignored
         text = text[1:]
+    lenient: list[Issue] = []
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         if "recursion" in exc.msg or "depth" in exc.msg:  # newer orjson limits depth itself (1024)
             return _fatal(name, f"JSON nested deeper than {MAX_DEPTH} levels")
-        line, column = _char_position(text, exc.pos)
-        return _fatal(name, f"invalid JSON at line {line}, column {column}: {exc.msg}", line=line, column=column)
+        recovered = json_syntax.recover(text, exc.msg)  # comments, extra commas: errors, not fatal
+        if recovered is None:
+            line, column = _char_position(text, exc.pos)
+            return _fatal(name, f"invalid JSON at line {line}, column {column}: {exc.msg}", line=line, column=column)
+        value, text, lenient = recovered
     if not isinstance(value, dict):
         kind = "an array" if isinstance(value, list) else "null" if value is None else "a " + _json_kind(value)
         return _fatal(name, f"expected a JSON object (a FHIR resource), found {kind}", line=1, column=1)
-    return _check(value, text, name)
+    loaded = _check(value, text, name)
+    if loaded.resource is not None:  # what the text says that the value no longer shows (duplicate keys)
+        loaded.issues.extend([*lenient, *json_syntax.check(text, value, value["resourceType"])])
+    return loaded
 
 
 def _check(resource: dict[str, Any], text: str | None, name: str) -> Loaded:

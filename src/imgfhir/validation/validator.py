@@ -101,6 +101,7 @@ class Validator:
             if loaded.positions is not None:  # XML: its own issues first, positions from the reader
                 outcome.extend(with_positions(loaded.issues + issues, "", lookup=loaded.positions))
             else:
+                outcome.extend(loaded.issues)  # the JSON text's own errors (duplicate keys, comments) first
                 outcome.extend(with_positions(issues, loaded.text) if loaded.text is not None else issues)
         except RecursionError:
             outcome.issues.append(Issue("fatal", "too-costly", "resource nested too deeply to validate"))

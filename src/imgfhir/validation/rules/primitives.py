@@ -9,6 +9,7 @@ from datetime import date, datetime
 from imgfhir.fhir_regex import to_python
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
+from imgfhir.validation.json_syntax import JsonNumber
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.plan import has_primitive_type, is_primitive
 
@@ -44,6 +45,9 @@ _INT_RANGES = {
     "unsignedInt": (0, 2**31 - 1),
     "positiveInt": (1, 2**31 - 1),
 }
+_INT64 = (-(2**63), 2**63 - 1)
+# JSON numbers; integer64 is a JSON string in R5 (the reference's JSON parser expects a string for it in
+# any release: elementmodel/JsonParser.parseChildPrimitiveInstance)
 _JSON_NUMBER = frozenset({"decimal", "integer", "unsignedInt", "positiveInt"})
 MAX_STRING = 1024 * 1024
 
@@ -88,17 +92,8 @@ def _primitive_issues(ctx: Context, element: ElementPlan, item: Item) -> Iterato
         if not isinstance(value, bool):
             yield _bad(item, f"boolean must be JSON true or false, found {value!r}")
         return
-    if t in _JSON_NUMBER or (t == "integer64" and ctx.release == "R4"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            yield _bad(item, f"{t} must be a JSON number, found {value!r}")
-            return
-        if t != "decimal":
-            if isinstance(value, float) and not value.is_integer():
-                yield _bad(item, f"{t} must be a whole number, found {value!r}")
-                return
-            low, high = _INT_RANGES.get(t, (-(2**63), 2**63 - 1))
-            if not low <= int(value) <= high:
-                yield _bad(item, f"{t} value {value} is out of range [{low}, {high}]")
+    if t in _JSON_NUMBER:
+        yield from _number_issues(t, value, item)
         return
     if not isinstance(value, str):
         yield _bad(item, f"{t} must be a JSON string, found {value!r}")
@@ -114,6 +109,11 @@ def _primitive_issues(ctx: Context, element: ElementPlan, item: Item) -> Iterato
     pattern = PATTERNS.get(t)
     if pattern is not None and not pattern.match(value):
         yield _bad(item, f"{value!r} is not a valid {t}")
+        return
+    if t == "integer64" and not _is_long(value):
+        # InstanceValidator.checkPrimitive: Utilities.isLong, digits after an optional "-" within 64 bits
+        # (stricter than the R5 regex, which allows a leading "+")
+        yield _bad(item, f"{value!r} is not a valid integer64 (digits with an optional '-', 64-bit range)")
         return
     if t in ("date", "dateTime", "instant") and len(value) >= 10:
         try:
@@ -146,6 +146,44 @@ def is_base64(value: str) -> bool:
     if len(value) % 4 or len(value) - len(body) > 2:
         return False
     return not body.encode("ascii").translate(None, _BASE64_ALPHABET)
+
+
+def _number_issues(t: str, value: object, item: Item) -> Iterator[Issue]:
+    """decimal, integer, unsignedInt, positiveInt: a JSON number (elementmodel/JsonParser:
+    ERROR_PARSING_JSON_THE_PRIMITIVE_VALUE_MUST_BE_A_NUMBER), checked as InstanceValidator.checkPrimitive
+    checks the number as written."""
+    if type(value) is bool or not isinstance(value, int | float):
+        yield _bad(item, f"{t} must be a JSON number, found {value!r}")
+        return
+    if t == "decimal":
+        lexical = value.lexical if type(value) is JsonNumber else str(value) if type(value) is int else None
+        if lexical is not None and decimal_out_of_range(lexical):
+            # Utilities.checkDecimal RANGE: TYPE_SPECIFIC_CHECKS_DT_DECIMAL_RANGE, a warning
+            message = f"the decimal {lexical} has more digits (18) or a longer exponent (4) than is commonly supported"
+            yield issue("warning", "value", message, item, "decimal-range")
+        return
+    if type(value) is not int:
+        # Utilities.isInteger reads the number as written: digits only, so 1.0 and 1e2 are no integers
+        # (TYPE_SPECIFIC_CHECKS_DT_INTEGER_VALID); orjson makes a float of exactly those
+        yield _bad(item, f"{t} must be written as a whole number without fraction or exponent, found {value!r}")
+        return
+    low, high = _INT_RANGES[t]
+    if not low <= value <= high:
+        yield _bad(item, f"{t} value {value} is out of range [{low}, {high}]")
+
+
+def _is_long(value: str) -> bool:
+    """Utilities.isLong on a value that matches the integer64 regex: no "+", at most 64 bits."""
+    digits = value[1:] if value[0] == "-" else value
+    return digits.isdigit() and len(digits) <= 19 and _INT64[0] <= int(value) <= _INT64[1]
+
+
+def decimal_out_of_range(lexical: str) -> bool:
+    """Utilities.checkDecimal's RANGE: more than 18 digits before and after the point together, or an
+    exponent of more than 4 digits (`lexical` is a JSON number, so its syntax is known to be good)."""
+    mantissa, _, exponent = lexical.lower().partition("e")
+    digits = len(mantissa) - mantissa.count("-") - mantissa.count(".")
+    return digits > 18 or len(exponent.lstrip("+-")) > 4
 
 
 def _bad(item: Item, message: str) -> Issue:

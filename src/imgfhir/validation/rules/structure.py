@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
@@ -26,7 +27,9 @@ def unknown_elements(ctx: Context, element: ElementPlan, item: Item) -> Iterator
         return
     table = slots(ctx, element, item.type)
     for key in item.value:
-        if key == "fhir_comments" or (key == "resourceType" and item.value is ctx.resource):
+        # fhir_comments (DSTU2 JSON comments) is an unknown property from STU3 on, as the reference
+        # validator reads it (elementmodel/JsonParser.checkNotProcessed: UNRECOGNISED_PROPERTY_)
+        if key == "resourceType" and item.value is ctx.resource:
             continue
         name = key[1:] if key.startswith("_") else key
         if name in table:
@@ -80,10 +83,14 @@ def json_shape(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
                 problem = f"{key}: null in an array of complex values"
             else:
                 problem = ""
+                if slot.primitive:
+                    yield from _primitive_array(obj, key, value, item)
         elif slot.array:
             problem = f"{key} must be an array"
         elif value is None:
             problem = f"{key}: null is not a value"
+        elif slot.primitive and key.startswith("_") and type(value) is not dict:
+            problem = f"{key} must be an object (the id and extensions of {key[1:]}), not {_kind(value)}"
         else:
             problem = ""
         if problem:
@@ -92,11 +99,42 @@ def json_shape(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
             yield issue("error", "structure", f"{key}: empty string (ele-1)", _at(item, key, value), "json-shape")
 
 
-def _at(item: Item, key: str, value: object) -> Item:
-    return Item(value, f"{item.expression}.{key}", (*item.pointer, key))
+def _at(item: Item, key: str, value: object, index: int | None = None) -> Item:
+    if index is None:
+        return Item(value, f"{item.expression}.{key}", (*item.pointer, key))
+    return Item(value, f"{item.expression}.{key}[{index}]", (*item.pointer, key, index))
 
 
-_EXTRAS_KEYS = frozenset({"id", "extension", "fhir_comments"})
+def _primitive_array(obj: dict[str, Any], key: str, values: list[Any], item: Item) -> Iterator[Issue]:
+    """A repeating primitive's two arrays (`given`, `_given`): null only pads one of them where the
+    other has the item (FHIR JSON format; elementmodel/JsonParser.parseChildPrimitive pairs them by
+    index), and `_given` holds objects."""
+    extras = key.startswith("_")
+    other = obj.get(key[1:] if extras else "_" + key)
+    twin = other if isinstance(other, list) else []
+    for i, v in enumerate(values):
+        if v is None:
+            partner = twin[i] if i < len(twin) else None
+            if extras and partner is None and i < len(twin):
+                continue  # both null: reported once, at the value
+            if partner is None or (not extras and type(partner) is not dict):
+                holds = f"{key[1:]}[{i}] holds no value" if extras else f"_{key}[{i}] holds no id or extension"
+                message = f"{key}[{i}] is null, but {holds} (null only pads one array to the other)"
+                yield issue("error", "structure", message, _at(item, key, v, i), "json-shape")
+        elif extras and type(v) is not dict:
+            message = f"{key}[{i}] must be an object (the id and extensions of {key[1:]}[{i}]), not {_kind(v)}"
+            yield issue("error", "structure", message, _at(item, key, v, i), "json-shape")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array" if isinstance(value, list) else "null"
+
+
+_EXTRAS_KEYS = frozenset({"id", "extension"})
 
 
 @rule("unknown-element", applies=has_primitive_type, reads=("type",))
