@@ -53,7 +53,7 @@ NEAR_MISSES = [
     ("null-given-near-miss-padded.json", "json-shape"),
     ("r5-integer-near-miss-whole.json", "primitive"),
     ("decimal-near-miss-18-digits.json", "decimal-range"),
-    ("r5-integer64-near-miss-minimum.json", "primitive"),
+    ("r5-integer64-near-miss-maximum.json", "primitive"),
     ("comment-near-miss-in-string.json", "json-comment"),
     ("comma-near-miss-in-string.json", "json-comma"),
     # beyond a double, but JSON (RFC 8259 sets no limit) and a decimal as checkDecimal reads it
