@@ -2,6 +2,7 @@
 
 from imgfhir.validation.rules import (
     bindings,
+    bundle_links,
     bundles,
     cardinality,
     extensions,
@@ -10,6 +11,7 @@ from imgfhir.validation.rules import (
     primitives,
     ranges,
     references,
+    resource_ids,
     slicing,
     structure,
     values,
@@ -17,6 +19,7 @@ from imgfhir.validation.rules import (
 
 __all__ = [
     "bindings",
+    "bundle_links",
     "bundles",
     "cardinality",
     "extensions",
@@ -25,6 +28,7 @@ __all__ = [
     "primitives",
     "ranges",
     "references",
+    "resource_ids",
     "slicing",
     "structure",
     "values",
