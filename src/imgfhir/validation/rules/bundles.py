@@ -175,7 +175,7 @@ def bundle_reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator
     index = _CACHE.get(ctx, bundle)
     malformed = _relative_format(ref, entry, kind)
     if malformed is not None:
-        yield issue("error", "invalid", malformed, item, "bundle-conditional-reference")
+        yield issue("error", "invalid", malformed, item, "bundle-reference-format")
         return
     shared = index.ambiguous(ref, entry.get("fullUrl"))
     if shared:
@@ -345,7 +345,7 @@ def document_graph(bundle: dict[str, Any]) -> DocumentGraph:
     if with_resource:
         _visit(with_resource[0], targets, visited)
     graph.forward = set(visited)
-    links = bundle.get("link") if isinstance(bundle.get("link"), list) else []
+    links: list[Any] = bundle["link"] if isinstance(bundle.get("link"), list) else []
     stylesheets = {link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "stylesheet"}
     for i in with_resource:
         res = entries[i]["resource"]
