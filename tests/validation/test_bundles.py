@@ -57,7 +57,8 @@ REAL_BUNDLES = sorted({*EXAMPLES.glob("*/Bundle-*.json"), *EXAMPLES.glob("*/bund
 
 
 def test_registered() -> None:
-    assert {r.name for r in RULES} >= {"bundle-reference", "bundle-entry-request", "bundle-document-orphan", "bundle-link"}
+    names = {r.name for r in RULES}
+    assert names >= {"bundle-reference", "bundle-entry-request", "bundle-document-orphan", "bundle-link"}
 
 
 def test_real_bundles_exist() -> None:
