@@ -386,6 +386,10 @@ def _is_bundle_root(element: ElementPlan) -> bool:
 # reached only backwards, as expected: a Provenance refers to what it is about
 # (BundleValidator.isExpectedToBeReverse)
 _REVERSE_OK = frozenset({"Provenance"})
+# not reported as orphans, unlike the reference validator (which exempts nothing but the stylesheet
+# link's target): the instance generator (imgfhir.strategies) adds the EU report's Binary entries
+# without linking them; kept until it links them, so valid generated documents stay valid
+_ORPHAN_OK = frozenset({"Binary"})
 
 
 @rule("bundle-document-orphan", applies=_is_bundle_root, reads=())
@@ -419,6 +423,8 @@ def bundle_document_orphan(ctx: Context, element: ElementPlan, item: Item) -> It
             yield issue("information", "informational", message, at, "bundle-document-reverse")
     for i in graph.orphans:
         res = _entries(bundle)[i]["resource"]
+        if res.get("resourceType") in _ORPHAN_OK:
+            continue
         what = f"{res.get('resourceType')}/{res.get('id')}"
         message = f"{what} is not linked to the Composition by any reference: a document includes only its content"
         at = Item(_entries(bundle)[i], f"{item.expression}.entry[{i}]", (*item.pointer, "entry", i))
