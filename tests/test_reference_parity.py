@@ -147,7 +147,8 @@ def test_checks_catch_a_wrong_row() -> None:
 
 def _release(fixture: str) -> str:
     path = Path(fixture)
-    return "R5" if "r5" in path.parts[:-1] or path.name.startswith("r5-") else "R4"
+    r5_folder = any(part == "r5" or part.endswith("-r5") for part in path.parts[:-1])  # hl7.fhir.eu.imaging-r5
+    return "R5" if r5_folder or path.name.startswith("r5-") else "R4"
 
 
 def _fixtures() -> list[str]:
