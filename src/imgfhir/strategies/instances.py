@@ -101,18 +101,21 @@ def _left_out(
     builder: ProfileBuilder, d: Draw, element: ElementPlan, child: ElementPlan, type_code: str | None, at: At
 ) -> bool:
     """Whether `child` is not built: left out by design, or optional and not drawn."""
-    at_root = at.depth == 0
-    if at_root and child.name in _RESOURCE_SKIP and child.min == 0:
-        return True
-    if at_root and type_code == "Bundle" and child.name == "entry" and d.bundle is not None:
-        return True  # the entries are built from the entry slices (bundles.build_bundle)
-    if left_out(element, child.name, at_root):
-        return True
-    if child.name == "url" and type_code == "Extension" and child.fixed is None:
+    if _left_out_by_design(d, element, child, type_code, at.depth == 0):
         return True
     if child.min > 0 or any(s.min > 0 for s in child.slices):
         return False
     return child.name in SKIP_OPTIONAL or not optional(d, at.depth) or _unanswerable(builder, d, child)
+
+
+def _left_out_by_design(d: Draw, element: ElementPlan, child: ElementPlan, type_code: str | None, root: bool) -> bool:
+    if root and child.name in _RESOURCE_SKIP and child.min == 0:
+        return True
+    if root and type_code == "Bundle" and child.name == "entry" and d.bundle is not None:
+        return True  # the entries are built from the entry slices (bundles.build_bundle)
+    if left_out(element, child.name, root):
+        return True
+    return child.name == "url" and type_code == "Extension" and child.fixed is None
 
 
 def _unanswerable(builder: ProfileBuilder, d: Draw, child: ElementPlan) -> bool:
@@ -177,21 +180,28 @@ def _slice_items(d: Draw, child: ElementPlan, depth: int, force: bool) -> list[I
     """Each slice `min` times (an optional one drawn), then unsliced values where the slicing is open."""
     items: list[Item] = []
     for sl in child.slices:
-        if sl.max == 0:
-            continue
-        n = sl.min
-        if n == 0 and depth < MAX_DEPTH and child.name != "modifierExtension" and optional(d, depth):
-            n = 1
-        items += [(sl, child)] * n
-    closed = (child.slicing or {}).get("rules") == "closed"
-    if not items and force and child.name != "extension":
-        usable = [sl for sl in child.slices if sl.max != 0]
-        items += [(usable[0], child)] if usable else []
-    if not items and not closed and (child.min > 0 or force) and child.name != "extension":
-        items.append((child, None))
+        if sl.max != 0:
+            items += [(sl, child)] * _slice_count(d, child, sl, depth)
+    if not items and child.name != "extension":
+        items = _without_slices(child, force)
     while len(items) < child.min:
         items.append(items[-1] if items else (child, None))
     return items
+
+
+def _slice_count(d: Draw, child: ElementPlan, sl: ElementPlan, depth: int) -> int:
+    if sl.min == 0 and depth < MAX_DEPTH and child.name != "modifierExtension" and optional(d, depth):
+        return 1
+    return sl.min
+
+
+def _without_slices(child: ElementPlan, force: bool) -> list[Item]:
+    """No slice drawn: a forced element takes its first usable slice, else an unsliced value if open."""
+    usable = [sl for sl in child.slices if sl.max != 0]
+    if force and usable:
+        return [(usable[0], child)]
+    closed = (child.slicing or {}).get("rules") == "closed"
+    return [(child, None)] if not closed and (child.min > 0 or force) else []
 
 
 def _plain_items(d: Draw, child: ElementPlan, depth: int, array: bool) -> list[Item]:
@@ -226,12 +236,19 @@ def pick_type(d: Draw, child: ElementPlan, definition: ElementPlan) -> str:
     """The type of one occurrence: drawn among the allowed ones (a closed choice slicing's only)."""
     if not definition.type_codes and not child.type_codes:
         return "BackboneElement" if "contentReference" in definition.ed else "string"
-    codes = definition.type_codes or child.type_codes
-    if definition is child and child.is_choice and child.slices and (child.slicing or {}).get("rules") == "closed":
-        allowed = [t for s in child.slices for t in s.type_codes]
-        codes = tuple(t for t in codes if t in allowed) or codes
+    codes = _allowed_types(child, definition)
     simple = [t for t in codes if t != "Resource"] or list(codes)
     return str(d.draw(st.sampled_from(simple))) if len(simple) > 1 else simple[0]
+
+
+def _allowed_types(child: ElementPlan, definition: ElementPlan) -> tuple[str, ...]:
+    codes = definition.type_codes or child.type_codes
+    if definition is not child or not child.is_choice or not child.slices:
+        return codes
+    if (child.slicing or {}).get("rules") != "closed":
+        return codes
+    allowed = [t for s in child.slices for t in s.type_codes]
+    return tuple(t for t in codes if t in allowed) or codes
 
 
 # ---- one value ------------------------------------------------------------------------------------

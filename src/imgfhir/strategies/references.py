@@ -43,18 +43,25 @@ def bundle_candidates(
     builder: ProfileBuilder, ctx: BundleContext, element: ElementPlan, urls: tuple[str, ...]
 ) -> tuple[list[tuple[str, str]], list[Entry]]:
     """(type, profile) a reference of `element` may target, and the planned entries that meet one."""
-    options = [(builder.profile_type(u), u) for u in urls]
     avoid = BUNDLE_AVOID.get(element.path)
-    if avoid and any(t != avoid for t, _ in options):
-        options = [(t, u) for t, u in options if t != avoid]
+    options = _options(builder, avoid, urls)
     if not options or any(t in ("Resource", "DomainResource") for t, _ in options):
         # any resource: the patient when there is one (the usual subject), else any entry
         anything = [e for e in ctx.entries if e.type != avoid] or ctx.entries
         return [("Patient", FHIR_SD + "Patient")], [e for e in anything if e.type == "Patient"] or anything
-    existing = [
-        e for e in ctx.entries if any(e.type == t and (u == FHIR_SD + t or u in e.conforms) for t, u in options)
-    ]
-    return options, existing
+    return options, [e for e in ctx.entries if _meets(e, options)]
+
+
+def _options(builder: ProfileBuilder, avoid: str | None, urls: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(type, profile) of each target profile, less the type to avoid where another will do."""
+    options = [(builder.profile_type(u), u) for u in urls]
+    if avoid and any(t != avoid for t, _ in options):
+        return [(t, u) for t, u in options if t != avoid]
+    return options
+
+
+def _meets(entry: Entry, options: list[tuple[str, str]]) -> bool:
+    return any(entry.type == t and (u == FHIR_SD + t or u in entry.conforms) for t, u in options)
 
 
 def bundle_has_target(builder: ProfileBuilder, d: Draw, child: ElementPlan) -> bool:
