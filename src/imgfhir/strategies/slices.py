@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from imgfhir.strategies.model import Pointer, Site, SliceContext, has_child
 from imgfhir.strategies.primitives import different
 from imgfhir.validation.model import ElementPlan
+from imgfhir.validation.rules.slicing import _discriminators
 
 if TYPE_CHECKING:
     from imgfhir.strategies.builder import ProfileBuilder
@@ -17,12 +18,9 @@ _FUNCTIONS = ("ofType(", "resolve(", "extension(")
 
 
 def discriminator_paths(entry: ElementPlan) -> list[tuple[str, list[str]]]:
-    """(type, path split into names, `$this` left out) of each discriminator of the slicing `entry`."""
-    return [
-        (str(x.get("type")), [p for p in str(x.get("path", "$this")).split(".") if p != "$this"])
-        for x in (entry.slicing or {}).get("discriminator", ())
-        if isinstance(x, dict)
-    ]
+    """(type, path steps, `$this` left out) of each discriminator of the slicing `entry` that the
+    validator can read (its parse, memoised on the element: `extension('url')` stays one step)."""
+    return [(kind, [p for p in path if p != "$this"]) for kind, path in _discriminators(entry) if path is not None]
 
 
 def on_discriminator_path(slice_ctx: SliceContext | None, rel: tuple[str, ...] | None) -> bool:
