@@ -113,6 +113,13 @@ def test_every_mutant_is_caught_at_its_location(url: str, store: PackageStore, v
     assert kinds, "no mutant could be made"
 
 
+def test_every_mutation_kind_has_its_places_and_its_mutator() -> None:
+    from imgfhir.strategies.mutants import MUTATORS
+    from imgfhir.strategies.places import FINDERS
+
+    assert set(FINDERS) == set(MUTATORS) == set(MUTATION_KINDS)
+
+
 @pytest.mark.parametrize("kind", [k for k in MUTATION_KINDS if k != "fixed-value"])
 def test_each_mutation_kind_is_exercised_somewhere(kind: str, store: PackageStore, validator: Validator) -> None:
     """Every kind of mutant is produced for at least one of the imaging profiles, and caught."""

@@ -19,6 +19,17 @@ from imgfhir.validation.rules.bundles import enclosing_bundle
 Mutate = Callable[[ProfileBuilder, dict[str, Any], Site, Draw | None], ExpectedIssue]
 
 
+MUTATORS: dict[str, Mutate] = {}  # mutation kind -> how it breaks an instance (one per MUTATION_KINDS entry)
+
+
+def _mutates(kind: str) -> Callable[[Mutate], Mutate]:
+    def register(fn: Mutate) -> Mutate:
+        MUTATORS[kind] = fn
+        return fn
+
+    return register
+
+
 def apply_mutation(
     builder: ProfileBuilder, instance: dict[str, Any], kind: str, site: Site | None, d: Draw | None = None
 ) -> tuple[dict[str, Any], ExpectedIssue]:
@@ -27,7 +38,7 @@ def apply_mutation(
     if site is None:  # unknown-element at the root
         mutant["colour"] = "red"
         return mutant, ExpectedIssue(kind, "unknown-element", f"{builder.plan.type}.colour", "added colour")
-    mutate = _MUTATE.get(kind)
+    mutate = MUTATORS.get(kind)
     if mutate is None:
         raise ValueError(f"unknown mutation kind {kind}")
     return mutant, mutate(builder, mutant, site, d)
@@ -38,11 +49,13 @@ def _parent(mutant: dict[str, Any], site: Site) -> tuple[Any, Any]:
     return get(mutant, site.pointer[:-1]), site.pointer[-1]
 
 
+@_mutates("unknown-element")
 def _unknown_element(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     get(mutant, site.pointer)["colour"] = "red"
     return ExpectedIssue("unknown-element", "unknown-element", f"{site.expression}.colour", "added colour")
 
 
+@_mutates("invariant")
 def _invariant(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     """Build the child an exclusive invariant forbids beside one that is there."""
     found = invariant_option(builder, site, mutant)
@@ -56,6 +69,7 @@ def _invariant(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: D
     return ExpectedIssue("invariant", constraint, site.expression, change)
 
 
+@_mutates("closed-slice")
 def _closed_slice(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     """Repeat a slice's occurrence with a discriminator changed so that it matches no slice."""
     assert site.slice_element is not None
@@ -67,6 +81,7 @@ def _closed_slice(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d
     return ExpectedIssue("closed-slice", "slice", where, f"added {where}: {site.expression} matching no slice")
 
 
+@_mutates("choice-type")
 def _choice_type(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     """Rename a choice to a type it does not allow (in place: the key keeps its position)."""
     foreign = foreign_type(site)
@@ -80,6 +95,7 @@ def _choice_type(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d:
     return ExpectedIssue("choice-type", "type", where, f"{site.expression} replaced by {where}")
 
 
+@_mutates("drop-required")
 def _drop_required(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     parent, last = _parent(mutant, site)
     if site.array:
@@ -92,24 +108,28 @@ def _drop_required(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, 
     return ExpectedIssue("drop-required", "cardinality", site.parent_expression, f"removed {site.expression}")
 
 
+@_mutates("exceed-max")
 def _exceed_max(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     parent, last = _parent(mutant, site)
     parent.append(copy.deepcopy(parent[last]))
     return ExpectedIssue("exceed-max", "cardinality", site.parent_expression, f"repeated {site.expression}")
 
 
+@_mutates("primitive-format")
 def _primitive_format(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     parent, last = _parent(mutant, site)
     parent[last] = BAD_PRIMITIVES[str(site.type)]
     return ExpectedIssue("primitive-format", "primitive", site.expression, f"{site.expression} = {parent[last]!r}")
 
 
+@_mutates("fixed-value")
 def _fixed_value(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     parent, last = _parent(mutant, site)
     parent[last] = different(parent[last])
     return ExpectedIssue("fixed-value", "fixed", site.expression, f"{site.expression} changed")
 
 
+@_mutates("pattern-value")
 def _pattern_value(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     """Change the first string the pattern states (or the primitive value itself)."""
     parent, last = _parent(mutant, site)
@@ -123,6 +143,7 @@ def _pattern_value(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, 
     return ExpectedIssue("pattern-value", "pattern", site.expression, f"{site.expression} changed")
 
 
+@_mutates("binding")
 def _binding(builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None) -> ExpectedIssue:
     parent, last = _parent(mutant, site)
     if isinstance(parent[last], str):
@@ -145,6 +166,7 @@ def _codings(value: Any) -> list[dict[str, Any]]:
     return [value] if "code" in value else []
 
 
+@_mutates("dangling-reference")
 def _dangling_reference(
     builder: ProfileBuilder, mutant: dict[str, Any], site: Site, d: Draw | None
 ) -> ExpectedIssue:
@@ -162,18 +184,3 @@ def _dangling_reference(
         parent[last], rule = "#missing", "reference"
     change = f"{site.expression} = {parent[last]!r}"
     return ExpectedIssue("dangling-reference", rule, site.parent_expression, change)
-
-
-_MUTATE: dict[str, Mutate] = {
-    "drop-required": _drop_required,
-    "exceed-max": _exceed_max,
-    "primitive-format": _primitive_format,
-    "fixed-value": _fixed_value,
-    "pattern-value": _pattern_value,
-    "binding": _binding,
-    "unknown-element": _unknown_element,
-    "closed-slice": _closed_slice,
-    "invariant": _invariant,
-    "choice-type": _choice_type,
-    "dangling-reference": _dangling_reference,
-}

@@ -29,6 +29,17 @@ Places = list[Site | None]  # None: the resource's root object (an unknown eleme
 Finder = Callable[[list[Site], list[Site], ProfileBuilder, dict[str, Any]], Places]
 
 
+FINDERS: dict[str, Finder] = {}  # mutation kind -> where it applies (one per MUTATION_KINDS entry)
+
+
+def _finds(kind: str) -> Callable[[Finder], Finder]:
+    def register(fn: Finder) -> Finder:
+        FINDERS[kind] = fn
+        return fn
+
+    return register
+
+
 def candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     """The places in one generated instance where a mutation of `kind` is well defined."""
     hidden = unidentified_items(builder, sites)
@@ -37,13 +48,14 @@ def candidates(kind: str, sites: list[Site], builder: ProfileBuilder, instance: 
         for s in sites
         if not s.discriminating and not _under_extension(s) and not any(s.pointer[: len(p)] == p for p in hidden)
     ]
-    finder = _FINDERS.get(kind)
+    finder = FINDERS.get(kind)
     found = finder(sites, safe, builder, instance) if finder is not None else []
     if builder.plan.type != "Bundle":
         return found
     return [s for s in found if entry_verdict(builder, kind, s, sites, instance) is not None]
 
 
+@_finds("drop-required")
 def _drop_required(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [
         s
@@ -55,26 +67,32 @@ def _drop_required(sites: list[Site], safe: list[Site], builder: ProfileBuilder,
     ]
 
 
+@_finds("exceed-max")
 def _exceed_max(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [s for s in safe if s.array and s.element.max is not None and s.group_size >= s.element.max]
 
 
+@_finds("primitive-format")
 def _primitive_format(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [s for s in safe if s.how == "generated" and s.type in BAD_PRIMITIVES and _plain(s)]
 
 
+@_finds("fixed-value")
 def _fixed_value(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [s for s in safe if s.how == "fixed" and is_primitive(s.type) and s.key != "url"]
 
 
+@_finds("pattern-value")
 def _pattern_value(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [s for s in safe if s.how == "pattern" and _patternable(s)]
 
 
+@_finds("binding")
 def _binding(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [s for s in safe if s.how == "bound" and s.element.binding and s.element.binding.strength == "required"]
 
 
+@_finds("unknown-element")
 def _unknown_element(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     loose = undiscriminated_items(sites)
     objects = [
@@ -87,6 +105,7 @@ def _unknown_element(sites: list[Site], safe: list[Site], builder: ProfileBuilde
     return [None, *objects]
 
 
+@_finds("closed-slice")
 def _closed_slice(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [
         s
@@ -100,10 +119,12 @@ def _closed_slice(sites: list[Site], safe: list[Site], builder: ProfileBuilder, 
     ]
 
 
+@_finds("invariant")
 def _invariant(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [s for s in [root_site(builder), *safe] if invariant_option(builder, s, instance) is not None]
 
 
+@_finds("choice-type")
 def _choice_type(sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]) -> Places:
     return [
         s
@@ -118,25 +139,13 @@ def _choice_type(sites: list[Site], safe: list[Site], builder: ProfileBuilder, i
     ]
 
 
+@_finds("dangling-reference")
 def _dangling_reference(
     sites: list[Site], safe: list[Site], builder: ProfileBuilder, instance: dict[str, Any]
 ) -> Places:
     return [s for s in safe if s.how == "reference"]
 
 
-_FINDERS: dict[str, Finder] = {
-    "drop-required": _drop_required,
-    "exceed-max": _exceed_max,
-    "primitive-format": _primitive_format,
-    "fixed-value": _fixed_value,
-    "pattern-value": _pattern_value,
-    "binding": _binding,
-    "unknown-element": _unknown_element,
-    "closed-slice": _closed_slice,
-    "invariant": _invariant,
-    "choice-type": _choice_type,
-    "dangling-reference": _dangling_reference,
-}
 
 
 def _plain(site: Site) -> bool:
