@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 import imgfhir.validation.rules  # noqa: F401 - plans compiled before the rule table is filled keep no rules
 from imgfhir.packages import PackageStore, Scope, UnknownCanonical, load_store
 from imgfhir.snapshot import SnapshotError
-from imgfhir.strategies.model import FHIR_SD
 from imgfhir.validation.model import ElementPlan
-from imgfhir.validation.plan import ProfilePlan, compile_profile, is_primitive, type_children
+from imgfhir.validation.plan import FHIR_SD, ProfilePlan, compile_profile, is_primitive, type_children
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
@@ -105,4 +104,4 @@ def builder_for(canonical: str, *, store: PackageStore | None = None, release: s
     return found
 
 
-__all__ = ["FHIR_SD", "ProfileBuilder", "builder_for"]
+__all__ = ["ProfileBuilder", "builder_for"]

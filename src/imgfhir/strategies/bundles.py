@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from imgfhir.strategies import references
 from imgfhir.strategies.builder import ProfileBuilder, builder_for
 from imgfhir.strategies.instances import complex_value, optional, plain_resource
-from imgfhir.strategies.model import FHIR_SD, At, BundleContext, Draw, Entry, Site
+from imgfhir.strategies.model import At, BundleContext, Draw, Entry, Site
 from imgfhir.strategies.primitives import PRIMITIVES, WORD
 from imgfhir.validation.model import ElementPlan
+from imgfhir.validation.plan import FHIR_SD
 
 Planned = tuple[str, str, ElementPlan]  # (resource type, profile, entry slice)
 

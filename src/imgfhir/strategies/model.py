@@ -16,7 +16,6 @@ from imgfhir.validation.model import ElementPlan
 if TYPE_CHECKING:
     from imgfhir.strategies.builder import ProfileBuilder
 
-FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 MAX_DEPTH = 5  # below this, only required elements are generated
 MUTATION_KINDS = (
     "drop-required",

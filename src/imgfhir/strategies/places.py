@@ -11,12 +11,12 @@ from imgfhir.packages import UnknownCanonical
 from imgfhir.snapshot import SnapshotError
 from imgfhir.strategies.builder import ProfileBuilder, builder_for
 from imgfhir.strategies.invariants import exclusive_constraints
-from imgfhir.strategies.model import FHIR_SD, Pointer, Site, find, get, has_child, kid
+from imgfhir.strategies.model import Pointer, Site, find, get, has_child, kid
 from imgfhir.strategies.primitives import BAD_PRIMITIVES
 from imgfhir.strategies.slices import break_discriminator, undiscriminated_items, unidentified_items
 from imgfhir.validation.engine import upper_first
 from imgfhir.validation.model import ElementPlan
-from imgfhir.validation.plan import is_primitive
+from imgfhir.validation.plan import FHIR_SD, is_primitive
 
 # types no choice element of the imaging profiles allows: a `type` mutant renames a choice to one of them
 FOREIGN_TYPES: dict[str, dict[str, str]] = {

@@ -9,8 +9,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from imgfhir.strategies.builder import ProfileBuilder
-from imgfhir.strategies.model import FHIR_SD, BundleContext, Draw, Entry, SliceContext, target_profiles
+from imgfhir.strategies.model import BundleContext, Draw, Entry, SliceContext, target_profiles
 from imgfhir.validation.model import ElementPlan
+from imgfhir.validation.plan import FHIR_SD
 
 # dr-comp-author-org (EU imaging documents): the Organizations among the DiagnosticReport's performers
 # are those among the Composition's authors. Neither picks an Organization where another type will do;
