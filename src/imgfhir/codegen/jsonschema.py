@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from imgfhir.choices import upper_first
 from imgfhir.fhir_regex import to_python
 from imgfhir.packages.store import Scope
 from imgfhir.snapshot import SnapshotError, generator_for
@@ -53,12 +54,8 @@ Schema = dict[str, Any]
 Element = dict[str, Any]
 
 
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _camel(segment: str) -> str:
-    return "".join(_upper_first(part) for part in re.split(r"[^A-Za-z0-9]+", segment) if part)
+    return "".join(upper_first(part) for part in re.split(r"[^A-Za-z0-9]+", segment) if part)
 
 
 def _check(schema: Schema) -> Schema:
@@ -348,7 +345,7 @@ class _Emitter:
             names = []
             for t in types:
                 code = self.b._type_code(t)
-                concrete = stem + _upper_first(code)
+                concrete = stem + upper_first(code)
                 target = type_slices.get(concrete, cid)
                 if self.tree.elements[target].get("max") == "0":
                     continue
@@ -507,7 +504,7 @@ class _Emitter:
         allowed = (
             []
             if value.get("max") == "0"
-            else ["value" + _upper_first(self.b._type_code(t)) for t in value.get("type", [])]
+            else ["value" + upper_first(self.b._type_code(t)) for t in value.get("type", [])]
         )
         return {"propertyNames": {"anyOf": [{"not": {"pattern": "^value[A-Z]"}}, {"enum": allowed}]}}
 

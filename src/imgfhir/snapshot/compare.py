@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from imgfhir.choices import is_choice_key
+
 Element = Mapping[str, Any]
 
 __all__ = [
@@ -188,7 +190,7 @@ def _prefixed(element: Element, prefix: str) -> dict[str, Any] | None:
     """All `fixed…`/`pattern…` entries as {key: value} (key keeps the type suffix, so
     `fixedCode` vs `fixedString` is a difference), or None when there are none."""
     found = {
-        k: v for k, v in element.items() if k.startswith(prefix) and len(k) > len(prefix) and k[len(prefix)].isupper()
+        k: v for k, v in element.items() if is_choice_key(k, prefix)
     }
     return found or None
 

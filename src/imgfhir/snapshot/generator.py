@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from imgfhir.choices import is_choice_key, upper_first
 from imgfhir.packages import PackageStore, Scope, UnknownCanonical
 from imgfhir.snapshot.merge import merge_element
 from imgfhir.snapshot.tree import Element, Node, build, clone, flatten, split_id
@@ -26,10 +27,6 @@ _EXTENSION_SLICING: dict[str, Any] = {
 
 class SnapshotError(Exception):
     """A snapshot cannot be produced: unknown or circular base, or an unplaceable differential element."""
-
-
-def _upper_first(code: str) -> str:
-    return code[:1].upper() + code[1:]
 
 
 def _type_url(code: str) -> str | None:
@@ -289,7 +286,7 @@ class _Run:
             types = choice.el.get("type") or []
             if id(choice) in self.implicit_type_slicing:
                 types = self._pristine_types(choice)  # narrowed by an earlier sibling of this profile
-            matching = [t for t in types if _upper_first(str(t.get("code"))) == suffix]
+            matching = [t for t in types if upper_first(str(t.get("code"))) == suffix]
             if not matching:
                 continue  # e.g. `studyEffectiveTimeFromStart` is an element of its own, not a type
             if diff is not None and isinstance(diff.get("min"), int) and diff["min"] > choice.el.get("min", 0):
@@ -311,9 +308,9 @@ class _Run:
                     choice.el["type"] = clone(matching)
                     self.implicit_type_slicing.add(id(choice))
             elif id(choice) in self.implicit_type_slicing:
-                named = {_upper_first(str(t.get("code"))) for t in choice.el["type"]} | {suffix}
+                named = {upper_first(str(t.get("code"))) for t in choice.el["type"]} | {suffix}
                 pristine = self._pristine_types(choice)
-                choice.el["type"] = [clone(t) for t in pristine if _upper_first(str(t.get("code"))) in named]
+                choice.el["type"] = [clone(t) for t in pristine if upper_first(str(t.get("code"))) in named]
             dup = self.new_slice(choice, name)
             dup.el["type"] = clone(matching)
             return dup
@@ -354,10 +351,6 @@ _SLICE_NARROWING = ("type", "binding", "maxLength")
 _SLICE_NARROWING_CHOICES = ("fixed", "pattern", "minValue", "maxValue")
 
 
-def _is_choice_key(key: str, prefix: str) -> bool:
-    return key.startswith(prefix) and key[len(prefix) : len(prefix) + 1].isupper()
-
-
 def _narrow_like(slice_el: Element, sliced: Element, pristine: Element) -> None:
     """Give a new slice the value constraints this profile put on the sliced element.
 
@@ -374,9 +367,9 @@ def _narrow_like(slice_el: Element, sliced: Element, pristine: Element) -> None:
         if key in sliced and sliced[key] != pristine.get(key):
             slice_el[key] = clone(sliced[key])
     for prefix in _SLICE_NARROWING_CHOICES:
-        mine = {k: v for k, v in sliced.items() if _is_choice_key(k, prefix)}
-        if mine and mine != {k: v for k, v in pristine.items() if _is_choice_key(k, prefix)}:
-            for old in [k for k in slice_el if _is_choice_key(k, prefix)]:
+        mine = {k: v for k, v in sliced.items() if is_choice_key(k, prefix)}
+        if mine and mine != {k: v for k, v in pristine.items() if is_choice_key(k, prefix)}:
+            for old in [k for k in slice_el if is_choice_key(k, prefix)]:
                 del slice_el[old]
             slice_el.update(clone(mine))
 

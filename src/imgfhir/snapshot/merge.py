@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from imgfhir.choices import is_choice_key
 from imgfhir.snapshot.tree import Element, clone
 
 _NOT_INHERITED_FROM_DIFF = frozenset({"id", "path", "base"})
@@ -21,7 +22,7 @@ _CHOICE_PREFIXES = ("defaultValue", "fixed", "pattern", "minValue", "maxValue")
 def _choice_prefix(key: str) -> str | None:
     """`minValuePositiveInt` → `minValue`; None for any other property."""
     for prefix in _CHOICE_PREFIXES:
-        if key.startswith(prefix) and key[len(prefix) : len(prefix) + 1].isupper():
+        if is_choice_key(key, prefix):
             return prefix
     return None
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from imgfhir.choices import is_choice_key
 from imgfhir.snapshot.tree import Element, Node, build
 
 __all__ = ["WiderSlice", "wider_slices"]
@@ -96,8 +97,8 @@ def _binding(sid: str, sliced: Element, sl: Element) -> Iterator[WiderSlice]:
 
 def _values(sid: str, sliced: Element, sl: Element) -> Iterator[WiderSlice]:
     for prefix in ("fixed", "pattern", *_BOUNDS):
-        theirs = [k for k in sliced if k.startswith(prefix) and k[len(prefix) : len(prefix) + 1].isupper()]
-        if theirs and not any(k.startswith(prefix) and k[len(prefix) : len(prefix) + 1].isupper() for k in sl):
+        theirs = [k for k in sliced if is_choice_key(k, prefix)]
+        if theirs and not any(is_choice_key(k, prefix) for k in sl):
             yield WiderSlice(sid, prefix, {k: sliced[k] for k in theirs}, None)
     if "maxLength" in sliced and _max(sl.get("maxLength")) > _max(sliced["maxLength"]):
         yield WiderSlice(sid, "maxLength", sliced["maxLength"], sl.get("maxLength"))

@@ -20,7 +20,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from imgfhir.strategies.model import Building, choice_key, keys_of, kid
+from imgfhir.choices import is_choice_key
+from imgfhir.strategies.model import Building, keys_of, kid
 from imgfhir.strategies.primitives import PRIMITIVES
 from imgfhir.validation.model import ElementPlan
 from imgfhir.validation.rules.bindings import QUANTITY_LIKE
@@ -199,7 +200,7 @@ def _conditional_children(obj: Building) -> None:
         return
     for name, expression in obj.element.memo.get(DROP_UNLESS, {}).items():
         stem = name.removesuffix("[x]")
-        keys = [k for k in obj.out if k == name or (stem != name and choice_key(k, stem))]
+        keys = [k for k in obj.out if k == name or (stem != name and is_choice_key(k, stem))]
         if keys and not holds(expression, obj.out, obj.builder.release):
             for k in keys:
                 obj.drop(k)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
+from imgfhir.choices import is_choice_key
 from imgfhir.validation.model import ElementPlan
 
 if TYPE_CHECKING:
@@ -151,18 +152,13 @@ def kid(kids: dict[str, ElementPlan], name: str) -> ElementPlan | None:
     return kids.get(name) or kids.get(name + "[x]")
 
 
-def choice_key(key: str, stem: str) -> bool:
-    """Is `key` the JSON name of a choice `stem[x]` for one type (`valueQuantity` for `value`)?"""
-    return key.startswith(stem) and key[len(stem) : len(stem) + 1].isupper()
-
-
 def has_child(obj: dict[str, Any], name: str) -> bool:
-    return any(k == name or choice_key(k, name) for k in obj)
+    return any(k == name or is_choice_key(k, name) for k in obj)
 
 
 def keys_of(obj: dict[str, Any], name: str) -> list[str]:
     """The keys of `obj` that carry the element `name` (itself, or the choice `name[x]` for a type)."""
-    return [k for k in obj if k == name or choice_key(k, name)]
+    return [k for k in obj if k == name or is_choice_key(k, name)]
 
 
 def get(obj: Any, pointer: Pointer | list[str | int]) -> Any:

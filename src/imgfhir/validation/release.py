@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from imgfhir.choices import choice_type
 from imgfhir.packages import PackageStore, UnknownCanonical
 
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
@@ -106,8 +107,7 @@ class _Tree:
         for cut in range(len(name) - 1, 0, -1):
             choice = self.elements.get(f"{path}.{name[:cut]}[x]") if name[cut].isupper() else None
             if choice is not None:
-                stated = name[cut:]
-                typed = next((t for t in choice.types if t[:1].upper() + t[1:] == stated), None)
+                typed = choice_type(name, name[:cut], choice.types)
                 return (choice, typed) if typed is not None else None
         return None
 

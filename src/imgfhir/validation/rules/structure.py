@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from imgfhir.choices import is_choice_key
 from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import Slot, is_nested_resource, slots
@@ -57,7 +58,7 @@ def did_you_mean(key: str, table: Mapping[str, object]) -> str:
 def _choice_for(key: str, slot_values: Iterable[Slot]) -> ElementPlan | None:
     for slot in slot_values:
         stem = slot.element.name[:-3]
-        if slot.element.is_choice and key.startswith(stem) and key[len(stem) : len(stem) + 1].isupper():
+        if slot.element.is_choice and is_choice_key(key, stem):
             return slot.element
     return None
 
