@@ -107,7 +107,7 @@ def test_a_spent_scope_stops_later_evaluations_at_once() -> None:
     with scope(Budget(total_seconds=0.05, seconds=1.0)):
         with pytest.raises(BudgetExceeded):
             compile("descendants().select(%resource.descendants()).select(descendants())").evaluate(resource)
-        with pytest.raises(BudgetExceeded, match="earlier evaluation|for the resource"):
+        with pytest.raises(BudgetExceeded, match=r"earlier evaluation|for the resource"):
             compile("name.exists()").evaluate(resource)
     assert compile("name.exists()").evaluate(resource) == [True]  # outside the scope, a fresh budget
 

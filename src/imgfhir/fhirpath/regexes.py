@@ -57,7 +57,8 @@ def fullmatch(ctx: dict[str, Any], pattern: str, text: str) -> bool:
 def sub(ctx: dict[str, Any], pattern: str, substitution: str, text: str) -> str:
     """`replaceMatches`: `$1` in the substitution names a group."""
     template = _GROUP_REF.sub(r"\\\1", substitution)
-    result: str = _run("replaceMatches()", lambda: _compiled(pattern, _PLAIN).sub(template, text, timeout=_timeout(ctx)))
+    compiled = _compiled(pattern, _PLAIN)
+    result: str = _run("replaceMatches()", lambda: compiled.sub(template, text, timeout=_timeout(ctx)))
     return result
 
 
