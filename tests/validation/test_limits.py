@@ -157,3 +157,23 @@ def test_a_character_device_is_refused(store: Any) -> None:
 def test_limits_are_checked() -> None:
     with pytest.raises(ValueError, match="per_resource"):
         IssueLimits(per_resource=0)
+
+
+def test_the_command_line_caps_issues_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from imgfhir import cli
+    from imgfhir.validation import limits
+
+    monkeypatch.setattr(limits, "RUN_LIMITS", IssueLimits(per_run=5))
+    arrays = HOSTILE / "Patient-empty-arrays.json"
+    args = ["validate", "--format", "compact", "--fhir-version", "R4", str(arrays), str(PATIENT)]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert len([line for line in lines if "[json-shape]" in line]) == 5
+    notices = [line.split(": ", 1)[1].split("): ")[0] for line in lines if "[issue-limit]" in line]
+    assert notices == [
+        "error: 1000 more issues not reported (1000 error",  # over the per-resource cap
+        "error: 995 more issues not reported (995 error",  # over the run's, of the 1,000 kept for the resource
+    ]

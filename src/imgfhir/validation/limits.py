@@ -57,6 +57,9 @@ class IssueLimits:
             raise ValueError(f"issue limits out of range: {self}")
 
 
+RUN_LIMITS = IssueLimits(per_run=100_000)  # `imgfhir validate`: one run, all its outcomes held until printed
+
+
 class IssueFlood(BaseException):
     """Raised from `model.issue` when a validation has made too many issues (a BaseException: the rules'
     own ``except Exception`` must not swallow it); the validator catches it."""
@@ -116,11 +119,15 @@ def capped(issues: list[Issue], keep: int | None, why: str) -> list[Issue]:
     """The first `keep` issues, and one issue for the rest (their number, their highest severity)."""
     if keep is None or len(issues) <= keep:
         return issues
-    rest = issues[keep:]
+    notices = [i for i in issues if i.rule == RULE]  # an earlier cap's own count stays
+    others = [i for i in issues if i.rule != RULE] if notices else issues
+    if len(others) <= keep:
+        return issues
+    rest = others[keep:]
     worst = max(rest, key=lambda i: _RANK.get(i.severity, 0)).severity
     counts = ", ".join(f"{n} {s}" for s, n in _counts(rest))
     message = f"{len(rest)} more issues not reported ({counts}): over the limit of {keep} {why}"
-    return [*issues[:keep], Issue(_severity(worst), "too-costly", message, rule=RULE)]
+    return [*others[:keep], *notices, Issue(_severity(worst), "too-costly", message, rule=RULE)]
 
 
 def _counts(issues: list[Issue]) -> list[tuple[str, int]]:
