@@ -149,7 +149,7 @@ def _scaled(n: int) -> dict[str, Any]:
     """The scale fixture (a real Observation with contained resources) grown to `n` contained resources."""
     res: dict[str, Any] = orjson.loads((CONTAINED / "Observation-many-contained.json").read_bytes())
     template = res["contained"][0]
-    res["contained"] = [{**template, "id": f"c{i}"} for i in range(n)]
+    res["contained"] = [orjson.loads(orjson.dumps({**template, "id": f"c{i}"})) for i in range(n)]  # no sharing
     res["subject"] = {"reference": "#c0"}
     res["performer"] = [{"reference": f"#c{i}"} for i in range(n)]
     return res

@@ -156,13 +156,14 @@ def metered_eval(original: Callable[..., Any]) -> Callable[..., Any]:
     without a meter (fhirpathpy used directly) it is the original."""
 
     def do_eval(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> Any:
-        m: Meter | None = ctx.get("imgfhir_meter")
-        if m is None:
-            return original(ctx, parent_data, node)
-        m.charge(1)
         result = original(ctx, parent_data, node)
-        if isinstance(result, list) and result:
-            m.charge(len(result))
+        m: Meter | None = ctx.get("imgfhir_meter")
+        if m is not None:  # Meter.charge inlined: this runs for every node of every evaluation
+            n = 1 + len(result) if type(result) is list else 1
+            m.left -= n
+            m.until_clock -= n
+            if m.left < 0 or m.until_clock <= 0:
+                m.charge(0)
         return result
 
     return do_eval
