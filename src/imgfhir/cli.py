@@ -537,6 +537,7 @@ def validate(
             else:
                 if validator is None:
                     from imgfhir.validation import Validator
+                    from imgfhir.validation.limits import RUN_LIMITS
 
                     # one for the run: profiles compile once
                     validator = Validator(
@@ -544,6 +545,7 @@ def validate(
                         plugins=plugins,
                         extension_domains=extension_domain or (),
                         best_practice=best_practice.value,
+                        issue_limits=RUN_LIMITS,
                     )
                     validator.add_resources(
                         (other.resource for _, other in batch if other.resource is not None), fhir_version=release

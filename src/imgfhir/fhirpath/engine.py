@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from imgfhir.fhirpath import _patches
+from imgfhir.fhirpath import _patches, budget
+from imgfhir.fhirpath.budget import Budget, BudgetExceeded, Exhausted
 from imgfhir.fhirpath.checker import SemanticError, check
 from imgfhir.fhirpath.errors import FhirPathError
 from imgfhir.fhirpath.functions import FUNCTIONS
@@ -40,6 +41,10 @@ _listener_mod: Any = importlib.import_module("fhirpathpy.parser.ASTPathListener"
 
 _log = logging.getLogger(__name__)
 _patches.install()
+if not hasattr(_engine.do_eval, "imgfhir_metered"):
+    _engine.do_eval = budget.metered_eval(_engine.do_eval)
+    _engine.do_eval.imgfhir_metered = True
+_TABLE = budget.charged_table(FUNCTIONS, importlib.import_module("fhirpathpy.engine.invocations").invocation_registry)
 
 RELEASES: dict[str, str] = {"R4": "r4", "R4B": "r4", "R5": "r5"}
 """FHIR release name -> fhirpathpy model folder (R4B shares the R4 model)."""
@@ -207,6 +212,7 @@ class CompiledExpression:
         resolver: Callable[[str], Any] | None = None,
         raw: bool = False,
         lenient: bool = False,
+        limits: Budget | None = None,
     ) -> list[Any]:
         """Evaluate on `resource` (FHIR JSON as dicts/lists); the input collection is `context_node`.
 
@@ -221,6 +227,9 @@ class CompiledExpression:
         test each of several items, instead of failing: invariants written before FHIRPath made these
         singleton operations rely on that (R4's dom-3: ``%resource.descendants().as(canonical)``), and
         the reference validator evaluates them so. The official suite keeps the strict reading.
+
+        `limits` bounds the evaluation's steps and time (default: the enclosing `budget.scope`'s, else
+        `budget.DEFAULT_BUDGET`); going over raises `BudgetExceeded` (a FhirPathError, phase ``budget``).
         """
         focus = resource if context_node is None else context_node
         node = _nodes.ResourceNode.create_node(focus, context_type) if context_type else focus
@@ -239,17 +248,21 @@ class CompiledExpression:
             "dataRoot": data_root,
             "vars": variables,
             "model": self.model,
-            "userInvocationTable": FUNCTIONS,
+            "userInvocationTable": _TABLE,
             "imgfhir": True,
             "traceFn": _trace,
             "imgfhir_resolver": resolver,
             "imgfhir_scoped": "defineVariable" in self.expression,
             "imgfhir_lenient": lenient,
+            "imgfhir_meter": budget.meter(limits, self.expression),
         }
         try:
             with _active(self.model):
                 result = _engine.do_eval(ctx, data_root, self.ast)
                 return list(result) if raw else _plain(result)
+        except Exhausted as exc:
+            budget.note_exhausted()
+            raise BudgetExceeded(str(exc), self.expression) from None
         except FhirPathError:
             raise
         except Exception as exc:
@@ -315,17 +328,24 @@ def _parsed(expression: str) -> dict[str, Any]:
         raise FhirPathError(str(exc) or type(exc).__name__, expression, "syntax") from exc
 
 
-@lru_cache(maxsize=4096)
 def compile(
     expression: str, release: str = "R4", *, strict: bool = False, context_type: str | None = None
 ) -> CompiledExpression:
     """Parse `expression` once per (expression, release, ...); syntax errors raise `FhirPathError`.
+
+    An expression longer than the budget's `expression_length` raises `BudgetExceeded` before parsing.
 
     With `strict` and a `context_type` (``"Patient"``, ``"Patient.contact"``, ``"HumanName"``) the expression
     is also checked against the FHIR model (see `checker`): unknown elements, foreign type names, choice
     elements named with a type suffix, order-dependent functions on unordered input raise
     `FhirPathError` with ``phase='semantic'``.
     """
+    budget.check_length(expression)
+    return _compile(expression, release, strict, context_type)
+
+
+@lru_cache(maxsize=4096)
+def _compile(expression: str, release: str, strict: bool, context_type: str | None) -> CompiledExpression:
     model = _model(release)
     ast = _parsed(expression)
     if strict and context_type:

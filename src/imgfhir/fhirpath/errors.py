@@ -13,4 +13,14 @@ class FhirPathError(Exception):
         self.phase = phase
 
     def __str__(self) -> str:
-        return f"{self.phase} error in FHIRPath {self.expression!r}: {self.args[0]}"
+        return f"{self.phase} error in FHIRPath {shown(self.expression)}: {self.args[0]}"
+
+
+SHOWN = 200  # characters of an expression echoed in a message
+
+
+def shown(expression: str) -> str:
+    """`expression` quoted for a message; a long one (a hostile profile's megabyte) is cut."""
+    if len(expression) <= SHOWN:
+        return repr(expression)
+    return f"{expression[:SHOWN]!r}... ({len(expression)} characters)"

@@ -19,7 +19,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from functools import cmp_to_key
 from typing import Any
 
-from imgfhir.fhirpath import temporal
+from imgfhir.fhirpath import regexes, temporal
 from imgfhir.fhirpath._patches import type_is
 from imgfhir.fhirpath.quantities import CALENDAR_YEAR_MONTH, comparable, product_unit, to_base
 
@@ -282,7 +282,7 @@ def _matches_full(ctx: dict[str, Any], coll: list[Any], regex: Any) -> Any:
     text = _string_input(coll, "matchesFull()")
     if text is None or regex is None or regex == []:
         return []
-    return re.fullmatch(str(regex), text, flags=re.DOTALL) is not None
+    return regexes.fullmatch(ctx, str(regex), text)
 
 
 def _escape(ctx: dict[str, Any], coll: list[Any], target: Any) -> Any:
@@ -588,8 +588,8 @@ def _string_fn(name: str, empty_args: bool = True) -> Callable[..., Any]:
             return text.startswith(args[0])
         if name == "endsWith":
             return text.endswith(args[0])
-        if name == "replaceMatches" and args[0] == "":
-            return text
+        if name == "replaceMatches":
+            return text if args[0] == "" else regexes.sub(ctx, str(args[0]), str(args[1]), text)
         return original(ctx, coll, *args)
 
     return fn
@@ -784,6 +784,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "lowBoundary": {"fn": _boundary(high=False), "arity": {0: [], 1: ["Integer"]}},
     "highBoundary": {"fn": _boundary(high=True), "arity": {0: [], 1: ["Integer"]}},
     "precision": {"fn": _precision},
+    "matches": {"fn": regexes.matches, "arity": {1: ["String"]}, "nullable_input": True},
     "matchesFull": {"fn": _matches_full, "arity": {1: ["String"]}},
     "escape": {"fn": _escape, "arity": {1: ["String"]}},
     "unescape": {"fn": _unescape, "arity": {1: ["String"]}},

@@ -15,11 +15,13 @@ import tempfile
 import zlib
 from collections import Counter
 from functools import cached_property
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
+from imgfhir.packages import archive as _archive
+from imgfhir.packages.archive import ArchiveLimits
 from imgfhir.packages.errors import PackageError
 from imgfhir.packages.lock import LockEntry, sha256_of, verify
 
@@ -121,7 +123,9 @@ class Package:
         *,
         lock: LockEntry | None = None,
         cache_dir: Path | None = None,
+        limits: ArchiveLimits | None = None,
     ) -> Package:
+        """A package folder, or an archive unpacked (once) within `limits` (default: IMGFHIR_ARCHIVE_LIMITS)."""
         if path.is_dir():
             root = path / "package" if (path / "package" / "package.json").is_file() else path
             if not (root / "package.json").is_file():
@@ -136,7 +140,7 @@ class Package:
             sha, record = lock.sha256, False
         else:
             sha, record = verify(path, lock), True
-        unpacked = _unpack(path, sha, cache)
+        unpacked = _unpack(path, sha, cache, limits or ArchiveLimits.from_env())
         if record:
             _record_verified(path, unpacked)
         pkg = cls(unpacked / "package", path, origin, sha)
@@ -253,21 +257,23 @@ def _record_verified(archive: Path, unpacked: Path) -> None:
         _atomic_write(record, orjson.dumps({**seen, key: signature}))
 
 
-def _unpack(archive: Path, sha: str, cache_dir: Path) -> Path:
-    """Unpack `package/` of an archive into cache_dir/packages/<sha256> once, atomically."""
+def _unpack(archive: Path, sha: str, cache_dir: Path, limits: ArchiveLimits) -> Path:
+    """Unpack `package/` of an archive into cache_dir/packages/<sha256> once, atomically; first remove what
+    killed unpacks left in the cache."""
     target = cache_dir / "packages" / sha
     if (target / "package" / "package.json").is_file():
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+        _archive.sweep(target.parent)
+        staging = _archive.staging_dir(target.parent)
         shared = True
     except OSError:  # read-only cache: unpack for this process only
         staging = Path(tempfile.mkdtemp(prefix="imgfhir-"))
         atexit.register(shutil.rmtree, staging, True)  # nothing left behind in /tmp
         shared = False
     try:
-        _extract(archive, staging)
+        _extract(archive, staging, limits)
         if not (staging / "package" / "package.json").is_file():
             raise PackageError(f"{archive.name}: not a FHIR package (no package/package.json)")
     except BaseException:
@@ -284,22 +290,9 @@ def _unpack(archive: Path, sha: str, cache_dir: Path) -> Path:
     return target
 
 
-def _extract(archive: Path, dest: Path) -> None:
+def _extract(archive: Path, dest: Path, limits: ArchiveLimits) -> None:
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                name = PurePosixPath(member.name)
-                if not member.isfile() or name.is_absolute() or ".." in name.parts:
-                    continue
-                if not name.parts or name.parts[0] != "package":
-                    continue
-                out = dest.joinpath(*name.parts)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                fh = tar.extractfile(member)
-                if fh is None:
-                    continue
-                with fh, out.open("wb") as sink:
-                    shutil.copyfileobj(fh, sink)
+        _archive.extract(archive, dest, limits)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__  # tarfile's "r:*" errors span lines
         raise PackageError(f"{archive.name}: corrupt package archive ({detail})") from exc

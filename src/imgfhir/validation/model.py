@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from imgfhir.outcome import Issue, Severity
+from imgfhir.validation.limits import made
 
 if TYPE_CHECKING:
     from imgfhir.validation.context import Context
@@ -196,5 +197,8 @@ def speaks_when_absent(element: ElementPlan) -> bool:
 
 
 def issue(severity: Severity, code: str, message: str, item: Item, rule_name: str) -> Issue:
-    """An Issue located at `item` (line/column are filled in later from the pointer)."""
-    return Issue(severity, code, message, expression=item.expression, rule=rule_name, pointer=item.pointer)
+    """An Issue located at `item` (line/column are filled in later from the pointer); counted against the
+    validation's issue limit (`limits.made`)."""
+    found = Issue(severity, code, message, expression=item.expression, rule=rule_name, pointer=item.pointer)
+    made(found)
+    return found

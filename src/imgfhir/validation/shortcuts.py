@@ -52,7 +52,7 @@ _RESERVED = frozenset({"implies", "or", "xor", "and", "not", "empty", "exists", 
 def shortcut(expression: str) -> Shortcut | None:
     """A fast equivalent of `expression` (evaluated on its context node), or None."""
     if expression.startswith(_DOM_3):
-        return _no_contained
+        return _dom_3
     exact = EXACT.get(expression)
     return exact if exact is not None else compile_shortcut(expression)
 
@@ -394,6 +394,131 @@ def _no_total(node: Any) -> bool | None:
 
 
 _DOM_3 = "contained.where((('#'+id in (%resource.descendants().reference"  # R4 and R5 spellings
+
+
+# ------------------------------------------------------------------ dom-3
+# Evaluated as written, dom-3 walks %resource.descendants() once per contained resource: quadratic
+# (600 contained resources took two minutes). This is the same test in one or two passes:
+#   contained resource c passes  <=>  c has no id
+#     or '#'+c.id is the `reference` of some descendant of the resource, or a descendant typed
+#        canonical, uri or url (as(canonical) | as(uri) | as(url), R5: ofType(...))
+#     or some descendant of c has reference = '#', or is a canonical '#'.
+# Types are fhirpathpy's (path2Type of its model, as its descendants() assigns them); they are needed
+# only for '#...' strings outside `reference`, and are looked up in both the R4 and R5 models: where
+# the two disagree, the engine decides (the shortcut does not know the release).
+
+_TYPED = frozenset({"canonical", "uri", "url"})
+
+
+class _Scan:
+    """What dom-3 needs from one model-free pass over a resource."""
+
+    def __init__(self) -> None:
+        self.refs: set[str] = set()  # `reference` members of descendants
+        self.hashes: set[str] = set()  # other '#...' strings (their type decides)
+        self.self_ref = False  # a descendant of this contained resource has reference = '#'
+
+    def walk(self, value: dict[str, Any]) -> None:
+        """`value`'s descendants; its own `reference` (a resource has none) the caller has ruled out."""
+        stack: list[dict[str, Any]] = [value]
+        while stack:
+            node = stack.pop()
+            for key, child in node.items():
+                if key == "reference" and node is not value:
+                    if isinstance(child, list):
+                        raise _Unknown  # a repeating `reference`: `reference = '#'` is no plain test
+                    if isinstance(child, str):
+                        self.refs.add(child)
+                        self.self_ref = self.self_ref or child == "#"
+                        continue
+                for item in child if isinstance(child, list) else (child,):
+                    if isinstance(item, str):
+                        if item.startswith("#"):
+                            self.hashes.add(item)
+                    elif isinstance(item, dict):
+                        stack.append(item)
+                    elif isinstance(item, list):
+                        raise _Unknown  # fhirpathpy cannot walk a list in a list: the engine says so
+
+
+def _dom_3(node: Any) -> bool | None:
+    if not isinstance(node, dict):
+        return None
+    contained = node.get("contained")
+    if not contained:
+        return True
+    if not isinstance(contained, list) or "reference" in node:
+        return None
+    try:
+        return _dom_3_of(node, contained)
+    except _Unknown:
+        return None
+
+
+def _dom_3_of(node: dict[str, Any], contained: list[Any]) -> bool | None:
+    whole = _Scan()
+    whole.walk({k: v for k, v in node.items() if k != "contained"})
+    open_: list[tuple[int, str, _Scan]] = []  # contained resources the model-free pass cannot clear
+    scans: list[tuple[int, str, _Scan]] = []
+    for i, c in enumerate(contained):
+        if not isinstance(c, dict) or "_id" in c or "reference" in c or not isinstance(c.get("resourceType"), str):
+            return None
+        scan = _Scan()
+        scan.walk(c)
+        whole.refs |= scan.refs
+        whole.hashes |= scan.hashes
+        cid = c.get("id")
+        if cid is None:
+            continue
+        if not isinstance(cid, str):
+            return None
+        scans.append((i, "#" + cid, scan))
+    for i, target, scan in scans:
+        if target in whole.refs or scan.self_ref:
+            continue
+        if target not in whole.hashes and "#" not in scan.hashes:
+            return False  # no string could match, whatever its type
+        open_.append((i, target, scan))
+    if not open_:
+        return True
+    verdicts = {_typed_verdict(release, node, open_) for release in ("R4", "R5")}
+    return verdicts.pop() if len(verdicts) == 1 else None
+
+
+def _typed_verdict(release: str, node: dict[str, Any], open_: list[tuple[int, str, _Scan]]) -> bool:
+    from imgfhir.fhirpath.engine import _model  # only for '#...' strings outside `reference`
+
+    typed, canonical_hash = _typed_strings(_model(release), node)
+    return all(target in typed or i in canonical_hash for i, target, _ in open_)
+
+
+def _typed_strings(model: dict[str, Any], res: dict[str, Any]) -> tuple[set[str], set[int]]:
+    """Strings of `res`'s descendants typed canonical, uri or url (fhirpathpy's typing: a child's path
+    is its parent's + name, mapped through pathsDefinedElsewhere and path2Type; `extension` is an
+    Extension; a nested resource restarts at its resourceType), and the contained resources (by
+    index) holding a canonical '#'."""
+    to_type: dict[str, str] = model["path2Type"]
+    elsewhere: dict[str, str] = model["pathsDefinedElsewhere"]
+    typed: set[str] = set()
+    canonical_hash: set[int] = set()
+    stack: list[tuple[dict[str, Any], str, int | None]] = [(res, str(res["resourceType"]), None)]
+    while stack:
+        value, path, owner = stack.pop()
+        for key, child in value.items():
+            child_path = "Extension" if key == "extension" else f"{path}.{key}"
+            child_path = elsewhere.get(child_path, child_path)
+            child_path = to_type.get(child_path, child_path)
+            for index, item in enumerate(child if isinstance(child, list) else [child]):
+                if isinstance(item, dict):
+                    if "resourceType" in item and not isinstance(item["resourceType"], str):
+                        raise _Unknown
+                    at = owner if value is not res or key != "contained" else index
+                    stack.append((item, item.get("resourceType", child_path), at))
+                elif isinstance(item, str) and child_path in _TYPED:
+                    typed.add(item)
+                    if item == "#" and child_path == "canonical" and owner is not None:
+                        canonical_hash.add(owner)
+    return typed, canonical_hash
 _BATCH = frozenset({"batch", "transaction", "history"})
 _RESPONSES = frozenset({"batch-response", "transaction-response", "history"})
 

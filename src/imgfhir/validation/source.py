@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
@@ -80,11 +81,16 @@ def load(
         path = Path(os.fspath(resource))
         label = name or str(path)
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                return _fatal(label, _over(f"file is {size} bytes", max_bytes), "too-costly")
-            with path.open("rb") as fh:
-                data = fh.read(max_bytes + 1)  # the file may have grown since stat()
+            # opened without blocking and checked on the open descriptor: a FIFO would block open()
+            # and read() forever, a device (/dev/zero) never ends; only a regular file is read
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    return _fatal(label, f"{path} is not a regular file ({_file_kind(st.st_mode)})", "not-supported")
+                if st.st_size > max_bytes:
+                    return _fatal(label, _over(f"file is {st.st_size} bytes", max_bytes), "too-costly")
+                data = fh.read(max_bytes + 1)  # the file may have grown since fstat()
         except OSError as exc:
             return _fatal(label, f"cannot read {path}: {exc.strerror or exc}", "not-found")
         except ValueError:  # a "path" with a NUL character: no file can have that name
@@ -93,6 +99,12 @@ def load(
     if isinstance(resource, str | bytes | bytearray | memoryview):
         return _parse_any(resource, name or INPUT_NAME, max_bytes, xml)
     return _fatal(name or INPUT_NAME, f"cannot validate a {type(resource).__name__}: expected a JSON object", "invalid")
+
+
+def _file_kind(mode: int) -> str:
+    kinds: list[tuple[Callable[[int], bool], str]] = [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device")]
+    kinds += [(stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")]
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def _parse_any(

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from imgfhir.fhirpath.budget import Budget
+from imgfhir.fhirpath.budget import scope as fhirpath_scope
 from imgfhir.outcome import Issue, Outcome
 from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical, fhir_release, load_store
+from imgfhir.validation import limits
+from imgfhir.validation.limits import IssueLimits
 
 if TYPE_CHECKING:
     from imgfhir.terminology import Terminology
@@ -29,11 +33,17 @@ class Validator:
         plugins: bool = False,
         extension_domains: Iterable[str] = (),
         best_practice: str = "warning",
+        issue_limits: IssueLimits | None = None,
+        fhirpath_budget: Budget | None = None,
     ) -> None:
         """`extension_domains`: URL prefixes whose extensions may be used without a definition (then
         information, not an error), as the reference validator's `-extension`; `any` allows all.
         `best_practice`: how best-practice invariants (dom-6, ...) are reported: ignore, hint
-        (information), warning (the reference validator's default) or error."""
+        (information), warning (the reference validator's default) or error.
+        `issue_limits`: how many issues a resource (and the run: this validator until `new_run()`)
+        reports, see `limits.IssueLimits`; `fhirpath_budget`: the steps and time each FHIRPath
+        evaluation and each resource's evaluations may take (`imgfhir.fhirpath.budget.Budget`); an
+        invariant over budget is reported as not evaluated."""
         import imgfhir.validation.rules  # noqa: F401 - registers the built-in rules
 
         self.store = store if store is not None else load_store(extra=list(packages or []))
@@ -58,6 +68,13 @@ class Validator:
         if best_practice not in BEST_PRACTICE_LEVELS:
             raise ValueError(f"best_practice must be one of {', '.join(BEST_PRACTICE_LEVELS)}, not {best_practice!r}")
         self.best_practice = best_practice
+        self.issue_limits = issue_limits or IssueLimits()
+        self.fhirpath_budget = fhirpath_budget
+        self.issues_reported = 0  # in this run, against issue_limits.per_run
+
+    def new_run(self) -> None:
+        """Start counting issues against `issue_limits.per_run` afresh."""
+        self.issues_reported = 0
 
     def extra_rules_for(self, element: ElementPlan) -> tuple[list[Rule], list[Rule]]:
         """(item rules, group rules) of `extra_rules` that apply to `element`, decided once per element."""
@@ -92,21 +109,50 @@ class Validator:
 
         outcome = Outcome()
         try:
+            if isinstance(resource, dict):
+                resource, problem = self._as_tree(resource)
+                if problem is not None:
+                    outcome.issues.append(problem)
+                    return outcome
             xml = None if isinstance(resource, dict) else self._xml_scopes(profile, fhir_version)
             loaded = load(resource, xml=xml)
+            cap = self.issue_limits.per_resource
+            read = limits.capped(loaded.issues, cap, "issues per resource (IssueLimits.per_resource)")
             if loaded.resource is None:
-                outcome.extend(loaded.issues)
-                return outcome
+                outcome.extend(read)
+                return self._limited(outcome)
             issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
             if loaded.positions is not None:  # XML: its own issues first, positions from the reader
-                outcome.extend(with_positions(loaded.issues + issues, "", lookup=loaded.positions))
+                outcome.extend(with_positions(read + issues, "", lookup=loaded.positions))
             else:
-                outcome.extend(loaded.issues)  # the JSON text's own errors (duplicate keys, comments) first
+                outcome.extend(read)  # the JSON text's own errors (duplicate keys, comments) first
                 outcome.extend(with_positions(issues, loaded.text) if loaded.text is not None else issues)
         except RecursionError:
             outcome.issues.append(Issue("fatal", "too-costly", "resource nested too deeply to validate"))
         except Exception as exc:  # noqa: BLE001 - the contract is an outcome, never a traceback
             outcome.issues.append(Issue("fatal", "exception", f"internal error: {type(exc).__name__}: {exc}"))
+        return self._limited(outcome)
+
+    def _as_tree(self, res: dict[str, Any]) -> tuple[dict[str, Any], Issue | None]:
+        """A dict that shares sub-objects is validated as its tree copy, or refused when it is cyclic or its
+        copy would be huge (walked as a tree, such a graph costs exponential time or never ends)."""
+        if not limits.shares_objects(res):
+            return res, None
+        problem = limits.tree_problem(res, self.issue_limits.tree_nodes)
+        if problem is None:
+            return limits.tree_copy(res), None
+        message = f"the input is not a JSON document: it {problem}"
+        return res, Issue("fatal", "too-costly", message, rule="json")
+
+    def _limited(self, outcome: Outcome) -> Outcome:
+        """The outcome within the run's cap, with messages and locations cut to a readable length."""
+        issues = limits.shortened(outcome.issues, self.issue_limits)
+        per_run = self.issue_limits.per_run
+        if per_run is not None:
+            left = max(per_run - self.issues_reported, 0)
+            self.issues_reported += min(len(issues), left)
+            issues = limits.capped(issues, left, "issues per run (IssueLimits.per_run)")
+        outcome.issues = issues
         return outcome
 
     def _xml_scopes(self, profile: str | list[str] | None, fhir_version: str | None) -> XmlScopes:
@@ -127,8 +173,15 @@ class Validator:
         item = Item(res, rt, (), rt)
         known = self.known.get(scope.release, {})
         ctx = Context(self, scope, scope.release, res, res, item, entries=_bundle_index(res), known=known)
-        issues = self.diagnostics + problems + list(check_resource(ctx, item, profiles))
-        return _dedupe(issues)
+        cap = self.issue_limits.per_resource
+        with limits.metered(ctx, self.issue_limits) as meter, fhirpath_scope(self.fhirpath_budget):
+            try:
+                found = list(check_resource(ctx, item, profiles))
+            except limits.IssueFlood:
+                assert meter is not None and cap is not None
+                return [*_dedupe(self.diagnostics + problems + meter.first)[:cap], limits.stop_notice(meter)]
+        issues = _dedupe(self.diagnostics + problems + found)
+        return limits.capped(issues, cap, "issues per resource (IssueLimits.per_resource)")
 
     def scope_for(
         self, res: dict[str, Any], profiles: list[str], fhir_version: str | None
