@@ -40,6 +40,8 @@ class Context:
     # (id of a resource, profile) → (where it was checked, its issues): see engine.against
     checked: dict[tuple[int, str], tuple[tuple[str | int, ...], list[Issue]]] = field(default_factory=dict)
     locations: dict[int, Item] | None = None  # id of a resource → where it sits in the document
+    # id of a resource → its contained resources by id (rules.references: `#id` lookups)
+    contained_index: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # while walking a primitive's extensions: the definition path of that primitive (`Address.line`),
     # which the primitive type's own definition (`string.extension`) does not know
     primitive_path: str | None = None

@@ -35,9 +35,9 @@ def resolve_reference(
         # in its container (contained resources refer to each other, and `#` to the container)
         container = _container(ctx)
         for holder in (ctx.resource, container):
-            for res in holder.get("contained", ()) if isinstance(holder, dict) else ():
-                if isinstance(res, dict) and res.get("id") == ref[1:]:
-                    return res
+            found = _contained_by_id(ctx, holder).get(ref[1:]) if isinstance(holder, dict) else None
+            if found is not None:
+                return found
         return (container if container is not None else ctx.resource) if ref == "#" else None
     hit = ctx.entries.get(ref)
     if hit is None and "/_history/" in ref:
@@ -48,6 +48,20 @@ def resolve_reference(
         if hit is None:
             hit = ctx.known.get(local)
     return hit
+
+
+def _contained_by_id(ctx: Context, holder: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """id → contained resource of `holder` (the first with that id), built once per validation: a resource
+    with n contained resources referring to each other would otherwise be searched n times over."""
+    index = ctx.contained_index.get(id(holder))
+    if index is None:
+        index = {}
+        contained = holder.get("contained")
+        for res in contained if isinstance(contained, list) else ():
+            if isinstance(res, dict) and isinstance(res.get("id"), str):
+                index.setdefault(res["id"], res)
+        ctx.contained_index[id(holder)] = index
+    return index
 
 
 def _container(ctx: Context) -> dict[str, Any] | None:
