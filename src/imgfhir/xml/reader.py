@@ -21,7 +21,7 @@ from imgfhir.outcome import Issue, Severity
 from imgfhir.packages import Scope
 from imgfhir.validation.model import ElementPlan
 from imgfhir.validation.rules.primitives import PATTERNS
-from imgfhir.xml.parse import Position, XDocument, XNode
+from imgfhir.xml.parse import Position, XAttr, XDocument, XNode
 from imgfhir.xml.schema import FHIR_NS, XSI_NS, Child, Layout, layout, resource_root
 from imgfhir.xml.xhtml import xhtml_text
 
@@ -30,13 +30,22 @@ _INTEGERS = frozenset({"integer", "unsignedInt", "positiveInt"})
 _WHITESPACE_TYPES = frozenset({"string", "markdown"})
 
 
+class Positions(dict[Pointer, "Position | XAttr"]):
+    """Pointer → position; an attribute's position is worked out when it is looked up (issues are few,
+    values many)."""
+
+    def __getitem__(self, key: Pointer) -> Position:
+        value = super().__getitem__(key)
+        return value.at if isinstance(value, XAttr) else value
+
+
 @dataclass
 class ReadResult:
     """The resource (None when the XML is not a FHIR resource), its issues, and where each value is."""
 
     resource: dict[str, Any] | None
     issues: list[Issue] = field(default_factory=list)
-    positions: dict[Pointer, Position] = field(default_factory=dict)
+    positions: Positions = field(default_factory=Positions)
 
     def lookup(self) -> Callable[[Pointer], tuple[int, int] | None]:
         """Pointer → (line, column); a pointer not in the table falls back to its nearest ancestor."""
@@ -135,7 +144,7 @@ class Reader:
             where = f"'{node.ns}'" if node.ns else "no namespace"
             message = f"wrong namespace - expected '{FHIR_NS}', found {where} on <{node.name}>"
             self.report("error", "invalid", message, node.at, "xml-namespace", expr)
-        elif not node.attrs and not node.elements and not node.text().strip():
+        elif not node.attrs and not node.elements and not node.has_text:
             self.report("error", "invalid", f"element <{node.name}> must have some content", node.at, "xml-empty", expr)
 
     def fill(
@@ -189,7 +198,7 @@ class Reader:
                     continue
                 # a primitive's own `value` is typed by the primitive (positiveInt, not its System.String)
                 obj[spec.key] = attr.value if spec.key == "value" else json_value(spec.type, attr.value, self.release)
-                self.positions[(*pointer, spec.key)] = attr.at
+                self.positions[(*pointer, spec.key)] = attr  # its position is worked out if asked for
                 continue
             if attr.ns == XSI_NS and attr.name == "schemaLocation" and top:
                 continue  # allowed on the root, as the IG publisher and validator hosts allow it (allowXsiLocation)
@@ -202,8 +211,8 @@ class Reader:
     def text(self, node: XNode, expr: str) -> None:
         if node.cdata is not None:
             self.report("error", "structure", "CDATA is not allowed", node.cdata, "xml-cdata", expr)
-        text = node.text().strip()
-        if text:
+        if node.has_text:
+            text = node.text().strip()
             shown = " ".join(text.split())
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             self.report("error", "structure", f"text should not be present ('{shown}')", node.at, "xml-text", expr)
@@ -279,7 +288,8 @@ class Reader:
         if isinstance(raw, str) and spec.type in _WHITESPACE_TYPES and raw != raw.strip():
             # the string datatype: leading and trailing whitespace SHOULD be removed in the XML format
             message = "value should not start or finish with whitespace" if raw.strip() else "value is only whitespace"
-            self.report("warning", "value", message, value_at, "xml-whitespace", expr)
+            at = value_at.at if isinstance(value_at, XAttr) else value_at
+            self.report("warning", "value", message, at, "xml-whitespace", expr)
         self.put(obj, key, index, value)
         if extras:
             self.put(obj, "_" + key, index, extras)
