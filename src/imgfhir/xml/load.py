@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from imgfhir.outcome import Issue
 from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical, fhir_release, load_store
 from imgfhir.validation.source import Loaded
-from imgfhir.xml.parse import XDocument, parse_xml
+from imgfhir.xml.parse import XDocument, collector_paused, parse_xml
 from imgfhir.xml.reader import read_document
 from imgfhir.xml.schema import FHIR_NS
 
@@ -94,11 +94,13 @@ def load_xml(
                 name, f"the XML encoding is invalid (must be UTF-8): byte {exc.start}: {exc.reason}", "xml-encoding"
             )
     text = text.removeprefix("\ufeff")
-    doc = parse_xml(text)
+    with collector_paused():
+        doc = parse_xml(text)
     if isinstance(doc, Issue):
         return Loaded(None, text, [doc], name, format="xml")
     scope = (scopes or XmlScopes()).scope_for(declared_profiles(doc))
     if isinstance(scope, Issue):
         return Loaded(None, text, [scope], name, format="xml")
-    result = read_document(scope, doc)
+    with collector_paused():
+        result = read_document(scope, doc)
     return Loaded(result.resource, text, result.issues, name, positions=result.lookup(), format="xml")

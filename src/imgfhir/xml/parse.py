@@ -15,10 +15,12 @@ report, and is worked out only when asked for (an issue or a test), never on the
 
 from __future__ import annotations
 
+import gc
 import re
 import xml.parsers.expat as expat
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -44,11 +46,12 @@ _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*(?:"[^"]*"|'[^']*')""")
 class _Source:
     """The document's bytes, for positions worked out late (attributes) and text as written (narrative)."""
 
-    __slots__ = ("data", "_lines")
+    __slots__ = ("_attributes", "_lines", "data")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self._lines: list[int] | None = None
+        self._attributes: dict[int, dict[str, Position]] = {}
 
     def position(self, offset: int) -> Position:
         if self._lines is None:
@@ -59,6 +62,9 @@ class _Source:
 
     def attribute_positions(self, offset: int) -> dict[str, Position]:
         """qname → position of each attribute of the start tag at byte `offset`, in the order written."""
+        known = self._attributes.get(offset)
+        if known is not None:
+            return known
         data = self.data
         tag = _START_TAG.match(data, offset)
         found: dict[str, Position] = {}
@@ -66,27 +72,31 @@ class _Source:
         while (m := _ATTRIBUTE.match(data, pos)) is not None:
             found.setdefault(m.group(1).decode("utf-8", "replace"), self.position(m.start(1)))
             pos = m.end()
+        self._attributes[offset] = found
         return found
 
 
 class XAttr:
-    """One attribute: namespace, local name, name as written (`xsi:type`), value; `at` on demand."""
+    """One attribute: namespace, local name, name as written (`xsi:type`), value; `at` on demand. It
+    knows its element's start tag, not the element: no reference cycle, so a tree is freed as soon as it
+    is dropped."""
 
-    __slots__ = ("ns", "name", "qname", "value", "node")
+    __slots__ = ("name", "ns", "offset", "qname", "src", "tag_at", "value")
 
-    def __init__(self, ns: str | None, name: str, qname: str, value: str, node: XNode) -> None:
+    def __init__(
+        self, ns: str | None, name: str, qname: str, value: str, src: _Source, offset: int, tag_at: Position
+    ) -> None:
         self.ns = ns
         self.name = name
         self.qname = qname
         self.value = value
-        self.node = node
+        self.src = src
+        self.offset = offset  # the start tag's
+        self.tag_at = tag_at
 
     @property
     def at(self) -> Position:
-        node = self.node
-        if node.attr_at is None:
-            node.attr_at = node.src.attribute_positions(node.offset)
-        return node.attr_at.get(self.qname, node.at)
+        return self.src.attribute_positions(self.offset).get(self.qname, self.tag_at)
 
     def __repr__(self) -> str:
         return f"XAttr({self.qname}={self.value!r})"
@@ -97,21 +107,31 @@ class XNode:
     order. Whitespace between elements is kept only in the narrative (XHTML, and any `div`): elsewhere it
     means nothing, and leaving it out spares an allocation per element."""
 
-    __slots__ = ("ns", "name", "at", "offset", "src", "attrs", "content", "cdata", "source", "prefixes")
-    __slots__ += ("attr_at", "has_text", "mixed", "keep")
+    __slots__ = (
+        "at",
+        "attrs",
+        "cdata",
+        "content",
+        "has_text",
+        "keep",
+        "mixed",
+        "name",
+        "ns",
+        "offset",
+        "prefixes",
+        "source",
+    )
 
-    def __init__(self, ns: str | None, name: str, at: Position, offset: int, src: _Source, keep: bool) -> None:
+    def __init__(self, ns: str | None, name: str, at: Position, offset: int, keep: bool) -> None:
         self.ns = ns
         self.name = name
         self.at = at
         self.offset = offset  # byte offset of the start tag
-        self.src = src
         self.attrs: Sequence[XAttr] = ()
         self.content: list[XNode | str] = []
         self.cdata: Position | None = None  # where a CDATA section starts inside this element, if any
         self.source: str | None = None  # an XHTML `div` as written, start tag to end tag
         self.prefixes: Mapping[str, str] = _NO_PREFIXES  # namespace declarations made on this element
-        self.attr_at: dict[str, Position] | None = None
         self.has_text = False  # some text that is not whitespace
         self.mixed = False  # text in `content`
         self.keep = keep  # whitespace kept (the narrative)
@@ -183,23 +203,19 @@ class _Builder:
         parent = stack[-1] if stack else None
         ns, local, _ = names.get(name) or names.setdefault(name, _split(name))
         keep = parent.keep if parent is not None and parent.keep else (ns == XHTML_NS or local == "div")
-        node = XNode(
-            ns,
-            local,
-            (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1),
-            parser.CurrentByteIndex,
-            self.src,
-            keep,
-        )
+        at = (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        offset = parser.CurrentByteIndex
+        node = XNode(ns, local, at, offset, keep)
         if self.pending is not None:
             node.prefixes = self.pending
             self.pending = None
         if attrs:
             out = []
+            src = self.src
             for i in range(0, len(attrs), 2):
                 key = attrs[i]
                 a_ns, a_local, a_qname = names.get(key) or names.setdefault(key, _split(key))
-                out.append(XAttr(a_ns, a_local, a_qname, attrs[i + 1], node))
+                out.append(XAttr(a_ns, a_local, a_qname, attrs[i + 1], src, offset, at))
             node.attrs = out
         if parent is not None:
             parent.content.append(node)
@@ -309,6 +325,24 @@ def parse_xml(text: str, *, max_depth: int = MAX_DEPTH) -> XDocument | Issue:
         at = (exc.lineno or 1, (exc.offset or 0) + 1)
         reason = expat.ErrorString(exc.code)
         return _fatal(f"XML is not well-formed at line {at[0]}, column {at[1]}: {reason}", at)
+    finally:
+        del builder.parser  # the parser holds the builder's handlers: no cycle left behind
     if builder.root is None:
         return _fatal("no root element in the XML")
     return XDocument(builder.root, text, builder.instructions, builder.encoding)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a tree is built and read. A tree has no cycles (it is freed
+    by reference counting when dropped), yet its many objects would each count towards the collector's
+    next pass, and each pass walks the whole heap's young and, now and then, every long-lived object (the
+    loaded definitions): paused, reading costs what it allocates and no more."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()

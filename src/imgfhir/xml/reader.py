@@ -240,6 +240,11 @@ class Reader:
             # its namespace and content are the narrative rule's (XHTML_XHTML_NS_InValid and the rest)
             self.put(obj, key, index, xhtml_text(node))
             return
+        if spec.primitive and len(node.attrs) == 1 and not node.content and node.ns == FHIR_NS:
+            attr = node.attrs[0]
+            if attr.name == "value" and attr.ns is None and attr.value and node.cdata is None:
+                self.simple(node, attr, spec, obj, pointer, expr, index)
+                return
         self.check_element(node, expr)
         if spec.resource:
             self.positions[here] = node.at
@@ -272,6 +277,30 @@ class Reader:
             return None
         return self.resource(inner[0], element, here, expr)
 
+    def simple(
+        self, node: XNode, attr: XAttr, spec: Child, obj: dict[str, Any], pointer: Pointer, expr: str, index: int | None
+    ) -> None:
+        """The common case, `<status value="final"/>`, in one step: what `primitive` would do with it."""
+        raw = attr.value
+        key = spec.key
+        if index is None:
+            self.positions[(*pointer, key)] = node.at
+            if spec.type not in _WHITESPACE_TYPES or raw == raw.strip():
+                obj[key] = json_value(spec.type, raw, self.release)
+                return
+        else:
+            self.positions[(*pointer, key, index)] = node.at
+            self.positions[(*pointer, "_" + key, index)] = node.at
+            self.put(obj, "_" + key, index, None)
+        if spec.type in _WHITESPACE_TYPES and raw != raw.strip():
+            self.whitespace(raw, attr.at, expr)
+        self.put(obj, key, index, json_value(spec.type, raw, self.release))
+
+    def whitespace(self, raw: str, at: Position, expr: str) -> None:
+        # the string datatype: leading and trailing whitespace SHOULD be removed in the XML format
+        message = "value should not start or finish with whitespace" if raw.strip() else "value is only whitespace"
+        self.report("warning", "value", message, at, "xml-whitespace", expr)
+
     def primitive(
         self, node: XNode, spec: Child, obj: dict[str, Any], pointer: Pointer, expr: str, index: int | None
     ) -> None:
@@ -286,10 +315,7 @@ class Reader:
         self.positions[here] = node.at
         self.positions[extras_at] = node.at
         if isinstance(raw, str) and spec.type in _WHITESPACE_TYPES and raw != raw.strip():
-            # the string datatype: leading and trailing whitespace SHOULD be removed in the XML format
-            message = "value should not start or finish with whitespace" if raw.strip() else "value is only whitespace"
-            at = value_at.at if isinstance(value_at, XAttr) else value_at
-            self.report("warning", "value", message, at, "xml-whitespace", expr)
+            self.whitespace(raw, value_at.at if isinstance(value_at, XAttr) else value_at, expr)
         self.put(obj, key, index, value)
         if extras:
             self.put(obj, "_" + key, index, extras)
