@@ -526,8 +526,10 @@ def validate(
                         (other.resource for _, other in batch if other.resource is not None), fhir_version=release
                     )
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
-                if loaded.issues:  # what the XML reader found
-                    outcome = Outcome(loaded.issues + outcome.issues)
+                if loaded.issues:  # what the XML reader found (JSON text's own errors too)
+                    from imgfhir.xml.load import without_xml_duplicates
+
+                    outcome = Outcome(loaded.issues + without_xml_duplicates(loaded.issues, outcome.issues))
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
             if loaded.positions is not None:
                 outcome = with_positions(outcome, "", lookup=loaded.positions)

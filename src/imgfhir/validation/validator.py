@@ -99,6 +99,9 @@ class Validator:
                 return outcome
             issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
             if loaded.positions is not None:  # XML: its own issues first, positions from the reader
+                from imgfhir.xml.load import without_xml_duplicates
+
+                issues = without_xml_duplicates(loaded.issues, issues)
                 outcome.extend(with_positions(loaded.issues + issues, "", lookup=loaded.positions))
             else:
                 outcome.extend(loaded.issues)  # the JSON text's own errors (duplicate keys, comments) first

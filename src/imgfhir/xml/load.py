@@ -104,3 +104,14 @@ def load_xml(
     with collector_paused():
         result = read_document(scope, doc)
     return Loaded(result.resource, text, result.issues, name, positions=result.lookup(), format="xml")
+
+
+def without_xml_duplicates(xml_issues: list[Issue], issues: list[Issue]) -> list[Issue]:
+    """The validator's issues less what the XML reader has already said of the same element: an empty
+    element is the reader's `xml-empty` (XmlParser.checkElement: ELEMENT_MUST_HAVE_SOME_CONTENT), so the
+    empty-object check that stands for the JSON parser's OBJECT_MUST_HAVE_SOME_CONTENT is not repeated."""
+    empty = {i.expression for i in xml_issues if i.rule == "xml-empty"}
+    if not empty:
+        return issues
+    return [i for i in issues if not (i.rule == "json-shape" and i.expression in empty)]
+
