@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from imgfhir.outcome import Issue
 from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical, fhir_release, load_store
-from imgfhir.validation.source import Loaded
+from imgfhir.validation.source import Loaded, ndjson_line
 from imgfhir.xml.parse import XDocument, collector_paused, parse_xml
 from imgfhir.xml.reader import read_document
 from imgfhir.xml.schema import FHIR_NS
@@ -75,6 +75,10 @@ def load_xml(
     data: str | bytes | bytearray | memoryview, name: str, *, max_bytes: int, scopes: XmlScopes | None = None
 ) -> Loaded:
     """Read one XML resource; fatal issues (never an exception) when it cannot be read."""
+    if ndjson_line(name) is not None:
+        # NDJSON is JSON, one resource a line: a line that is XML is not a record of it
+        message = "this NDJSON line is XML: NDJSON holds one JSON resource per line, and XML has no place in it"
+        return _fatal(name, message, "xml-ndjson", line=1, column=1)  # the line's start (made the file's line)
     if len(data) > max_bytes:
         unit = "characters" if isinstance(data, str) else "bytes"
         return _fatal(
