@@ -28,7 +28,7 @@ class Converted:
     name: str  # the input's name (`file.ndjson:3` for one NDJSON line)
     text: str | None  # the converted document, None when the input could not be converted
     problems: list[str] = field(default_factory=list)
-    folder: PurePath = PurePath()  # where the input is inside the folder it was found in
+    folder: PurePath = field(default_factory=PurePath)  # where the input is in the folder it was found in
 
     def target(self, directory: Path, to: str) -> Path:
         """Where the document goes in `directory`: the input's stem (and, for one NDJSON record, its line)
