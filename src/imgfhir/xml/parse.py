@@ -167,6 +167,11 @@ class _TooDeep(Exception):
     pass
 
 
+# expat's names, split once per process: FHIR's vocabulary is small (a hostile document's is bounded here)
+_NAMES: dict[str, tuple[str | None, str, str]] = {}
+_MAX_NAMES = 20_000
+
+
 def _split(name: str) -> tuple[str | None, str, str]:
     """expat's `uri local prefix` → (namespace, local name, name as written)."""
     parts = name.split(" ")
@@ -189,7 +194,7 @@ class _Builder:
         self.instructions: list[Position] = []
         self.encoding: str | None = None
         self.pending: dict[str, str] | None = None
-        self.names: dict[str, tuple[str | None, str, str]] = {}
+        self.names = _NAMES if len(_NAMES) < _MAX_NAMES else {}
 
     def here(self) -> Position:
         return self.parser.CurrentLineNumber, self.parser.CurrentColumnNumber + 1

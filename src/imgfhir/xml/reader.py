@@ -85,6 +85,7 @@ class Reader:
         self.release = scope.release
         self.result = ReadResult(None)
         self.positions = self.result.positions
+        self.none_values = False  # a repeating primitive without a value was read (see `fill`)
 
     # -- issues -------------------------------------------------------------------------------------------------
 
@@ -183,9 +184,10 @@ class Reader:
             self.child(
                 child, spec, obj, pointer, f"{where}[{index}]" if spec.array else where, index if spec.array else None
             )
-        for key in list(obj):
-            if isinstance(obj[key], list) and all(v is None for v in obj[key]):
-                del obj[key]  # a repeating primitive with extensions only: no value array
+        if self.none_values:
+            for key in list(obj):
+                if isinstance(obj[key], list) and all(v is None for v in obj[key]):
+                    del obj[key]  # a repeating primitive with extensions only: no value array
 
     def attributes(
         self, node: XNode, plan: Layout, obj: dict[str, Any], pointer: Pointer, expr: str, type_name: str, top: bool
@@ -290,8 +292,9 @@ class Reader:
                 return
         else:
             self.positions[(*pointer, key, index)] = node.at
-            self.positions[(*pointer, "_" + key, index)] = node.at
-            self.put(obj, "_" + key, index, None)
+            if "_" + key in obj:  # a sibling has an id or extensions: keep the arrays in step
+                self.positions[(*pointer, "_" + key, index)] = node.at
+                self.put(obj, "_" + key, index, None)
         if spec.type in _WHITESPACE_TYPES and raw != raw.strip():
             self.whitespace(raw, attr.at, expr)
         self.put(obj, key, index, json_value(spec.type, raw, self.release))
@@ -317,9 +320,11 @@ class Reader:
         if isinstance(raw, str) and spec.type in _WHITESPACE_TYPES and raw != raw.strip():
             self.whitespace(raw, value_at.at if isinstance(value_at, XAttr) else value_at, expr)
         self.put(obj, key, index, value)
+        if value is None and index is not None:
+            self.none_values = True
         if extras:
-            self.put(obj, "_" + key, index, extras)
-        elif index is not None:
+            self.put(obj, "_" + key, index, extras)  # padded with nulls for the siblings before it
+        elif index is not None and "_" + key in obj:
             self.put(obj, "_" + key, index, None)
 
     @staticmethod
