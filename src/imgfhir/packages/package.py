@@ -14,18 +14,15 @@ import tarfile
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
 from imgfhir.packages.errors import PackageError
 from imgfhir.packages.lock import LockEntry, sha256_of, verify
-
-if TYPE_CHECKING:
-    from imgfhir.packages.store import Scope
+from imgfhir.packages.xmlfiles import Report, ScopeHook
 
 INDEX_NAME = "imgfhir-index.json"
 INDEX_FORMAT = 2  # entries as rows in ResourceEntry field order
@@ -107,8 +104,8 @@ class Package:
         self.provides: tuple[str, ...] = ()
         # set by the store the package is added to: XML resources (folder packages) are read in this
         # scope, and what cannot be read is reported through `report`
-        self.xml_scope: Callable[[], Scope] | None = None
-        self.report: Callable[[str], None] = self.problems.append
+        self.xml_scope: ScopeHook | None = None
+        self.report: Report = self.problems.append
 
     def __repr__(self) -> str:
         return f"<Package {self.key} {self.release} from {self.origin}>"

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from imgfhir.packages.package import ResourceEntry
     from imgfhir.packages.store import Scope
 
+ScopeHook = Callable[[], "Scope"]  # the scope a package's XML is read in (set by the store it is in)
+Report = Callable[[str], None]  # where a package's problems go (the store's warnings)
 FHIR_NS = "http://hl7.org/fhir"
 # the root's children an index entry is made of (ResourceEntry.of reads them by their JSON names)
 _INDEXED = frozenset({"id", "url", "version", "name", "kind", "type", "baseDefinition", "derivation", "abstract"})
@@ -65,9 +67,7 @@ class _Reading(threading.local):
 _READING = _Reading()
 
 
-def read_resource(
-    path: Path, package_key: str, scope: Callable[[], Scope] | None, report: Callable[[str], None]
-) -> dict[str, Any]:
+def read_resource(path: Path, package_key: str, scope: ScopeHook | None, report: Report) -> dict[str, Any]:
     """One XML resource of a package as its JSON tree, read by the definitions of the package's scope;
     what the reader finds wrong in it (an element out of order, say) is reported, the rest is kept."""
     from imgfhir.xml import read_xml
