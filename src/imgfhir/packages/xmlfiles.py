@@ -5,7 +5,9 @@ each file by its format); a folder package given with `--package` may hold Struc
 ValueSets, CodeSystems ... as `.xml`. They are indexed from the root's direct `value`s (no definitions
 needed: the index is built before any scope exists) and read in full, with the XML reader in the
 package's own scope (its FHIR release), the first time a canonical resolves to them. A file that cannot
-be read is a package warning and is left out, never a crash.
+be read is a package warning and is left out, never a crash, as the reference's
+IgLoader.loadFileWithErrorChecking prints "ignored due to error" and goes on (it reads each file with the
+XmlParser of the folder's FHIR version: loadResourceByVersion).
 """
 
 from __future__ import annotations
