@@ -551,8 +551,10 @@ def validate(
                         (other.resource for _, other in batch if other.resource is not None), fhir_version=release
                     )
                 outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
-                if loaded.issues:  # what the XML reader found
-                    outcome = Outcome(loaded.issues + outcome.issues)
+                if loaded.issues:  # what the XML reader found (JSON text's own errors too)
+                    from imgfhir.xml.load import without_xml_duplicates
+
+                    outcome = Outcome(loaded.issues + without_xml_duplicates(loaded.issues, outcome.issues))
             ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
             if loaded.positions is not None:
                 outcome = with_positions(outcome, "", lookup=loaded.positions)
@@ -691,7 +693,11 @@ def convert(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", metavar="DIR", help="Write each input to DIR/<name>.<format> (needed for several)."
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Write each input to DIR/<name>.<format> (needed for several), in the sub-folders it has in a folder"
+            " given; each record of an NDJSON file to DIR/<name>-<line>.<format>.",
         ),
     ] = None,
     fhir_version: Annotated[
@@ -723,6 +729,7 @@ def convert(
         _fail(f"--output must be a directory: {output}")
     settings = _settings(ctx, package, verbose)
     failed = False
+    written: set[Path] = set()
     with _store(settings) as store:
         results = run_convert(paths, to.value, store, _RELEASE_OF[fhir_version.value] if fhir_version else None)
         first = next(results, None)
@@ -739,9 +746,15 @@ def convert(
                     _fail("several inputs: give --output DIR")
                 typer.echo(done.text, nl=False)
                 continue
+            target = done.target(output, to.value)
+            if target in written:  # two inputs of one name (given apart, or `x.json` and `x.xml`)
+                typer.echo(f"{done.name}: not written: {target} was written from another input", err=True)
+                failed = True
+                continue
+            written.add(target)
             try:
-                output.mkdir(parents=True, exist_ok=True)
-                done.target(output, to.value).write_text(done.text, encoding="utf-8")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(done.text, encoding="utf-8")
             except OSError as exc:
                 _fail(f"cannot write to {output}: {exc.strerror or exc}", EXIT_FAILURE)
     if failed:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from imgfhir.cli import app
@@ -131,3 +132,74 @@ def test_cli_convert_reports_what_it_cannot_convert() -> None:
     assert "no namespace" in result.stderr and result.stdout == ""
     several = runner.invoke(app, ["convert", str(GOOD_JSON), str(PATIENT_XML), "--to", "xml"])
     assert several.exit_code == 2 and "--output" in several.stderr
+
+
+NDJSON = FIXTURES / "xml" / "ndjson"
+EXAMPLES = FIXTURES / "ig-examples" / "hl7.fhir.uv.radiation-dose-summary"
+
+
+def test_cli_converts_ndjson_records_and_sub_folders_to_xml_and_back(tmp_path: Path) -> None:
+    """Each NDJSON record becomes an XML file named by its line, sub-folders are kept; back to JSON,
+    every record is what it was, and the XML validates with the issues of the JSON."""
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    records = [orjson.loads((EXAMPLES / n).read_bytes()) for n in ("Patient-56.json", "Observation-545.json")]
+    (source / "two.ndjson").write_bytes(orjson.dumps(records[0]) + b"\n\n" + orjson.dumps(records[1]) + b"\n")
+    (source / "sub" / "device.json").write_bytes((EXAMPLES / "Device-12.json").read_bytes())
+    as_xml, back = tmp_path / "xml", tmp_path / "json"
+    result = runner.invoke(app, ["convert", str(source), "--to", "xml", "-o", str(as_xml), "--fhir-version", "R4"])
+    assert result.exit_code == 0, result.output
+    assert sorted(str(p.relative_to(as_xml)) for p in as_xml.rglob("*.xml")) == [
+        "sub/device.xml",
+        "two-1.xml",
+        "two-3.xml",
+    ]
+    result = runner.invoke(app, ["convert", str(as_xml), "--to", "json", "-o", str(back), "--fhir-version", "R4"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads((back / "two-1.json").read_bytes()) == records[0]
+    assert orjson.loads((back / "two-3.json").read_bytes()) == records[1]
+    assert (back / "sub" / "device.json").read_bytes() != b""
+    assert orjson.loads((back / "sub" / "device.json").read_bytes()) == orjson.loads(
+        (EXAMPLES / "Device-12.json").read_bytes()
+    )
+    for name, record in zip(("two-1", "two-3"), records, strict=True):
+        from_xml = validate(as_xml / f"{name}.xml", fhir_version="R4")
+        from_json = validate(record, fhir_version="R4")
+        assert sorted((i.rule, i.severity) for i in from_xml.issues) == sorted(
+            (i.rule, i.severity) for i in from_json.issues
+        )
+
+
+def test_cli_convert_does_not_overwrite_one_output_with_another(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.json").write_bytes((EXAMPLES / "Patient-56.json").read_bytes())
+    (tmp_path / "b" / "x.json").write_bytes((EXAMPLES / "Practitioner-33.json").read_bytes())
+    out = tmp_path / "out"
+    args = ["convert", str(tmp_path / "a" / "x.json"), str(tmp_path / "b" / "x.json"), "--to", "xml", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "was written from another input" in result.stderr
+    assert "<Patient" in (out / "x.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "line"), [("xml-line-1", 2), ("xml-line-2", 1)])
+def test_xml_in_ndjson_is_refused_with_its_line(name: str, line: int, tmp_path: Path) -> None:
+    path = NDJSON / f"{name}.ndjson"
+    result = runner.invoke(app, ["validate", str(path), "--fhir-version", "R4", "-f", "sarif"])
+    assert result.exit_code == 1, result.output
+    found = [
+        (r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+        for r in orjson.loads(result.stdout)["runs"][0]["results"]
+        if r["level"] == "error"
+    ]
+    assert found == [("xml-ndjson", "error", line)]
+    converted = runner.invoke(app, ["convert", str(path), "--to", "xml", "-o", str(tmp_path)])
+    assert converted.exit_code == 1 and f"{path}:{line}: {line}:1: this NDJSON line is XML" in converted.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [f"{name}-{3 - line}.xml"]  # the JSON record is converted
+
+
+def test_json_with_xhtml_in_ndjson_is_json() -> None:
+    """The near miss: a record whose narrative is XHTML is a JSON line like any other."""
+    outcome = runner.invoke(app, ["validate", str(NDJSON / "xml-line-ok.ndjson"), "--fhir-version", "R4"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "xml-ndjson" not in outcome.stdout

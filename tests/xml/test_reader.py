@@ -90,3 +90,25 @@ def test_fhirpath_suite_from_xml_passes_as_from_json(xml_suites: Path, release: 
     assert from_xml.total == from_json.total > 900
     assert from_xml.passed == from_json.passed
     assert {o.test.name for o in from_xml.failures()} == {o.test.name for o in from_json.failures()}
+
+
+def test_attribute_positions_survive_what_a_start_tag_may_hold(bundled_store: PackageStore) -> None:
+    """Attribute positions are found by scanning the start tag when asked for: a `>` inside a value, a
+    tag over several lines and characters beyond ASCII before it must not move them."""
+    text = (XML_INPUTS / "r4" / "patient-example.xml").read_text(encoding="utf-8")
+    changed = text.replace(
+        '<family value="Chalmers"/>',
+        '<family xml:lang="fr">\n<!-- é > ü -->\n\t\t\t<extension\n   id="a>b" url="http://example.org/é"\n>'
+        '<valueString value=" x"/></extension></family>',
+    )
+    result = read_xml(changed, bundled_store.scope(release="R4"))
+    lines = changed.splitlines()
+    url = result.positions[("name", 0, "_family", "extension", 0, "url")]
+    assert lines[url[0] - 1][url[1] - 1 :].startswith('url="http://example.org/é"')
+    ext_id = result.positions[("name", 0, "_family", "extension", 0, "id")]
+    assert lines[ext_id[0] - 1][ext_id[1] - 1 :].startswith('id="a>b"')
+    found = {(i.rule, i.line, i.column) for i in result.issues}
+    lang = next((n, line.index("xml:lang") + 1) for n, line in enumerate(lines, 1) if "xml:lang" in line)
+    assert ("xml-attribute", *lang) in found  # xml:lang is not a FHIR attribute
+    space = next((n, line.index('value=" x"') + 1) for n, line in enumerate(lines, 1) if 'value=" x"' in line)
+    assert ("xml-whitespace", *space) in found

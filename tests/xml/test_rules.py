@@ -8,12 +8,18 @@ XML issue and no error at all.
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from imgfhir.cli import app
+from imgfhir.packages import PackageStore
 from imgfhir.validation import validate
+from imgfhir.xml import read_xml
 from tests.support import FIXTURES
 
 RULES = FIXTURES / "xml" / "rules"
+runner = CliRunner()
 CASES: dict[str, list[tuple[str, str, str]]] = {
     "order-1": [("xml-order", "error", '<gender value="male"/>')],
     "order-2": [("xml-order", "error", '<use value="usual"/>\n\t\t<value value="12345"/>')],
@@ -84,3 +90,25 @@ def test_xml_rule(name: str) -> None:
     assert found == expected, [str(i) for i in outcome.issues]
     if name.endswith("-ok"):
         assert outcome.ok, [str(i) for i in outcome.issues]
+
+
+@pytest.mark.parametrize("name", ["empty-1", "empty-2"])
+def test_an_empty_element_is_reported_once(name: str) -> None:
+    """XmlParser.checkElement reports the empty element; the empty-object check that stands for the JSON
+    parser's is not repeated for it, by validate() nor by the command line."""
+    path = RULES / f"{name}.xml"
+    outcome = validate(path, fhir_version="R4")
+    errors = [(i.rule, i.expression) for i in outcome.issues if i.severity == "error"]
+    assert len(errors) == 1 and errors[0][0] == "xml-empty", errors
+    result = runner.invoke(app, ["validate", str(path), "--fhir-version", "R4", "-f", "json"])
+    issues = orjson.loads(result.stdout)["issue"]
+    assert [i["severity"] for i in issues if i["severity"] == "error"] == ["error"], issues
+
+
+def test_an_empty_object_in_json_is_still_reported(bundled_store: PackageStore) -> None:
+    """The JSON twin of empty-1 (its empty telecom as `{}`): for JSON the empty-object check stays."""
+    read = read_xml((RULES / "empty-ok.xml").read_text(encoding="utf-8"), bundled_store.scope(release="R4"))
+    assert read.resource is not None and read.resource["telecom"][0] == {"use": "home"}
+    read.resource["telecom"][0] = {}
+    issues = [i for i in validate(orjson.dumps(read.resource), fhir_version="R4").issues if i.severity == "error"]
+    assert [(i.rule, i.expression, i.line) for i in issues] == [("json-shape", "Patient.telecom[0]", 1)]

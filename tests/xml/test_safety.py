@@ -102,3 +102,19 @@ def test_bytes_that_are_not_utf8_are_refused() -> None:
     latin1 = PATIENT.replace("Chalmers", "Chälmers").encode("latin-1")
     issue = _only_fatal(load(latin1).issues, "xml-encoding")
     assert "UTF-8" in issue.message
+
+
+def test_the_collector_is_back_after_reading_good_and_bad_xml() -> None:
+    """Reading pauses the cyclic garbage collector; it must be running again afterwards, whatever happened."""
+    import gc
+
+    assert gc.isenabled()
+    for text in (PATIENT, UNDECLARED_ENTITY, XXE_FILE, PATIENT.replace("</Patient>", "")):
+        validate(text, fhir_version="R4")
+        assert gc.isenabled()
+    gc.disable()
+    try:  # and a caller's paused collector stays paused
+        validate(PATIENT, fhir_version="R4")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -24,6 +24,7 @@ from imgfhir.packages import archive as _archive
 from imgfhir.packages.archive import ArchiveLimits
 from imgfhir.packages.errors import PackageError
 from imgfhir.packages.lock import LockEntry, sha256_of, verify
+from imgfhir.packages.xmlfiles import Report, ScopeHook
 
 INDEX_NAME = "imgfhir-index.json"
 INDEX_FORMAT = 2  # entries as rows in ResourceEntry field order
@@ -95,6 +96,7 @@ class Package:
         self.origin = origin
         self.sha256 = sha256
         self._resources: dict[str, dict[str, Any]] = {}
+        self.problems: list[str] = []  # files left out, when no store hears of them
         self._index_file = root.parent / INDEX_NAME if sha256 else None
         self.manifest = _read_manifest(root / "package.json", source)
         self.id: str = self.manifest["name"]
@@ -102,6 +104,10 @@ class Package:
         self.fhir_version: str = _fhir_version_of(self.manifest, source)
         self.release = fhir_release(self.fhir_version)
         self.provides: tuple[str, ...] = ()
+        # set by the store the package is added to: XML resources (folder packages) are read in this
+        # scope, and what cannot be read is reported through `report`
+        self.xml_scope: ScopeHook | None = None
+        self.report: Report = self.problems.append
 
     def __repr__(self) -> str:
         return f"<Package {self.key} {self.release} from {self.origin}>"
@@ -174,6 +180,22 @@ class Package:
                 continue  # not a resource; the store reports nothing for stray files
             if isinstance(res, dict) and isinstance(res.get("resourceType"), str):
                 found.append(ResourceEntry.of(file.name, res))
+        if self.sha256 is None:  # a folder (an IG's output, an -ig folder) may hold XML resources too
+            found.extend(self._scan_xml())
+        return found
+
+    def _scan_xml(self) -> list[ResourceEntry]:
+        from imgfhir.packages.xmlfiles import index_entry
+
+        found: list[ResourceEntry] = []
+        for file in sorted(self.root.glob("*.xml")):
+            if file.name.startswith(".") or file.with_suffix(".json").is_file():
+                continue  # an IG's output has each resource in both formats: the JSON one is indexed
+            entry = index_entry(file)
+            if isinstance(entry, str):
+                self.report(f"{self.key}: {entry}; file left out")
+            else:
+                found.append(entry)
         return found
 
     def counts(self) -> Counter[str]:
@@ -182,6 +204,11 @@ class Package:
     def load(self, filename: str) -> dict[str, Any]:
         """Parse a resource once; callers must treat the result as read-only."""
         res = self._resources.get(filename)
+        if res is None and filename.endswith(".xml"):
+            from imgfhir.packages.xmlfiles import read_resource
+
+            res = read_resource(self.root / filename, self.key, self.xml_scope, self.report)
+            self._resources[filename] = res
         if res is None:
             try:
                 res = orjson.loads((self.root / filename).read_bytes())

@@ -49,6 +49,10 @@ class PackageStore:
             self.warn_once(f"dup:{pkg.key}", "duplicate", message)
             return
         self.packages.append(pkg)
+        pkg.xml_scope = lambda: self.scope(pkg)
+        pkg.report = lambda message: self.warn_once(f"file:{message}", "processing", message)
+        for message in pkg.problems:
+            pkg.report(message)
         self._scopes.clear()
         self._definers.clear()
 

@@ -123,6 +123,9 @@ class Validator:
                 return self._limited(outcome)
             issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
             if loaded.positions is not None:  # XML: its own issues first, positions from the reader
+                from imgfhir.xml.load import without_xml_duplicates
+
+                issues = without_xml_duplicates(loaded.issues, issues)
                 outcome.extend(with_positions(read + issues, "", lookup=loaded.positions))
             else:
                 outcome.extend(read)  # the JSON text's own errors (duplicate keys, comments) first

@@ -12,7 +12,7 @@ from __future__ import annotations
 from imgfhir.outcome import Issue
 from imgfhir.packages import Scope
 from imgfhir.xml.load import XmlScopes, load_xml
-from imgfhir.xml.parse import parse_xml
+from imgfhir.xml.parse import collector_paused, parse_xml
 from imgfhir.xml.reader import ReadResult, read_document
 
 __all__ = ["ReadResult", "XmlScopes", "load_xml", "parse_xml", "read_xml"]
@@ -21,7 +21,8 @@ __all__ = ["ReadResult", "XmlScopes", "load_xml", "parse_xml", "read_xml"]
 def read_xml(text: str, scope: Scope) -> ReadResult:
     """Read one XML resource by the definitions of `scope`; a document that cannot be parsed gives a
     result with no resource and its fatal issue."""
-    doc = parse_xml(text.removeprefix("\ufeff"))
-    if isinstance(doc, Issue):
-        return ReadResult(None, [doc])
-    return read_document(scope, doc)
+    with collector_paused():
+        doc = parse_xml(text.removeprefix("\ufeff"))
+        if isinstance(doc, Issue):
+            return ReadResult(None, [doc])
+        return read_document(scope, doc)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from imgfhir.outcome import Issue
 from imgfhir.packages import PackageError, PackageStore, Scope, UnknownCanonical, fhir_release, load_store
-from imgfhir.validation.source import Loaded
-from imgfhir.xml.parse import XDocument, parse_xml
+from imgfhir.validation.source import Loaded, ndjson_line
+from imgfhir.xml.parse import XDocument, collector_paused, parse_xml
 from imgfhir.xml.reader import read_document
 from imgfhir.xml.schema import FHIR_NS
 
@@ -75,6 +75,10 @@ def load_xml(
     data: str | bytes | bytearray | memoryview, name: str, *, max_bytes: int, scopes: XmlScopes | None = None
 ) -> Loaded:
     """Read one XML resource; fatal issues (never an exception) when it cannot be read."""
+    if ndjson_line(name) is not None:
+        # NDJSON is JSON, one resource a line: a line that is XML is not a record of it
+        message = "this NDJSON line is XML: NDJSON holds one JSON resource per line, and XML has no place in it"
+        return _fatal(name, message, "xml-ndjson", line=1, column=1)  # the line's start (made the file's line)
     if len(data) > max_bytes:
         unit = "characters" if isinstance(data, str) else "bytes"
         return _fatal(
@@ -94,11 +98,24 @@ def load_xml(
                 name, f"the XML encoding is invalid (must be UTF-8): byte {exc.start}: {exc.reason}", "xml-encoding"
             )
     text = text.removeprefix("\ufeff")
-    doc = parse_xml(text)
+    with collector_paused():
+        doc = parse_xml(text)
     if isinstance(doc, Issue):
         return Loaded(None, text, [doc], name, format="xml")
     scope = (scopes or XmlScopes()).scope_for(declared_profiles(doc))
     if isinstance(scope, Issue):
         return Loaded(None, text, [scope], name, format="xml")
-    result = read_document(scope, doc)
+    with collector_paused():
+        result = read_document(scope, doc)
     return Loaded(result.resource, text, result.issues, name, positions=result.lookup(), format="xml")
+
+
+def without_xml_duplicates(xml_issues: list[Issue], issues: list[Issue]) -> list[Issue]:
+    """The validator's issues less what the XML reader has already said of the same element: an empty
+    element is the reader's `xml-empty` (XmlParser.checkElement: ELEMENT_MUST_HAVE_SOME_CONTENT), so the
+    empty-object check that stands for the JSON parser's OBJECT_MUST_HAVE_SOME_CONTENT is not repeated."""
+    empty = {i.expression for i in xml_issues if i.rule == "xml-empty"}
+    if not empty:
+        return issues
+    return [i for i in issues if not (i.rule == "json-shape" and i.expression in empty)]
+

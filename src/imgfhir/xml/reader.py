@@ -21,7 +21,7 @@ from imgfhir.outcome import Issue, Severity
 from imgfhir.packages import Scope
 from imgfhir.validation.model import ElementPlan
 from imgfhir.validation.rules.primitives import PATTERNS
-from imgfhir.xml.parse import Position, XDocument, XNode
+from imgfhir.xml.parse import Position, XAttr, XDocument, XNode
 from imgfhir.xml.schema import FHIR_NS, XSI_NS, Child, Layout, layout, resource_root
 from imgfhir.xml.xhtml import xhtml_text
 
@@ -30,13 +30,22 @@ _INTEGERS = frozenset({"integer", "unsignedInt", "positiveInt"})
 _WHITESPACE_TYPES = frozenset({"string", "markdown"})
 
 
+class Positions(dict[Pointer, "Position | XAttr"]):
+    """Pointer → position; an attribute's position is worked out when it is looked up (issues are few,
+    values many)."""
+
+    def __getitem__(self, key: Pointer) -> Position:
+        value = super().__getitem__(key)
+        return value.at if isinstance(value, XAttr) else value
+
+
 @dataclass
 class ReadResult:
     """The resource (None when the XML is not a FHIR resource), its issues, and where each value is."""
 
     resource: dict[str, Any] | None
     issues: list[Issue] = field(default_factory=list)
-    positions: dict[Pointer, Position] = field(default_factory=dict)
+    positions: Positions = field(default_factory=Positions)
 
     def lookup(self) -> Callable[[Pointer], tuple[int, int] | None]:
         """Pointer → (line, column); a pointer not in the table falls back to its nearest ancestor."""
@@ -76,6 +85,7 @@ class Reader:
         self.release = scope.release
         self.result = ReadResult(None)
         self.positions = self.result.positions
+        self.none_values = False  # a repeating primitive without a value was read (see `fill`)
 
     # -- issues -------------------------------------------------------------------------------------------------
 
@@ -135,7 +145,7 @@ class Reader:
             where = f"'{node.ns}'" if node.ns else "no namespace"
             message = f"wrong namespace - expected '{FHIR_NS}', found {where} on <{node.name}>"
             self.report("error", "invalid", message, node.at, "xml-namespace", expr)
-        elif not node.attrs and not node.elements and not node.text().strip():
+        elif not node.attrs and not node.elements and not node.has_text:
             self.report("error", "invalid", f"element <{node.name}> must have some content", node.at, "xml-empty", expr)
 
     def fill(
@@ -174,9 +184,10 @@ class Reader:
             self.child(
                 child, spec, obj, pointer, f"{where}[{index}]" if spec.array else where, index if spec.array else None
             )
-        for key in list(obj):
-            if isinstance(obj[key], list) and all(v is None for v in obj[key]):
-                del obj[key]  # a repeating primitive with extensions only: no value array
+        if self.none_values:
+            for key in list(obj):
+                if isinstance(obj[key], list) and all(v is None for v in obj[key]):
+                    del obj[key]  # a repeating primitive with extensions only: no value array
 
     def attributes(
         self, node: XNode, plan: Layout, obj: dict[str, Any], pointer: Pointer, expr: str, type_name: str, top: bool
@@ -189,7 +200,7 @@ class Reader:
                     continue
                 # a primitive's own `value` is typed by the primitive (positiveInt, not its System.String)
                 obj[spec.key] = attr.value if spec.key == "value" else json_value(spec.type, attr.value, self.release)
-                self.positions[(*pointer, spec.key)] = attr.at
+                self.positions[(*pointer, spec.key)] = attr  # its position is worked out if asked for
                 continue
             if attr.ns == XSI_NS and attr.name == "schemaLocation" and top:
                 continue  # allowed on the root, as the IG publisher and validator hosts allow it (allowXsiLocation)
@@ -202,8 +213,8 @@ class Reader:
     def text(self, node: XNode, expr: str) -> None:
         if node.cdata is not None:
             self.report("error", "structure", "CDATA is not allowed", node.cdata, "xml-cdata", expr)
-        text = node.text().strip()
-        if text:
+        if node.has_text:
+            text = node.text().strip()
             shown = " ".join(text.split())
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             self.report("error", "structure", f"text should not be present ('{shown}')", node.at, "xml-text", expr)
@@ -231,6 +242,11 @@ class Reader:
             # its namespace and content are the narrative rule's (XHTML_XHTML_NS_InValid and the rest)
             self.put(obj, key, index, xhtml_text(node))
             return
+        if spec.primitive and len(node.attrs) == 1 and not node.content and node.ns == FHIR_NS:
+            attr = node.attrs[0]
+            if attr.name == "value" and attr.ns is None and attr.value and node.cdata is None:
+                self.simple(node, attr, spec, obj, pointer, expr, index)
+                return
         self.check_element(node, expr)
         if spec.resource:
             self.positions[here] = node.at
@@ -263,6 +279,31 @@ class Reader:
             return None
         return self.resource(inner[0], element, here, expr)
 
+    def simple(
+        self, node: XNode, attr: XAttr, spec: Child, obj: dict[str, Any], pointer: Pointer, expr: str, index: int | None
+    ) -> None:
+        """The common case, `<status value="final"/>`, in one step: what `primitive` would do with it."""
+        raw = attr.value
+        key = spec.key
+        if index is None:
+            self.positions[(*pointer, key)] = node.at
+            if spec.type not in _WHITESPACE_TYPES or raw == raw.strip():
+                obj[key] = json_value(spec.type, raw, self.release)
+                return
+        else:
+            self.positions[(*pointer, key, index)] = node.at
+            if "_" + key in obj:  # a sibling has an id or extensions: keep the arrays in step
+                self.positions[(*pointer, "_" + key, index)] = node.at
+                self.put(obj, "_" + key, index, None)
+        if spec.type in _WHITESPACE_TYPES and raw != raw.strip():
+            self.whitespace(raw, attr.at, expr)
+        self.put(obj, key, index, json_value(spec.type, raw, self.release))
+
+    def whitespace(self, raw: str, at: Position, expr: str) -> None:
+        # the string datatype: leading and trailing whitespace SHOULD be removed in the XML format
+        message = "value should not start or finish with whitespace" if raw.strip() else "value is only whitespace"
+        self.report("warning", "value", message, at, "xml-whitespace", expr)
+
     def primitive(
         self, node: XNode, spec: Child, obj: dict[str, Any], pointer: Pointer, expr: str, index: int | None
     ) -> None:
@@ -277,13 +318,13 @@ class Reader:
         self.positions[here] = node.at
         self.positions[extras_at] = node.at
         if isinstance(raw, str) and spec.type in _WHITESPACE_TYPES and raw != raw.strip():
-            # the string datatype: leading and trailing whitespace SHOULD be removed in the XML format
-            message = "value should not start or finish with whitespace" if raw.strip() else "value is only whitespace"
-            self.report("warning", "value", message, value_at, "xml-whitespace", expr)
+            self.whitespace(raw, value_at.at if isinstance(value_at, XAttr) else value_at, expr)
         self.put(obj, key, index, value)
+        if value is None and index is not None:
+            self.none_values = True
         if extras:
-            self.put(obj, "_" + key, index, extras)
-        elif index is not None:
+            self.put(obj, "_" + key, index, extras)  # padded with nulls for the siblings before it
+        elif index is not None and "_" + key in obj:
             self.put(obj, "_" + key, index, None)
 
     @staticmethod
