@@ -121,6 +121,18 @@ def member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
     return False if verdicts and all(v is False for v in verdicts) else None
 
 
+def _unchecked(inv: Invariant, item: Item, problem: str | None) -> Issue:
+    """An invariant that cannot be evaluated. One that does not parse is an error, wherever its
+    definition comes from, as in the reference (InstanceValidator.checkInvariant: fpe.parse fails →
+    PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__, a rule); one that parses but needs what imgfhir's
+    engine lacks (a function such as slice(), checkModifiers(), elementDefinition(), lastIndexOf(),
+    repeatAll()) is information: imgfhir cannot tell, the reference can."""
+    if _engine(inv.expression, inv.release)[0] is None:
+        message = f"{inv.key}: the constraint's FHIRPath does not parse, so it cannot be checked: {problem} [{inv.expression}]"
+        return issue("error", "invariant", message, item, inv.key)
+    return issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
+
+
 def _failed(inv: Invariant, item: Item, severity: Severity) -> Issue:
     return issue(severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
 
@@ -138,7 +150,7 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
             ctx, inv.expression, inv.release, item.value, _context_type(element, item), inv.shortcut
         )
         if verdict is None:
-            yield issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
+            yield _unchecked(inv, item, problem)
         elif not verdict:
             yield _failed(inv, item, severity)
 
