@@ -331,3 +331,12 @@ def test_every_command_takes_the_same_fhir_versions(version: str) -> None:
     assert listed.exit_code == 0, listed.output
     assert "hl7.fhir.uv.dicom-sr" not in listed.stdout  # an R5 IG
     assert run("snapshot", RDS_CANONICAL, "--fhir-version", version).exit_code == 0
+
+
+def test_first_run_says_what_it_unpacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMGFHIR_CACHE_DIR", str(tmp_path / "cache"))
+    first = run("packages", "list")
+    assert first.exit_code == 0, first.output
+    assert first.stderr.startswith("note: first run: unpacking ") and str(tmp_path / "cache") in first.stderr
+    again = run("packages", "list")
+    assert "first run" not in again.stderr

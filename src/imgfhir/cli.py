@@ -183,6 +183,7 @@ def _store(settings: Settings) -> Iterator[PackageStore]:
 
     store: PackageStore | None = None
     try:
+        _first_run_notice()
         store = load_store(extra=settings.packages)
         yield store
     except (PackageError, UnknownCanonical) as exc:
@@ -191,6 +192,28 @@ def _store(settings: Settings) -> Iterator[PackageStore]:
         if settings.verbose and store is not None:
             for issue in store.diagnostics:
                 typer.echo(f"{issue.severity}: {_one_line(issue.message)}", err=True)
+
+
+def _first_run_notice() -> None:
+    """Say what happens while the bundled packages are unpacked into the cache the first time (about
+    10 s and a few hundred MB): a silent first run looks like a hang."""
+    from imgfhir.packages import bundled_dir
+    from imgfhir.packages.lock import LOCK_NAME, read_lock
+    from imgfhir.packages.package import default_cache_dir
+
+    try:
+        lock = read_lock(bundled_dir() / LOCK_NAME)
+    except Exception:  # noqa: BLE001 - load_store reports a broken lock itself
+        return
+    cache = default_cache_dir()
+    missing = [e for e in lock if not (cache / "packages" / e.sha256 / "package" / "package.json").is_file()]
+    if missing:
+        size = sum((bundled_dir() / e.file).stat().st_size for e in missing if (bundled_dir() / e.file).is_file())
+        typer.echo(
+            f"note: first run: unpacking {len(missing)} FHIR packages ({size / 2**20:.0f} MB compressed) "
+            f"into {cache} (once; set IMGFHIR_CACHE_DIR to choose the folder)",
+            err=True,
+        )
 
 
 def _package(store: PackageStore, wanted: str) -> Package:

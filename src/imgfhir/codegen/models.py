@@ -319,5 +319,8 @@ def generate(
             if not init_file.exists():
                 init_file.write_text(f'"""Generated models ({package})."""\n', encoding="utf-8")
                 written.append(init_file)
+        marker = out_dir / "py.typed"  # PEP 561: the models' annotations are for users' type checkers too
+        marker.write_text("", encoding="utf-8")
+        written.append(marker)
     shutil.rmtree(out_dir / "__pycache__", ignore_errors=True)
     return sorted(written)

@@ -27,6 +27,7 @@ from imgfhir.validation.plan import (
     type_children,
     versioned_canonical,
 )
+from imgfhir.validation.suggest import canonical_hint, resource_type_hint
 
 MAX_RESOURCE_DEPTH = 32
 
@@ -264,7 +265,8 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
         return
     base = FHIR_SD + rt
     if ctx.scope.entry(base) is None:
-        yield issue("error", "structure", f"unknown resourceType {rt!r} in FHIR {ctx.release}", item, "structure")
+        message = f"unknown resourceType {rt!r} in FHIR {ctx.release}" + resource_type_hint(ctx.scope, rt)
+        yield issue("error", "structure", message, item, "structure")
         return
     urls = [base]
     meta = res.get("meta")
@@ -287,7 +289,8 @@ def check_resource(ctx: Context, item: Item, profiles: list[str] | None = None) 
 def _unknown_profile(ctx: Context, url: str) -> str:
     versions = loaded_versions(ctx.scope, url) if "|" in url else []
     loaded = f" (loaded versions: {', '.join(versions)})" if versions else ""
-    return f"profile {url} is not known{loaded}; the resource is not checked against it"
+    hint = "" if versions else canonical_hint(ctx.scope, url)
+    return f"profile {url} is not known{loaded}{hint}; the resource is not checked against it"
 
 
 def against(ctx: Context, item: Item, url: str) -> list[Issue]:

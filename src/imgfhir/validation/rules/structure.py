@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from imgfhir.outcome import Issue
@@ -39,10 +40,18 @@ def unknown_elements(ctx: Context, element: ElementPlan, item: Item) -> Iterator
         if choice is not None:
             suffix = key[len(choice.name) - 3 :]
             message = f"type {suffix} is not allowed for {choice.name} (allowed: {', '.join(choice.type_codes)})"
-            yield issue("error", "structure", message, where, "type")
+            yield issue("error", "structure", message + did_you_mean(key, table), where, "type")
         else:
             message = f"unknown element {key!r} in {item.type or element.path}"
-            yield issue("error", "structure", message, where, "unknown-element")
+            yield issue("error", "structure", message + did_you_mean(key, table), where, "unknown-element")
+
+
+def did_you_mean(key: str, table: Mapping[str, object]) -> str:
+    """` (did you mean 'status'?)` for a misspelt property (`stauts`, `valueStrng`), else ""."""
+    name = key[1:] if key.startswith("_") else key
+    close = difflib.get_close_matches(name, list(table), n=2, cutoff=0.75)
+    prefix = "_" if key.startswith("_") else ""
+    return f" (did you mean {' or '.join(repr(prefix + c) for c in close)}?)" if close else ""
 
 
 def _choice_for(key: str, slot_values: Iterable[Slot]) -> ElementPlan | None:
