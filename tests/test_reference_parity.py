@@ -146,7 +146,7 @@ def test_checks_catch_a_wrong_row() -> None:
         (line.replace(f"`{first.fixture}`", "`tests/fixtures/no-such-file.json`"), "does not exist"),
         (line.replace(f"`{first.rule}`", ""), "without a rule id"),
         (line + "\n" + line, "appears 2 times"),
-        (line.replace(f"`{first.fixture}`", f"`{first.fixture}` [packages: `tests/no-such-package`]"), "does not exist"),
+        (line.replace(f"`{first.fixture}`", f"`{first.fixture}` [packages: `tests/no-such`]"), "does not exist"),
     ]
     for replacement, expected in doctored:
         rows2, _ = parse(text.replace(line, replacement, 1))
@@ -191,7 +191,11 @@ def _validator(validators: dict[tuple[str, ...], Validator], packages: tuple[str
     return validators[packages]
 
 
-@pytest.mark.parametrize(("fixture", "packages"), _fixtures(), ids=lambda v: "+".join(v) if isinstance(v, tuple) else v)
+def _id(value: object) -> str:
+    return "+".join(value) if isinstance(value, tuple) else str(value)
+
+
+@pytest.mark.parametrize(("fixture", "packages"), _fixtures(), ids=_id)
 def test_fixture_reports_the_rules_of_its_rows(
     validators: dict[tuple[str, ...], Validator], fixture: str, packages: tuple[str, ...]
 ) -> None:

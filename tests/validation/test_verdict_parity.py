@@ -89,7 +89,8 @@ def user_validator() -> Validator:
 @pytest.mark.parametrize(
     ("name", "rule", "expected"),
     [
-        # a constraint that does not parse: an error where it applies (PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__)
+        # a constraint that does not parse: an error where it applies
+        # (PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__)
         ("dose-unterminated-string-observation.json", "par-1", [("error", "Observation.subject", 37, 14)]),
         # one that parses but needs lastIndexOf(), which imgfhir's engine lacks: information, as before
         ("dose-last-index-observation.json", "par-2", [("information", "Observation.subject", 37, 14)]),

@@ -128,7 +128,7 @@ def _unchecked(inv: Invariant, item: Item, problem: str | None) -> Issue:
     engine lacks (a function such as slice(), checkModifiers(), elementDefinition(), lastIndexOf(),
     repeatAll()) is information: imgfhir cannot tell, the reference can."""
     if _engine(inv.expression, inv.release)[0] is None:
-        message = f"{inv.key}: the constraint's FHIRPath does not parse, so it cannot be checked: {problem} [{inv.expression}]"
+        message = f"{inv.key}: the constraint's FHIRPath does not parse: {problem} [{inv.expression}]"
         return issue("error", "invariant", message, item, inv.key)
     return issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
 
