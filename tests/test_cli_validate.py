@@ -344,3 +344,25 @@ def test_without_skip_non_fhir_package_json_is_fatal(tmp_path: Path) -> None:
     result = run("validate", files["package.json"])
     assert result.exit_code == 1
     assert "missing resourceType" in result.stdout
+
+
+# -- the FHIR release without options ----------------------------------------------------------
+
+
+
+def test_r5_core_examples_need_no_fhir_version() -> None:
+    """The R5 examples give the same report without --fhir-version as with it (their releases are told)."""
+    r5 = FIXTURES / "core-examples" / "r5"
+    plain = run("validate", "--format", "compact", r5)
+    told = run("validate", "--format", "compact", "--fhir-version", "R5", r5)
+    assert plain.stdout == told.stdout
+    assert "unknown resourceType" not in plain.stdout
+
+
+def test_mixed_releases_in_one_run_match_separate_runs() -> None:
+    """EU imaging R4 and R5 examples share ids: validated together, references stay within a release."""
+    r4, r5 = FIXTURES / "ig-examples" / "hl7.fhir.eu.imaging", FIXTURES / "ig-examples" / "hl7.fhir.eu.imaging-r5"
+    together = run("validate", "--format", "compact", r4, r5).stdout.splitlines()[:-1]
+    apart = [*run("validate", "--format", "compact", r4).stdout.splitlines()[:-1]]
+    apart += run("validate", "--format", "compact", r5).stdout.splitlines()[:-1]
+    assert sorted(together) == sorted(apart)
