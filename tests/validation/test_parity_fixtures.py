@@ -44,6 +44,7 @@ def _found(validator: Validator, path: Path, rule: str) -> Found:
         ("parameters-oid-without-urn.json", "primitive", [("error", "Parameters.parameter[3].valueOid", 19, 19)]),
         ("condition-clinicalstatus-text-only.json", "binding", [("error", "Condition.clinicalStatus", 9, 21)]),
         ("condition-clinicalstatus-snomed.json", "binding", [("error", "Condition.clinicalStatus", 9, 21)]),
+        ("patient-maritalstatus-text-only.json", "binding", [("warning", "Patient.maritalStatus", 165, 20)]),
     ],
 )
 def test_a_parity_fixture_reports_its_rule(validator: Validator, name: str, rule: str, expected: Found) -> None:
