@@ -55,6 +55,8 @@ def test_a_parity_fixture_reports_its_rule(validator: Validator, name: str, rule
     ("source", "rule"),
     [
         ("fhirpath/r4/parameters-example-types.json", "primitive"),
+        ("validation/parity/practitionerrole-example.json", "primitive"),
+        ("core-examples/r4/Patient-example.json", "binding"),
         ("ig-examples/hl7.fhir.uv.ipa/Condition-ProblemExample1.json", "binding"),
     ],
 )
