@@ -87,6 +87,21 @@ def user_validator() -> Validator:
 
 
 @pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # married-patient fixes maritalStatus with an originalText extension: the value needs as many
+        # extensions (EXTENSION_EXT_COUNT_MISMATCH) and that one among them (EXTENSION_EXT_COUNT_NOTFOUND)
+        ("patient-married-no-extension.json", [("error", "Patient.maritalStatus", 170, 20)]),
+        ("patient-married-other-extension.json", [("error", "Patient.maritalStatus", 170, 20)]),
+        ("patient-married.json", []),  # the near miss: the fixed value itself
+    ],
+)
+def test_the_extensions_of_a_fixed_value_are_required(user_validator: Validator, name: str, expected: Found) -> None:
+    assert _found(user_validator, name, "fixed-extension") == expected
+    assert _found(user_validator, name, "fixed") == []
+
+
+@pytest.mark.parametrize(
     ("name", "rule", "expected"),
     [
         # a constraint that does not parse: an error where it applies

@@ -83,7 +83,9 @@ def fixed_extensions(fixed: Any, value: Any, fixed_extras: Any = None, extras: A
     compares: where the fixed value has none the value may have none (EXTENSION_EXT_FIXED_BANNED);
     where it has some the value has as many (EXTENSION_EXT_COUNT_MISMATCH), each fixed url among
     them (EXTENSION_EXT_COUNT_NOTFOUND). A pattern[x] allows extensions: this is for fixed[x] only.
-    A primitive's extensions are in its `_x` half (`fixed_extras`, `extras`)."""
+    A primitive's extensions are in its `_x` half (`fixed_extras`, `extras`). The values of matching
+    extensions are not compared: the reference compares them through a nested `extension` child, which
+    a simple extension does not have."""
     if isinstance(fixed, dict) and isinstance(value, dict):
         problem = _extension_problem(fixed.get("extension"), value.get("extension"))
         if problem is not None:
