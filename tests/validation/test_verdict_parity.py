@@ -107,6 +107,8 @@ def test_the_extensions_of_a_fixed_value_are_required(user_validator: Validator,
         # a constraint that does not parse: an error where it applies
         # (PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__)
         ("dose-unterminated-string-observation.json", "par-1", [("error", "Observation.subject", 37, 14)]),
+        # one that calls a function no engine knows: the reference's parser refuses it, so an error too
+        ("dose-misspelt-function-observation.json", "par-4", [("error", "Observation.subject", 37, 14)]),
         # one that parses but needs lastIndexOf(), which imgfhir's engine lacks: information, as before
         ("dose-last-index-observation.json", "par-2", [("information", "Observation.subject", 37, 14)]),
         # the near miss: the constraint parses and holds

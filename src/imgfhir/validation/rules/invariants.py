@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from imgfhir.fhirpath.errors import FhirPathError
+from imgfhir.fhirpath.functions import FUNCTIONS
 from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
@@ -37,6 +39,44 @@ def _shortcut(expression: str) -> Shortcut | None:
     return shortcut(expression)
 
 
+# the function names the reference's FHIRPath parser knows (fhirpath/ExpressionNode.Function.fromCode), the
+# FHIR-specific ones (FHIRPath in FHIR: the validator's host services) and those FHIRPath 3.0 adds: a name
+# outside these does not parse there (FHIRPathEngine: "not a valid function name")
+KNOWN_FUNCTIONS = frozenset(
+    {
+        "empty", "not", "exists", "subsetOf", "supersetOf", "isDistinct", "distinct", "count", "where",
+        "select", "all", "repeat", "aggregate", "item", "as", "is", "single", "first", "last", "tail", "skip",
+        "take", "union", "combine", "intersect", "exclude", "iif", "upper", "lower", "toChars", "indexOf",
+        "substring", "startsWith", "endsWith", "matches", "matchesFull", "replaceMatches", "contains",
+        "replace", "length", "children", "descendants", "memberOf", "trace", "defineVariable", "check", "today",
+        "now", "resolve", "extension", "allFalse", "anyFalse", "allTrue", "anyTrue", "hasValue", "htmlChecks",
+        "htmlchecks", "htmlChecks2", "comparable", "encode", "decode", "escape", "unescape", "trim", "split",
+        "join", "ofType", "type", "toInteger", "toDecimal", "toString", "toQuantity", "toBoolean", "toDateTime",
+        "toTime", "convertsToInteger", "convertsToDecimal", "convertsToString", "convertsToQuantity",
+        "convertsToBoolean", "convertsToDateTime", "convertsToDate", "convertsToTime", "conformsTo", "round",
+        "sqrt", "abs", "ceiling", "exp", "floor", "ln", "log", "power", "truncate", "sort", "coalesce",
+        "lowBoundary", "highBoundary", "precision", "hasTemplateIdOf", "getValue", "elementDefinition", "slice",
+        "checkModifiers", "subsumes", "subsumedBy", "getResourceKey", "getReferenceKey", "lastIndexOf",
+        "repeatAll", "toDate", "toLong", "convertsToLong", "timeOfDay", "yearOf", "monthOf", "dayOf", "hourOf",
+        "minuteOf", "secondOf", "millisecondOf", "timezoneOffsetOf", "dateOf", "timeOf", "duration",
+        "difference",
+    }
+)
+# the operators that read like a call where a parenthesis follows them: `x in ('a' | 'b')`
+_OPERATORS = frozenset({"and", "or", "xor", "implies", "in", "contains", "div", "mod", "is", "as"})
+_ALLOWED = KNOWN_FUNCTIONS | _OPERATORS | frozenset(name for name in FUNCTIONS if name.isidentifier())
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`")
+_CALLS = re.compile(r"(?<![\w%$])([A-Za-z_]\w*)\s*\(")
+
+
+@lru_cache(maxsize=8192)
+def unknown_functions(expression: str) -> tuple[str, ...]:
+    """The functions `expression` calls that no FHIRPath engine of the reference knows (string literals and
+    delimited names left out)."""
+    calls = _CALLS.findall(_STRINGS.sub("''", expression))
+    return tuple(sorted({c for c in calls if c not in _ALLOWED}))
+
+
 @dataclass(frozen=True, slots=True)
 class Invariant:
     key: str
@@ -46,6 +86,7 @@ class Invariant:
     release: str
     shortcut: Shortcut | None
     best_practice: bool = False
+    unknown: tuple[str, ...] = ()  # functions the reference's parser refuses (unknown_functions)
 
 
 def _is_best_practice(constraint: dict[str, Any]) -> bool:
@@ -88,7 +129,8 @@ def _compiled(element: ElementPlan) -> tuple[list[Invariant], list[Invariant]]:
             key = str(c.get("key"))
             shortcut = _shortcut(expression)
             practice = _is_best_practice(c)
-            every.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut, practice))
+            unknown = unknown_functions(expression)
+            every.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut, practice, unknown))
         twin = element.twin
         theirs = {(i.key, i.severity, i.human, i.expression) for i in (_compiled(twin)[0] if twin else ())}
         own = [i for i in every if (i.key, i.severity, i.human, i.expression) not in theirs]
@@ -124,13 +166,18 @@ def member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
 def _unchecked(inv: Invariant, item: Item, problem: str | None) -> Issue:
     """An invariant that cannot be evaluated. One that does not parse is an error, wherever its
     definition comes from, as in the reference (InstanceValidator.checkInvariant: fpe.parse fails →
-    PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__, a rule); one that parses but needs what imgfhir's
-    engine lacks (a function such as slice(), checkModifiers(), elementDefinition(), lastIndexOf(),
-    repeatAll()) is information: imgfhir cannot tell, the reference can."""
+    PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__, a rule; so does one calling a function the reference
+    does not know, checked before evaluating); one that parses but needs what imgfhir's engine lacks (a
+    function such as slice(), checkModifiers(), elementDefinition(), lastIndexOf(), repeatAll()) is
+    information: imgfhir cannot tell, the reference can."""
     if _engine(inv.expression, inv.release)[0] is None:
-        message = f"{inv.key}: the constraint's FHIRPath does not parse: {problem} [{inv.expression}]"
-        return issue("error", "invariant", message, item, inv.key)
+        return _unparsable(inv, item, str(problem))
     return issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
+
+
+def _unparsable(inv: Invariant, item: Item, problem: str) -> Issue:
+    message = f"{inv.key}: the constraint's FHIRPath does not parse: {problem} [{inv.expression}]"
+    return issue("error", "invariant", message, item, inv.key)
 
 
 def _failed(inv: Invariant, item: Item, severity: Severity) -> Issue:
@@ -145,6 +192,9 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
     for inv in every if ctx.probing or ctx.extra else own:
         severity = BEST_PRACTICE_LEVELS[ctx.validator.best_practice] if inv.best_practice else inv.severity
         if severity is None:
+            continue
+        if inv.unknown:
+            yield _unparsable(inv, item, f"it calls unknown functions ({', '.join(inv.unknown)})")
             continue
         verdict, problem = holds(
             ctx, inv.expression, inv.release, item.value, _context_type(element, item), inv.shortcut
