@@ -10,6 +10,7 @@ import pytest
 
 from imgfhir.packages import PackageStore
 from imgfhir.validation import Validator
+from imgfhir.validation.rules.invariants import unknown_functions
 
 PARITY = Path(__file__).resolve().parent.parent / "fixtures" / "validation" / "parity"
 DEFINITIONS = PARITY / "packages" / "example.parity.definitions"
@@ -119,6 +120,17 @@ def test_an_invariant_that_does_not_parse_is_an_error(
     user_validator: Validator, name: str, rule: str, expected: Found
 ) -> None:
     assert _found(user_validator, name, rule) == expected
+
+
+def test_every_function_of_imgfhirs_engine_is_known() -> None:
+    """A function imgfhir's engine has is never taken for one the reference's parser refuses."""
+    from imgfhir.fhirpath.functions import FUNCTIONS
+
+    # operators are in the table too, some under a name of their own (inOp for `in`)
+    operators = ("and", "or", "xor", "implies")
+    names = [n for n in FUNCTIONS if n.isidentifier() and not n.endswith("Op") and n not in operators]
+    assert [n for n in names if unknown_functions(f"a.{n}()")] == []
+    assert unknown_functions("a.startWith('b') and c.where(d in ('e(' | 'f')).exists()") == ("startWith",)
 
 
 def test_the_unparsable_invariant_of_the_definitions_package_is_an_error_too() -> None:

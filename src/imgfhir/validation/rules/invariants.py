@@ -9,7 +9,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from imgfhir.fhirpath.errors import FhirPathError
-from imgfhir.fhirpath.functions import FUNCTIONS
 from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
@@ -64,7 +63,10 @@ KNOWN_FUNCTIONS = frozenset(
 )
 # the operators that read like a call where a parenthesis follows them: `x in ('a' | 'b')`
 _OPERATORS = frozenset({"and", "or", "xor", "implies", "in", "contains", "div", "mod", "is", "as"})
-_ALLOWED = KNOWN_FUNCTIONS | _OPERATORS | frozenset(name for name in FUNCTIONS if name.isidentifier())
+# the terminology functions of %terminologies, which imgfhir's engine also has (named here: importing the
+# engine's table would load fhirpathpy for every validation)
+_TERMINOLOGY = frozenset({"expand", "lookup", "validateVS", "validateCS", "translate"})
+_ALLOWED = KNOWN_FUNCTIONS | _OPERATORS | _TERMINOLOGY
 _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`")
 _CALLS = re.compile(r"(?<![\w%$])([A-Za-z_]\w*)\s*\(")
 
