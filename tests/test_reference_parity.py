@@ -171,7 +171,8 @@ def test_a_fixture_cell_may_name_packages() -> None:
 
 def _release(fixture: str) -> str:
     path = Path(fixture)
-    return "R5" if "r5" in path.parts[:-1] or path.name.startswith("r5-") else "R4"
+    r5_folder = any(part == "r5" or part.endswith("-r5") for part in path.parts[:-1])  # hl7.fhir.eu.imaging-r5
+    return "R5" if r5_folder or path.name.startswith("r5-") else "R4"
 
 
 def _fixtures() -> list[tuple[str, tuple[str, ...]]]:

@@ -113,6 +113,13 @@ def test_every_mutant_is_caught_at_its_location(url: str, store: PackageStore, v
     assert kinds, "no mutant could be made"
 
 
+def test_every_mutation_kind_has_its_places_and_its_mutator() -> None:
+    from imgfhir.strategies.mutants import MUTATORS
+    from imgfhir.strategies.places import FINDERS
+
+    assert set(FINDERS) == set(MUTATORS) == set(MUTATION_KINDS)
+
+
 @pytest.mark.parametrize("kind", [k for k in MUTATION_KINDS if k != "fixed-value"])
 def test_each_mutation_kind_is_exercised_somewhere(kind: str, store: PackageStore, validator: Validator) -> None:
     """Every kind of mutant is produced for at least one of the imaging profiles, and caught."""
@@ -206,7 +213,8 @@ def test_cli_example_without_hypothesis_is_one_line(monkeypatch: pytest.MonkeyPa
     from imgfhir.cli import app
 
     monkeypatch.setitem(sys.modules, "hypothesis", None)  # as on a plain install
-    monkeypatch.delitem(sys.modules, "imgfhir.strategies", raising=False)
+    for name in [m for m in sys.modules if m == "imgfhir.strategies" or m.startswith("imgfhir.strategies.")]:
+        monkeypatch.delitem(sys.modules, name)
     for command in (["example", RDS + "modality-device"], ["fuzz", RDS + "modality-device"]):
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 1
@@ -218,23 +226,23 @@ def test_cli_example_without_hypothesis_is_one_line(monkeypatch: pytest.MonkeyPa
 def test_generated_values_respect_min_and_max_value() -> None:
     """The bounds of the local body-weight profile (0.3-700 kg, effective from 2000-01-01): a drawn
     value outside them is moved onto them, in the bound's unit (the validator does not convert)."""
-    from imgfhir.strategies import _within_bounds
+    from imgfhir.strategies.primitives import within_bounds
     from imgfhir.validation.plan import compile_profile
 
     local = load_store([LOCAL], env=False, entry_points=False)
     root = compile_profile(local.scope_for_canonical(RANGED), RANGED).root
     value, effective = root.children["value[x]"], root.children["effective[x]"]
     pounds = {"value": 2000, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"}
-    assert _within_bounds(value, pounds) == {
+    assert within_bounds(value, pounds) == {
         "value": 700,
         "unit": "kg",
         "system": "http://unitsofmeasure.org",
         "code": "kg",
     }
-    assert _within_bounds(value, {"value": 0.1, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 0.3
-    assert _within_bounds(value, {"value": 80, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 80
-    assert _within_bounds(effective, "1956-06-18T10:00:00Z") == "2000-01-01"
-    assert _within_bounds(effective, "2023-06-01") == "2023-06-01"
+    assert within_bounds(value, {"value": 0.1, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 0.3
+    assert within_bounds(value, {"value": 80, "code": "kg", "system": "http://unitsofmeasure.org"})["value"] == 80
+    assert within_bounds(effective, "1956-06-18T10:00:00Z") == "2000-01-01"
+    assert within_bounds(effective, "2023-06-01") == "2023-06-01"
 
 
 def test_contained_only_references_get_contained_targets(store: PackageStore) -> None:

@@ -130,3 +130,11 @@ def test_module_function_takes_extension_domains() -> None:
         if i.rule == "extension"
     ]
     assert (strict, allowed) == (["error"], ["information"])
+
+
+@pytest.mark.parametrize("text", ["\x00", "Observation-545\x00.json"])
+def test_a_nul_character_is_not_a_file_name(validator: Validator, text: str) -> None:
+    """A string that is neither JSON nor XML is read as a path; one with a NUL cannot name a file."""
+    outcome = validator.validate(text)
+    assert [(i.severity, i.code) for i in outcome.issues] == [("fatal", "invalid")]
+    assert "NUL" in outcome.issues[0].message

@@ -87,6 +87,8 @@ def load(
                 data = fh.read(max_bytes + 1)  # the file may have grown since stat()
         except OSError as exc:
             return _fatal(label, f"cannot read {path}: {exc.strerror or exc}", "not-found")
+        except ValueError:  # a "path" with a NUL character: no file can have that name
+            return _fatal(label[:200], "not JSON, XML or a readable file name (it holds a NUL character)", "invalid")
         return _parse_any(data, label, max_bytes, xml)
     if isinstance(resource, str | bytes | bytearray | memoryview):
         return _parse_any(resource, name or INPUT_NAME, max_bytes, xml)

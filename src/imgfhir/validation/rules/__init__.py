@@ -3,6 +3,7 @@
 from imgfhir.validation.rules import (
     additional_bindings,
     bindings,
+    bundle_links,
     bundles,
     cardinality,
     datatypes,
@@ -12,6 +13,7 @@ from imgfhir.validation.rules import (
     primitives,
     ranges,
     references,
+    resource_ids,
     slicing,
     structure,
     values,
@@ -20,6 +22,7 @@ from imgfhir.validation.rules import (
 __all__ = [
     "additional_bindings",
     "bindings",
+    "bundle_links",
     "bundles",
     "cardinality",
     "datatypes",
@@ -29,6 +32,7 @@ __all__ = [
     "primitives",
     "ranges",
     "references",
+    "resource_ids",
     "slicing",
     "structure",
     "values",

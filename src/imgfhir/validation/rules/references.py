@@ -9,7 +9,7 @@ from imgfhir.outcome import Issue
 from imgfhir.validation.context import Context
 from imgfhir.validation.engine import conforms
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
-from imgfhir.validation.rules.bundles import BundleIndex, enclosing_bundle
+from imgfhir.validation.rules.bundles import BundleIndex, enclosing_bundle, is_conditional
 
 
 def resolve_reference(
@@ -94,7 +94,9 @@ def reference(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]
         if ref.startswith("#"):
             yield issue("error", "not-found", f"contained resource {ref} not found", item, "reference")
         elif inner is not None and inner[0].get("type") == "document":
-            pass  # a document must resolve everything: the bundle-document-reference rule says so, as an error
+            pass  # the bundle-document-reference rule says what a document must resolve
+        elif is_conditional(ref):
+            pass  # a search, not a resource: InstanceValidator.checkReference checks only its syntax
         elif ctx.root.get("resourceType") == "Bundle":
             message = f"reference {ref} cannot be resolved within the Bundle"
             yield issue("warning", "not-found", message, item, "reference")
