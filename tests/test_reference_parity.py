@@ -16,10 +16,13 @@ from imgfhir.validation import Validator
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "reference-parity.md"
-STATUSES = ("implemented", "not applicable offline", "not yet", "differs")
+STATUSES = ("implemented", "not applicable offline", "not applicable", "not yet", "differs")
 COLUMNS = ["key", "reference severity", "status", "rule", "fixture", "note"]
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _COUNTS = re.compile(r"^Counts: (.*) \((\d+) keys\)\.$", re.MULTILINE)
+# a fixture cell: `path`, optionally followed by the packages it is validated with besides the bundled ones,
+# `path` [packages: `folder`, `folder`]
+_FIXTURE = re.compile(r"^`?(?P<path>[^`\s\[]*)`?(?:\s*\[packages:(?P<packages>[^\]]*)\])?$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Row:
     rule: str
     fixture: str
     note: str
+    packages: tuple[str, ...] = ()
 
 
 def _unquote(cell: str) -> str:
@@ -55,7 +59,15 @@ def parse(text: str) -> tuple[list[Row], list[str]]:
         if len(cells) != len(COLUMNS):
             problems.append(f"line {number}: {len(cells)} columns, expected {len(COLUMNS)}")
             continue
-        rows.append(Row(area, number, *(_unquote(c) for c in cells)))
+        key, severity, status, rule, fixture, note = cells
+        match = _FIXTURE.match(fixture.strip())
+        if match is None:
+            problems.append(f"line {number}: fixture cell {fixture!r} is not `path` [packages: `folder`, ...]")
+            continue
+        listed = match.group("packages")
+        packages = tuple(_unquote(p) for p in listed.split(",") if p.strip()) if listed else ()
+        fields = (_unquote(c) for c in (key, severity, status, rule))
+        rows.append(Row(area, number, *fields, match.group("path"), _unquote(note), packages))
     header = "| " + " | ".join(COLUMNS) + " |"
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith("| key ") and line.strip() != header:
@@ -78,6 +90,9 @@ def row_problems(rows: list[Row]) -> list[str]:
                 problems.append(f"{where}: implemented without a rule id")
             if not r.fixture or not (ROOT / r.fixture).is_file():
                 problems.append(f"{where}: fixture {r.fixture!r} does not exist")
+            problems.extend(f"{where}: package {p!r} does not exist" for p in r.packages if not (ROOT / p).is_dir())
+        elif r.packages:
+            problems.append(f"{where}: packages named for a row that is not implemented")
         elif not r.note:
             problems.append(f"{where}: {r.status} without a note")
         if not r.severity:
@@ -131,6 +146,7 @@ def test_checks_catch_a_wrong_row() -> None:
         (line.replace(f"`{first.fixture}`", "`tests/fixtures/no-such-file.json`"), "does not exist"),
         (line.replace(f"`{first.rule}`", ""), "without a rule id"),
         (line + "\n" + line, "appears 2 times"),
+        (line.replace(f"`{first.fixture}`", f"`{first.fixture}` [packages: `tests/no-such`]"), "does not exist"),
     ]
     for replacement, expected in doctored:
         rows2, _ = parse(text.replace(line, replacement, 1))
@@ -143,6 +159,14 @@ def test_checks_catch_a_wrong_row() -> None:
     assert counts_problems(text, rows4)
     _, malformed = parse(text.replace(line, line.rsplit("|", 2)[0] + "|", 1))
     assert malformed
+    _, malformed = parse(text.replace(line, line.replace(f"`{first.fixture}`", f"`{first.fixture}` [pkgs: x]"), 1))
+    assert malformed
+
+
+def test_a_fixture_cell_may_name_packages() -> None:
+    row = "| `K` | error | implemented | `r` | `a/b.json` [packages: `tests/p1`, `tests/p2`] | n |"
+    (parsed,), problems = parse("## Area\n\n" + row + "\n")
+    assert problems == [] and (parsed.fixture, parsed.packages) == ("a/b.json", ("tests/p1", "tests/p2"))
 
 
 def _release(fixture: str) -> str:
@@ -151,21 +175,36 @@ def _release(fixture: str) -> str:
     return "R5" if r5_folder or path.name.startswith("r5-") else "R4"
 
 
-def _fixtures() -> list[str]:
+def _fixtures() -> list[tuple[str, tuple[str, ...]]]:
     _, rows = _doc()
-    return sorted({r.fixture for r in rows if r.status == "implemented" and r.fixture})
+    return sorted({(r.fixture, r.packages) for r in rows if r.status == "implemented" and r.fixture})
 
 
 @pytest.fixture(scope="module")
-def validator(bundled_store: PackageStore) -> Validator:
-    return Validator(bundled_store)
+def validators(bundled_store: PackageStore) -> dict[tuple[str, ...], Validator]:
+    """One validator per set of packages (besides the bundled ones), made when first asked for."""
+    return {(): Validator(bundled_store)}
 
 
-@pytest.mark.parametrize("fixture", _fixtures())
-def test_fixture_reports_the_rules_of_its_rows(validator: Validator, fixture: str) -> None:
+def _validator(validators: dict[tuple[str, ...], Validator], packages: tuple[str, ...]) -> Validator:
+    if packages not in validators:
+        validators[packages] = Validator(packages=[str(ROOT / p) for p in packages])
+    return validators[packages]
+
+
+def _id(value: object) -> str:
+    return "+".join(value) if isinstance(value, tuple) else str(value)
+
+
+@pytest.mark.parametrize(("fixture", "packages"), _fixtures(), ids=_id)
+def test_fixture_reports_the_rules_of_its_rows(
+    validators: dict[tuple[str, ...], Validator], fixture: str, packages: tuple[str, ...]
+) -> None:
     _, rows = _doc()
-    claimed = {r.rule: r.key for r in rows if r.status == "implemented" and r.fixture == fixture}
-    outcome = validator.validate(ROOT / fixture, fhir_version=_release(fixture))
+    claimed = {
+        r.rule: r.key for r in rows if r.status == "implemented" and r.fixture == fixture and r.packages == packages
+    }
+    outcome = _validator(validators, packages).validate(ROOT / fixture, fhir_version=_release(fixture))
     reported = {i.rule for i in outcome.issues}
     missing = {rule: key for rule, key in claimed.items() if rule not in reported}
     assert missing == {}, f"{fixture} ({_release(fixture)}) reports {sorted(r for r in reported if r)}"

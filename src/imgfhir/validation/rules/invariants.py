@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,6 +38,47 @@ def _shortcut(expression: str) -> Shortcut | None:
     return shortcut(expression)
 
 
+# the function names the reference's FHIRPath parser knows (fhirpath/ExpressionNode.Function.fromCode), the
+# FHIR-specific ones (FHIRPath in FHIR: the validator's host services) and those FHIRPath 3.0 adds: a name
+# outside these does not parse there (FHIRPathEngine: "not a valid function name")
+KNOWN_FUNCTIONS = frozenset(
+    {
+        "empty", "not", "exists", "subsetOf", "supersetOf", "isDistinct", "distinct", "count", "where",
+        "select", "all", "repeat", "aggregate", "item", "as", "is", "single", "first", "last", "tail", "skip",
+        "take", "union", "combine", "intersect", "exclude", "iif", "upper", "lower", "toChars", "indexOf",
+        "substring", "startsWith", "endsWith", "matches", "matchesFull", "replaceMatches", "contains",
+        "replace", "length", "children", "descendants", "memberOf", "trace", "defineVariable", "check", "today",
+        "now", "resolve", "extension", "allFalse", "anyFalse", "allTrue", "anyTrue", "hasValue", "htmlChecks",
+        "htmlchecks", "htmlChecks2", "comparable", "encode", "decode", "escape", "unescape", "trim", "split",
+        "join", "ofType", "type", "toInteger", "toDecimal", "toString", "toQuantity", "toBoolean", "toDateTime",
+        "toTime", "convertsToInteger", "convertsToDecimal", "convertsToString", "convertsToQuantity",
+        "convertsToBoolean", "convertsToDateTime", "convertsToDate", "convertsToTime", "conformsTo", "round",
+        "sqrt", "abs", "ceiling", "exp", "floor", "ln", "log", "power", "truncate", "sort", "coalesce",
+        "lowBoundary", "highBoundary", "precision", "hasTemplateIdOf", "getValue", "elementDefinition", "slice",
+        "checkModifiers", "subsumes", "subsumedBy", "getResourceKey", "getReferenceKey", "lastIndexOf",
+        "repeatAll", "toDate", "toLong", "convertsToLong", "timeOfDay", "yearOf", "monthOf", "dayOf", "hourOf",
+        "minuteOf", "secondOf", "millisecondOf", "timezoneOffsetOf", "dateOf", "timeOf", "duration",
+        "difference",
+    }
+)
+# the operators that read like a call where a parenthesis follows them: `x in ('a' | 'b')`
+_OPERATORS = frozenset({"and", "or", "xor", "implies", "in", "contains", "div", "mod", "is", "as"})
+# the terminology functions of %terminologies, which imgfhir's engine also has (named here: importing the
+# engine's table would load fhirpathpy for every validation)
+_TERMINOLOGY = frozenset({"expand", "lookup", "validateVS", "validateCS", "translate"})
+_ALLOWED = KNOWN_FUNCTIONS | _OPERATORS | _TERMINOLOGY
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`")
+_CALLS = re.compile(r"(?<![\w%$])([A-Za-z_]\w*)\s*\(")
+
+
+@lru_cache(maxsize=8192)
+def unknown_functions(expression: str) -> tuple[str, ...]:
+    """The functions `expression` calls that no FHIRPath engine of the reference knows (string literals and
+    delimited names left out)."""
+    calls = _CALLS.findall(_STRINGS.sub("''", expression))
+    return tuple(sorted({c for c in calls if c not in _ALLOWED}))
+
+
 @dataclass(frozen=True, slots=True)
 class Invariant:
     key: str
@@ -46,6 +88,7 @@ class Invariant:
     release: str
     shortcut: Shortcut | None
     best_practice: bool = False
+    unknown: tuple[str, ...] = ()  # functions the reference's parser refuses (unknown_functions)
 
 
 def _is_best_practice(constraint: dict[str, Any]) -> bool:
@@ -88,7 +131,8 @@ def _compiled(element: ElementPlan) -> tuple[list[Invariant], list[Invariant]]:
             key = str(c.get("key"))
             shortcut = _shortcut(expression)
             practice = _is_best_practice(c)
-            every.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut, practice))
+            unknown = unknown_functions(expression)
+            every.append(Invariant(key, severity, human, expression, element.fhir_release, shortcut, practice, unknown))
         twin = element.twin
         theirs = {(i.key, i.severity, i.human, i.expression) for i in (_compiled(twin)[0] if twin else ())}
         own = [i for i in every if (i.key, i.severity, i.human, i.expression) not in theirs]
@@ -121,6 +165,23 @@ def member_of(ctx: Context, value: Any, value_set: Any) -> bool | None:
     return False if verdicts and all(v is False for v in verdicts) else None
 
 
+def _unchecked(inv: Invariant, item: Item, problem: str | None) -> Issue:
+    """An invariant that cannot be evaluated. One that does not parse is an error, wherever its
+    definition comes from, as in the reference (InstanceValidator.checkInvariant: fpe.parse fails →
+    PROBLEM_PROCESSING_EXPRESSION__IN_PROFILE__PATH__, a rule; so does one calling a function the reference
+    does not know, checked before evaluating); one that parses but needs what imgfhir's engine lacks (a
+    function such as slice(), checkModifiers(), elementDefinition(), lastIndexOf(), repeatAll()) is
+    information: imgfhir cannot tell, the reference can."""
+    if _engine(inv.expression, inv.release)[0] is None:
+        return _unparsable(inv, item, str(problem))
+    return issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
+
+
+def _unparsable(inv: Invariant, item: Item, problem: str) -> Issue:
+    message = f"{inv.key}: the constraint's FHIRPath does not parse: {problem} [{inv.expression}]"
+    return issue("error", "invariant", message, item, inv.key)
+
+
 def _failed(inv: Invariant, item: Item, severity: Severity) -> Issue:
     return issue(severity, "invariant", f"{inv.key}: {inv.human} [{inv.expression}]", item, inv.key)
 
@@ -134,11 +195,14 @@ def invariants(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue
         severity = BEST_PRACTICE_LEVELS[ctx.validator.best_practice] if inv.best_practice else inv.severity
         if severity is None:
             continue
+        if inv.unknown:
+            yield _unparsable(inv, item, f"it calls unknown functions ({', '.join(inv.unknown)})")
+            continue
         verdict, problem = holds(
             ctx, inv.expression, inv.release, item.value, _context_type(element, item), inv.shortcut
         )
         if verdict is None:
-            yield issue("information", "informational", f"{inv.key} not checked: {problem}", item, inv.key)
+            yield _unchecked(inv, item, problem)
         elif not verdict:
             yield _failed(inv, item, severity)
 

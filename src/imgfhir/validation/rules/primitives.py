@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from imgfhir.fhir_regex import to_python
-from imgfhir.outcome import Issue
+from imgfhir.outcome import Issue, Severity
 from imgfhir.validation.context import Context
 from imgfhir.validation.json_syntax import JsonNumber
 from imgfhir.validation.model import ElementPlan, Item, issue, rule
@@ -53,7 +53,8 @@ MAX_STRING = 1024 * 1024
 
 
 def _quick_string(value: str) -> bool:
-    return len(value) <= MAX_STRING and "\x0b" not in value and "\x0c" not in value
+    # isspace() stops at the first other character: a whitespace-only string is looked at closer
+    return len(value) <= MAX_STRING and "\x0b" not in value and "\x0c" not in value and not value.isspace()
 
 
 def _quick_pattern(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -98,8 +99,11 @@ def _primitive_issues(ctx: Context, element: ElementPlan, item: Item) -> Iterato
     if not isinstance(value, str):
         yield _bad(item, f"{t} must be a JSON string, found {value!r}")
         return
-    if value.strip() == "" and t != "string" and t != "markdown":
-        yield _bad(item, f"{t} must not be empty or blank")
+    if value == "" and t != "string" and t != "markdown":
+        yield _bad(item, f"{t} must not be empty")
+        return
+    if value.isspace():
+        yield from _blank(t, item)
         return
     if t in ("string", "markdown") and len(value) > MAX_STRING:
         yield _bad(item, f"{t} is longer than {MAX_STRING} characters")
@@ -125,21 +129,54 @@ def _primitive_issues(ctx: Context, element: ElementPlan, item: Item) -> Iterato
             datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             yield _bad(item, f"{value!r} is not a valid instant")
-    if t == "base64Binary" and not is_base64(value):
-        yield _bad(item, "base64Binary content is not valid base64")
+    if t == "base64Binary":
+        yield from _base64_issues(ctx, value, item)
     max_length = element.ed.get("maxLength")
     if isinstance(max_length, int) and len(value) > max_length:
         yield issue("error", "value", f"value is longer than maxLength {max_length}", item, "maxLength")
 
 
+def _blank(t: str, item: Item) -> Iterator[Issue]:
+    """A value of only whitespace, of any primitive type: the reference warns (unless the value also
+    has extensions) and checks nothing else of it (InstanceValidator.checkPrimitive, isBlank:
+    TYPE_SPECIFIC_CHECKS_DT_PRIMITIVE_WS); a required binding still refuses it (bindings rule)."""
+    extras = item.extras
+    if not (isinstance(extras, dict) and extras.get("extension")):
+        message = f"the {t} value is only whitespace"
+        yield issue("warning", "value", message, item, "primitive-whitespace")
+
+
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# Utilities.isWhitespace in the reference's Base64Util: the ASCII whitespace characters
+_WHITESPACE = (" ", "\t", "\n", "\r", "\x0b", "\x0c")
+
+
+def _without_whitespace(value: str) -> str:
+    """`value` less its whitespace; the same string when it has none (str.replace and `in` scan a
+    megabyte attachment far faster than a character loop)."""
+    for ws in _WHITESPACE:
+        if ws in value:
+            value = value.replace(ws, "")
+    return value
+
+
+def _base64_issues(ctx: Context, value: str, item: Item) -> Iterator[Issue]:
+    """Valid base64 with whitespace between the characters: an error in R5, a warning in R4
+    (InstanceValidator.checkPrimitive: Base64Util.base64HasWhitespace, TYPE_SPECIFIC_CHECKS_DT_BASE64_NO_WS_ERROR
+    for R5 and later, ..._NO_WS_WARNING before)."""
+    if not is_base64(value):
+        yield _bad(item, "base64Binary content is not valid base64")
+    elif _without_whitespace(value) is not value:
+        severity: Severity = "error" if ctx.release != "R4" else "warning"
+        message = "base64Binary content must not contain whitespace (line breaks, spaces)"
+        yield issue(severity, "value", message, item, "base64-whitespace")
 
 
 def is_base64(value: str) -> bool:
-    """Base64 (RFC 4648 alphabet, whole 4-character groups, at most two `=` at the end; line breaks
-    and spaces ignored), checked without decoding: attachments run to megabytes."""
-    if "\n" in value or "\r" in value or " " in value:
-        value = value.replace("\n", "").replace("\r", "").replace(" ", "")
+    """Base64 (RFC 4648 alphabet, whole 4-character groups, at most two `=` at the end; whitespace
+    ignored, as the reference's Base64Util.isValidBase64 ignores it), checked without decoding:
+    attachments run to megabytes."""
+    value = _without_whitespace(value)
     if not value.isascii():
         return False
     body = value.rstrip("=")
