@@ -9,6 +9,7 @@ exit code 2 and one `error: ...` line on stderr, never a traceback.
 from __future__ import annotations
 
 import difflib
+import gc
 import itertools
 import sys
 from collections.abc import Iterator, Sequence
@@ -185,6 +186,9 @@ def _store(settings: Settings) -> Iterator[PackageStore]:
     try:
         _first_run_notice()
         store = load_store(extra=settings.packages)
+        # the command owns the process: the package indexes live until exit, so the collector need not
+        # walk them again on every collection (a library leaves this to its caller)
+        gc.freeze()
         yield store
     except (PackageError, UnknownCanonical) as exc:
         _fail(str(exc))
