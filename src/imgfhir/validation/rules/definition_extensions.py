@@ -254,14 +254,15 @@ def must_have_value(ctx: Context, element: ElementPlan, item: Item) -> Iterator[
         return
     says = stated(element)
     where = f"{element.id} in {element.profile_url}"
+    at = item.extras_item() if value is None and item.extras is not None else item  # `_gender`, not `gender`
     if says.must_have_value:
-        yield issue("error", "invalid", f"{where} must have a value, not only extensions", item, "must-have-value")
+        yield issue("error", "invalid", f"{where} must have a value, not only extensions", at, "must-have-value")
     if says.alternatives:
         present = {e.get("url") for e in (item.extras or {}).get("extension", ()) if isinstance(e, dict)}
         if present.isdisjoint(says.alternatives):
             names = ", ".join(says.alternatives)
             message = f"{where} without a value needs one of these extensions in its place: {names}"
-            yield issue("error", "invalid", message, item, "must-have-value")
+            yield issue("error", "invalid", message, at, "must-have-value")
 
 
 # -- plausible years ------------------------------------------------------------------------------------
