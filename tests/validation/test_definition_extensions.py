@@ -23,13 +23,26 @@ def validator() -> dict[str, Validator]:
 
 
 CASES: list[tuple[str, str | None, list[Expected]]] = [
-    ("patient-family-lowercase.json", PATIENT, [("definition-extension", "error", FAMILY, 33, 17, "'chalmers' does not")]),
+    (
+        "patient-family-lowercase.json",
+        PATIENT,
+        [("definition-extension", "error", FAMILY, 33, 17, "'chalmers' does not")],
+    ),
     ("patient-family-digit.json", PATIENT, [("definition-extension", "error", FAMILY, 33, 17, "'Chalmers2' does not")]),
     ("patient-family-two-letters.json", PATIENT, [("definition-extension", "error", FAMILY, 33, 17, "at least 3")]),
     (
         "patient-photo-data-too-long.json",
         PATIENT,
-        [("definition-extension", "error", "Patient.photo[0].data", 168, 15, "16 bytes; the definition allows at most 12")],
+        [
+            (
+                "definition-extension",
+                "error",
+                "Patient.photo[0].data",
+                168,
+                15,
+                "16 bytes; the definition allows at most 12",
+            )
+        ],
     ),
     (
         "patient-photo-size-too-large.json",
@@ -41,23 +54,46 @@ CASES: list[tuple[str, str | None, list[Expected]]] = [
         PATIENT,
         [("definition-extension", "warning", "Patient.photo[0]", 166, 5, "url is not fetched offline")],
     ),
-    ("observation-bmd-three-decimals.json", OBS, [("definition-extension", "error", VALUE + ".value", 29, 14, "3 decimal")]),
+    (
+        "observation-bmd-three-decimals.json",
+        OBS,
+        [("definition-extension", "error", VALUE + ".value", 29, 14, "3 decimal")],
+    ),
     (
         "observation-bmd-low-two-decimals.json",
         OBS,
         [
-            ("definition-extension", "error", VALUE + ".value", 29, 14, "3 decimal places; the definition allows at most 2"),
+            (
+                "definition-extension",
+                "error",
+                VALUE + ".value",
+                29,
+                14,
+                "3 decimal places; the definition allows at most 2",
+            ),
             ("definition-extension", "error", "Observation.referenceRange[0].low.value", 46, 18, "at most 1"),
         ],
     ),
-    ("r5/patient-gender-extension-only.json", MUST, [("must-have-value", "error", "Patient.gender", 173, 14, "must have")]),
-    ("r5/patient-gender-id-only.json", MUST, [("must-have-value", "error", "Patient.gender", 173, 14, "must have a value")]),
+    (
+        "r5/patient-gender-extension-only.json",
+        MUST,
+        [("must-have-value", "error", "Patient.gender", 173, 14, "must have")],
+    ),
+    (
+        "r5/patient-gender-id-only.json",
+        MUST,
+        [("must-have-value", "error", "Patient.gender", 173, 14, "must have a value")],
+    ),
     (
         "r5/patient-birthdate-other-extension.json",
         MUST,
         [("must-have-value", "error", "Patient.birthDate", 83, 17, "data-absent-reason")],
     ),
-    ("r5/patient-birthdate-id-only.json", MUST, [("must-have-value", "error", "Patient.birthDate", 83, 17, "in its place")]),
+    (
+        "r5/patient-birthdate-id-only.json",
+        MUST,
+        [("must-have-value", "error", "Patient.birthDate", 83, 17, "in its place")],
+    ),
     ("patient-birthdate-1700.json", None, [("date-reasonable", "warning", "Patient.birthDate", 83, 16, "1700-12-25")]),
     (
         "patient-contact-period-2200.json",
@@ -65,8 +101,16 @@ CASES: list[tuple[str, str | None, list[Expected]]] = [
         [("date-reasonable", "warning", "Patient.contact[0].period.start", 158, 18, "2200-01-01 is not plausible")],
     ),
     ("observation-bmd-annotation-no-unit.json", None, [("ucum-annotation", "warning", VALUE, 28, 20, "has no unit")]),
-    ("observation-bmd-annotation-not-in-unit.json", None, [("ucum-annotation", "warning", VALUE, 28, 20, "not mention")]),
-    ("observation-bmd-annotation-in-unit.json", None, [("ucum-annotation", "warning", VALUE, 28, 20, "carry no meaning")]),
+    (
+        "observation-bmd-annotation-not-in-unit.json",
+        None,
+        [("ucum-annotation", "warning", VALUE, 28, 20, "not mention")],
+    ),
+    (
+        "observation-bmd-annotation-in-unit.json",
+        None,
+        [("ucum-annotation", "warning", VALUE, 28, 20, "carry no meaning")],
+    ),
 ]
 NEAR_MISSES = [
     ("patient-family-capitalised.json", PATIENT),  # matches the regex, 3 characters

@@ -78,7 +78,9 @@ NEAR_MISSES = [
 
 
 @pytest.mark.parametrize(("name", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_reports_what_the_reference_reports(validator: dict[str, Validator], name: str, expected: list[Expected]) -> None:
+def test_reports_what_the_reference_reports(
+    validator: dict[str, Validator], name: str, expected: list[Expected]
+) -> None:
     check(found(validator, name, RULES), expected)
 
 

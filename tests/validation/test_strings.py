@@ -29,7 +29,10 @@ CASES: list[tuple[str, list[Expected]]] = [
     ("patient-family-rlo-open.json", [("string-content", "warning", FAMILY, 33, 17, "RLO at index 0 has no")]),
     ("patient-family-lrm-open.json", [("string-content", "warning", FAMILY, 33, 17, "LRM at index 8 has no")]),
     ("patient-name-text-html.json", [("string-content", "information", "Patient.name[0].text", 38, 15, "HTML")]),
-    ("patient-address-line-script.json", [("string-content", "information", "Patient.address[0].line[0]", 99, 9, "HTML")]),
+    (
+        "patient-address-line-script.json",
+        [("string-content", "information", "Patient.address[0].line[0]", 99, 9, "HTML")],
+    ),
     ("patient-family-leading-space.json", [("string-whitespace", "warning", FAMILY, 33, 17, "starts or ends")]),
     ("patient-family-no-break-space.json", [("string-whitespace", "warning", FAMILY, 33, 17, "'\\xa0' is only white")]),
     ("patient-family-only-spaces.json", [("string-whitespace", "warning", FAMILY, 33, 17, "'   ' is only white")]),
@@ -43,7 +46,9 @@ NEAR_MISSES = [
 
 
 @pytest.mark.parametrize(("name", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_reports_what_the_reference_reports(validator: dict[str, Validator], name: str, expected: list[Expected]) -> None:
+def test_reports_what_the_reference_reports(
+    validator: dict[str, Validator], name: str, expected: list[Expected]
+) -> None:
     check(found(validator, name, RULES), expected)
 
 
@@ -87,10 +92,7 @@ def test_html_tags_as_the_reference_finds_them(text: str, tags: bool) -> None:
 
 def test_xml_input_reports_whitespace_once(validator: dict[str, Validator]) -> None:
     """The XML reader has its own rule for whitespace around strings (xml-whitespace)."""
-    xml = (
-        '<Patient xmlns="http://hl7.org/fhir"><id value="example"/>'
-        '<name><family value=" Chalmers"/></name></Patient>'
-    )
+    xml = '<Patient xmlns="http://hl7.org/fhir"><id value="example"/><name><family value=" Chalmers"/></name></Patient>'
     outcome = validator["R4"].validate(xml.encode(), fhir_version="R4")
     rules = [i.rule for i in outcome.issues if i.rule in ("xml-whitespace", "string-whitespace")]
     assert rules == ["xml-whitespace"]
