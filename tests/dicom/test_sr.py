@@ -249,3 +249,18 @@ def test_document_level_derived_measurements_and_qualitative_evaluations(tmp_pat
     assert [q["valueCodeableConcept"]["coding"][0]["code"] for q in qualitative][-1] == "RID36043"
     outcome = Validator().validate(result.bundle, fhir_version="R5")
     assert [str(i) for i in outcome.issues if i.severity == "error"] == []
+
+
+@pytest.mark.parametrize(
+    ("uid", "kind", "system"),
+    [
+        ("test-hospital.org", "URI", None),  # not absolute: FHIR wants an absolute Identifier.system
+        ("http://test-hospital.org/acsn", "URI", "http://test-hospital.org/acsn"),
+        ("1.2.840.113619", "ISO", "urn:oid:1.2.840.113619"),
+        ("5B4B8B1C-3D3A-4A5E-9F6E-2C1D0E9A8B7C", "UUID", "urn:uuid:5b4b8b1c-3d3a-4a5e-9f6e-2c1d0e9a8b7c"),
+    ],
+)
+def test_issuer_system_is_absolute_or_absent(uid: str, kind: str, system: str | None) -> None:
+    from imgfhir.dicom.sr import issuer_system
+
+    assert issuer_system({"UniversalEntityID": uid, "UniversalEntityIDType": kind}) == system

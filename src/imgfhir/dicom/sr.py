@@ -263,8 +263,9 @@ class _Builder:
             }
             issuer = (ds.get("IssuerOfAccessionNumberSequence") or [None])[0]
             if issuer is not None:
-                if issuer.get("UniversalEntityID"):
-                    ident["system"] = _s(issuer.get("UniversalEntityID"))
+                system = issuer_system(issuer)
+                if system:
+                    ident["system"] = system
                 if issuer.get("LocalNamespaceEntityID"):
                     ident["assigner"] = {"display": _s(issuer.get("LocalNamespaceEntityID"))}
             out["basedOn"] = [{"type": "ServiceRequest", "identifier": ident}]
@@ -291,8 +292,9 @@ class _Builder:
         ds = self.ds
         ident: dict[str, Any] = {"value": _s(ds.get("PatientID"))}
         qualifiers = (ds.get("IssuerOfPatientIDQualifiersSequence") or [None])[0]
-        if qualifiers is not None and qualifiers.get("UniversalEntityID"):
-            ident["system"] = _s(qualifiers.get("UniversalEntityID"))
+        system = issuer_system(qualifiers) if qualifiers is not None else None
+        if system:
+            ident["system"] = system
         if ds.get("IssuerOfPatientID"):
             ident["assigner"] = {"display": _s(ds.get("IssuerOfPatientID"))}
         return {"type": "Patient", "identifier": ident}
@@ -640,3 +642,18 @@ def _number(value: Decimal) -> int | float:
 
 def _issue(severity: Literal["warning", "information"], message: str) -> Issue:
     return Issue(severity, "incomplete" if severity == "warning" else "informational", message, rule="dicom-sr")
+
+
+def issuer_system(issuer: Any) -> str | None:
+    """An Identifier.system from a DICOM issuer's Universal Entity ID: an ISO OID as urn:oid:, a UUID as
+    urn:uuid:, a URI only when absolute (http:, https:, urn:). Anything else (`test-hospital.org`) is no
+    system: FHIR requires an absolute one (the reference's TYPE_SPECIFIC_CHECKS_DT_IDENTIFIER_SYSTEM)."""
+    value = _s(issuer.get("UniversalEntityID"))
+    kind = _s(issuer.get("UniversalEntityIDType")).upper()
+    if not value:
+        return None
+    if kind == "ISO" and not value.startswith("urn:"):
+        return f"urn:oid:{value}"
+    if kind == "UUID" and not value.startswith("urn:"):
+        return f"urn:uuid:{value.lower()}"
+    return value if value.startswith(("http:", "https:", "urn:")) else None

@@ -192,9 +192,25 @@ _DOCUMENTATION = frozenset(
 )
 
 
+# ElementDefinition extensions that rules read (rules/definition_extensions.py): not documentation
+RULE_EXTENSIONS = frozenset(
+    "http://hl7.org/fhir/" + tail
+    for tail in (
+        "StructureDefinition/regex",
+        "StructureDefinition/minLength",
+        "StructureDefinition/maxDecimalPlaces",
+        "StructureDefinition/maxSize",
+        "tools/StructureDefinition/elementdefinition-date-rules",
+        "5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue",
+        "5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives",
+    )
+)
+
+
 def _signature(ed: dict[str, Any]) -> dict[str, Any]:
     """What the rules see of an ElementDefinition (slicing aside: an element with slices never matches)."""
     out = {k: v for k, v in ed.items() if k not in _DOCUMENTATION and not k.startswith("_")}
+    out["extension"] = [e for e in ed.get("extension", ()) if isinstance(e, dict) and e.get("url") in RULE_EXTENSIONS]
     out["type"] = [
         (
             t.get("code"),

@@ -7,7 +7,9 @@ from imgfhir.validation.rules import (
     bundles,
     cardinality,
     datatypes,
+    definition_extensions,
     extensions,
+    identifiers,
     invariants,
     narrative,
     primitives,
@@ -15,7 +17,9 @@ from imgfhir.validation.rules import (
     references,
     resource_ids,
     slicing,
+    strings,
     structure,
+    ucum_annotations,
     values,
 )
 
@@ -26,7 +30,9 @@ __all__ = [
     "bundles",
     "cardinality",
     "datatypes",
+    "definition_extensions",
     "extensions",
+    "identifiers",
     "invariants",
     "narrative",
     "primitives",
@@ -34,6 +40,8 @@ __all__ = [
     "references",
     "resource_ids",
     "slicing",
+    "strings",
     "structure",
+    "ucum_annotations",
     "values",
 ]
