@@ -125,8 +125,7 @@ class Validator:
             if loaded.positions is not None:  # XML: its own issues first, positions from the reader
                 from imgfhir.xml.load import without_xml_duplicates
 
-                # whitespace around strings: the XML reader's own rule (xml-whitespace) says so there
-                issues = [i for i in without_xml_duplicates(loaded.issues, issues) if i.rule != "string-whitespace"]
+                issues = without_xml_duplicates(loaded.issues, issues)
                 outcome.extend(with_positions(read + issues, "", lookup=loaded.positions))
             else:
                 outcome.extend(read)  # the JSON text's own errors (duplicate keys, comments) first

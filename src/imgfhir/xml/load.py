@@ -113,9 +113,11 @@ def load_xml(
 def without_xml_duplicates(xml_issues: list[Issue], issues: list[Issue]) -> list[Issue]:
     """The validator's issues less what the XML reader has already said of the same element: an empty
     element is the reader's `xml-empty` (XmlParser.checkElement: ELEMENT_MUST_HAVE_SOME_CONTENT), so the
-    empty-object check that stands for the JSON parser's OBJECT_MUST_HAVE_SOME_CONTENT is not repeated."""
-    empty = {i.expression for i in xml_issues if i.rule == "xml-empty"}
-    if not empty:
+    empty-object check that stands for the JSON parser's OBJECT_MUST_HAVE_SOME_CONTENT is not repeated;
+    whitespace around a string is the reader's `xml-whitespace`, not also `string-whitespace`."""
+    said = {(i.rule, i.expression) for i in xml_issues if i.rule in ("xml-empty", "xml-whitespace")}
+    if not said:
         return issues
-    return [i for i in issues if not (i.rule == "json-shape" and i.expression in empty)]
+    twin = {"json-shape": "xml-empty", "string-whitespace": "xml-whitespace"}
+    return [i for i in issues if (twin.get(i.rule or ""), i.expression) not in said]
 
