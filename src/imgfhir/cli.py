@@ -735,10 +735,10 @@ def from_dicom(
     files: Annotated[
         list[Path],
         typer.Argument(
-            metavar="FILE",
+            metavar="FILE|DIR",
             show_default=False,
             help="X-Ray Radiation Dose SRs and TID 1500 measurement reports (DICOM Part 10, or DICOM JSON for"
-            " measurement reports).",
+            " measurement reports); folders: every file in them, recursively.",
         ),
     ],
     out: Annotated[
@@ -765,6 +765,17 @@ def from_dicom(
             help="Irradiating modality (DX, RF, XA, CR, MG, CT...): projection X-ray RDSRs do not state it.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Convert on N processes (default: all cores for more than 16 files, else 1).",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on standard error.")] = False,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -778,7 +789,7 @@ def from_dicom(
     import orjson
 
     try:
-        from imgfhir.dicom import DicomError, convert_file
+        import imgfhir.dicom  # noqa: F401 - pydicom is needed
     except ImportError as exc:  # pragma: no cover - only without pydicom
         _fail(f"from-dicom needs pydicom: pip install 'imgfhir[dicom]' ({exc})")
     settings = _settings(ctx, package, verbose)
@@ -789,48 +800,56 @@ def from_dicom(
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _fail(f"cannot create {out_dir}: {exc.strerror or exc}", EXIT_FAILURE)
+    from imgfhir.bulk.dicom import DicomJob, convert_all, dicom_files
+    from imgfhir.bulk.progress import Progress, wanted
+    from imgfhir.outcome import Outcome
+
+    inputs = list(dicom_files(files))
     validator: Validator | None = None
+    if validate_result:
+        from imgfhir.validation import Validator
+
+        with _store(settings) as store:  # package problems: one line before any conversion
+            validator = Validator(store)
+    job = DicomJob(bundle.value, modality, validate_result, tuple(str(p) for p in settings.packages))
     code = 0
     bundles: list[dict[str, Any]] = []
-    for path in files:
-        if not path.is_file():
-            typer.echo(f"error: no such file: {path}", err=True)
-            code = max(code, EXIT_ERROR)
-            continue
-        try:
-            conversion = convert_file(path, bundle.value, modality=modality)
-        except DicomError as exc:
-            typer.echo(f"error: {_one_line(str(exc))}", err=True)
-            code = max(code, EXIT_ERROR)
-            continue
-        for issue in conversion.issues:
-            if issue.severity != "information" or settings.verbose:
-                typer.echo(f"{issue.severity}: {path.name}: {_one_line(issue.message)}", err=True)
-        if validate_result:
-            if validator is None:
-                from imgfhir.validation import Validator
-
-                with _store(settings) as store:
-                    validator = Validator(store)
-            outcome = validator.validate(conversion.bundle, fhir_version=conversion.fhir_version)
-            problems = outcome.at_least("error")
-            counted = outcome.at_least("information" if settings.verbose else "warning")
-            for issue in counted:  # every issue the summary line counts is shown
-                typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
-            warnings = len(outcome.at_least("warning")) - len(problems)
-            typer.echo(f"{path.name}: {len(problems)} validation errors, {warnings} warnings", err=True)
-            if problems:
-                code = max(code, EXIT_FAILURE)
-        if out_dir is not None:
-            target = out_dir / f"{path.stem}.json"
-            try:
-                target.write_bytes(orjson.dumps(conversion.bundle, option=orjson.OPT_INDENT_2) + b"\n")
-            except OSError as exc:
-                _fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILURE)
-        else:
-            bundles.append(conversion.bundle)
+    sizes = {str(p): p.stat().st_size if p.is_file() else 0 for p in inputs}
+    bar = Progress(sum(sizes.values()), shown=wanted(quiet), label=f"{len(inputs)} DICOM files")
+    with bar:
+        for done in convert_all(inputs, job, workers=workers, validator=validator):
+            path = Path(done.path)
+            if done.error is not None or done.bundle is None:
+                typer.echo(f"error: {_one_line(done.error or 'not converted')}", err=True)
+                code = max(code, EXIT_ERROR)
+                bar.advance(sizes.get(done.path, 0), 1)
+                continue
+            for issue in done.issues:
+                if issue.severity != "information" or settings.verbose:
+                    typer.echo(f"{issue.severity}: {path.name}: {_one_line(issue.message)}", err=True)
+            errors = 0
+            if done.outcome is not None:
+                outcome = Outcome(done.outcome)
+                problems = outcome.at_least("error")
+                counted = outcome.at_least("information" if settings.verbose else "warning")
+                for issue in counted:  # every issue the summary line counts is shown
+                    typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
+                warnings = len(outcome.at_least("warning")) - len(problems)
+                typer.echo(f"{path.name}: {len(problems)} validation errors, {warnings} warnings", err=True)
+                errors = len(problems)
+                if problems:
+                    code = max(code, EXIT_FAILURE)
+            bar.advance(sizes.get(done.path, 0), errors)
+            if out_dir is not None:
+                target = out_dir / f"{path.stem}.json"
+                try:
+                    target.write_bytes(orjson.dumps(done.bundle, option=orjson.OPT_INDENT_2) + b"\n")
+                except OSError as exc:
+                    _fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILURE)
+            else:
+                bundles.append(done.bundle)
     if to_stdout and bundles:
-        if len(files) == 1:
+        if len(inputs) == 1:
             typer.echo(orjson.dumps(bundles[0], option=orjson.OPT_INDENT_2).decode())
         else:
             for item in bundles:

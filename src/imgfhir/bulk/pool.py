@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from imgfhir.outcome import Issue
 
@@ -32,6 +32,9 @@ from .reader import Record
 CRASH_RULE = "worker-crash"
 CHUNK_RECORDS = 32
 CHUNK_BYTES = 4 << 20
+
+T = TypeVar("T")  # what is validated (a Record)
+R = TypeVar("R")  # its result (a Checked)
 
 _CHECKER: Checker | None = None
 _SETUP_ERROR: str | None = None
@@ -60,15 +63,14 @@ def _work(chunk: list[Record]) -> list[Checked]:
     return [_CHECKER.check(record) for record in chunk]
 
 
-def chunks(
-    records: Iterable[Record], size: int = CHUNK_RECORDS, max_bytes: int = CHUNK_BYTES
-) -> Iterator[list[Record]]:
+def chunks(records: Iterable[T], size: int = CHUNK_RECORDS, max_bytes: int = CHUNK_BYTES) -> Iterator[list[T]]:
     """Records in chunks of at most `size` records and about `max_bytes` of record data."""
-    chunk: list[Record] = []
+    chunk: list[T] = []
     held = 0
     for record in records:
         chunk.append(record)
-        held += len(record.data) if record.data is not None else 0
+        data = record.data if isinstance(record, Record) else None
+        held += len(data) if data is not None else 0
         if len(chunk) >= size or held >= max_bytes:
             yield chunk
             chunk, held = [], 0
@@ -85,27 +87,32 @@ def crashed(record: Record) -> Checked:
     return Checked(record.label, [issue], line=record.line, blank=record.blank)
 
 
-class Pool:
-    """`map()` validates records in worker processes and yields their results in input order."""
+class Pool(Generic[T, R]):
+    """`map()` validates records in worker processes and yields their results in input order.
+
+    By default the records are `Record`s validated by a `Checker` built from `job`; `init(job)`,
+    `work(chunk)` and `lost(record)` (the result of a record whose worker died) make it run
+    other work (the DICOM conversions of `from-dicom`). `init` and `work` run in the workers:
+    module-level functions, pickled by name."""
 
     def __init__(
         self,
-        job: Job,
+        job: Any,
         workers: int,
         *,
         chunk_records: int = CHUNK_RECORDS,
         window: int | None = None,
-        init: Callable[[Job], None] = _init,
-        work: Callable[[list[Record]], list[Checked]] = _work,
+        init: Callable[[Any], None] = _init,
+        work: Callable[[list[T]], list[R]] = _work,  # type: ignore[assignment]
+        lost: Callable[[T], R] = crashed,  # type: ignore[assignment]
     ) -> None:
-        """`init` and `work` run in the workers (module-level functions: they are pickled by name)."""
         self.job, self.workers, self.chunk_records = job, max(1, workers), chunk_records
         self.window = window or 2 * self.workers
-        self._init, self._work = init, work
+        self._init, self._work, self._lost = init, work, lost
         self._executor: ProcessPoolExecutor | None = None
         self.restarts = 0
 
-    def __enter__(self) -> Pool:
+    def __enter__(self) -> Pool[T, R]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -129,8 +136,8 @@ class Pool:
             self._executor = None
         self.restarts += 1
 
-    def map(self, records: Iterable[Record]) -> Iterator[Checked]:
-        pending: deque[tuple[list[Record], Future[list[Checked]], int]] = deque()
+    def map(self, records: Iterable[T]) -> Iterator[R]:
+        pending: deque[tuple[list[T], Future[list[R]], int]] = deque()
         for chunk in chunks(records, self.chunk_records):
             pending.append((chunk, self._submit(chunk), self.restarts))
             while len(pending) >= self.window:
@@ -138,14 +145,14 @@ class Pool:
         while pending:
             yield from self._collect(*pending.popleft())
 
-    def _submit(self, chunk: list[Record]) -> Future[list[Checked]]:
+    def _submit(self, chunk: list[T]) -> Future[list[R]]:
         try:
             return self._pool().submit(self._work, chunk)
         except BrokenProcessPool:  # broken between two submissions: start afresh
             self._restart()
             return self._pool().submit(self._work, chunk)
 
-    def _collect(self, chunk: list[Record], future: Future[list[Checked]], generation: int) -> Iterator[Checked]:
+    def _collect(self, chunk: list[T], future: Future[list[R]], generation: int) -> Iterator[R]:
         try:
             yield from future.result()
             return
@@ -155,12 +162,12 @@ class Pool:
         for record in chunk:  # one at a time, so that only the record that kills its worker is lost
             yield self._alone(record)
 
-    def _alone(self, record: Record) -> Checked:
+    def _alone(self, record: T) -> R:
         try:
             return self._submit([record]).result()[0]
         except BrokenProcessPool:
             self._restart()
-            return crashed(record)
+            return self._lost(record)
 
 
 def _context() -> Any:

@@ -75,7 +75,7 @@ class Runner:
     def __init__(self, job: Job, *, workers: int | None = None, store: PackageStore | None = None) -> None:
         self.job, self.requested, self.store = job, workers, store
         self.workers = 1
-        self.pool: Pool | None = None
+        self.pool: Pool[Record, Checked] | None = None
 
     def run(self, records: Iterable[Record]) -> Iterator[Checked]:
         it = iter(records)
@@ -90,7 +90,7 @@ class Runner:
             yield from (checker.check(record) for record in records)
             return
         self.workers = count
-        with Pool(self.job, count) as pool:
+        with Pool[Record, Checked](self.job, count) as pool:
             self.pool = pool
             yield from pool.map(records)
 
