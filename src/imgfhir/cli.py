@@ -368,8 +368,9 @@ def validate(
         typer.Argument(
             metavar="PATH",
             show_default=False,
-            help="JSON or XML files, folders (their *.json, *.xml and *.ndjson files, recursively), .ndjson "
-            "files (one resource per line), or - for standard input (JSON or XML, told apart by content).",
+            help="JSON or XML files, folders (their *.json, *.xml, *.ndjson, *.jsonl and *.ndjson.gz files, "
+            "recursively), NDJSON / JSON Lines files (.ndjson, .jsonl, .ndjson.gz: one resource per line, "
+            "streamed), or - for standard input (JSON, XML or NDJSON, told apart by content).",
         ),
     ],
     profile: Annotated[
@@ -558,7 +559,7 @@ def validate(
             raise typer.Exit(code)
         if not batch:
             _fail(f"no JSON or XML files in {', '.join(paths)}")
-        checked, sources = bulk.check_batch(batch, job, store=store, workers=workers)
+        checked, sources = bulk.check_batch(batch, job, store=store, workers=workers, quiet=quiet)
         results = [(c.label, c.outcome) for c in checked if not c.empty and not (c.skipped and not c.issues)]
     _one_release_notice(results)
     results = _filtered(results, baseline, write_baseline)

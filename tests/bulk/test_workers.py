@@ -117,3 +117,22 @@ def test_short_inputs_stay_in_this_process_by_default(tmp_path: Path) -> None:
     runner = Runner(Job())
     assert len(list(runner.run(iter_records([export(tmp_path, copies(12))])))) == 12
     assert runner.workers == 1 and runner.pool is None
+
+
+def test_records_are_read_only_a_bounded_window_ahead() -> None:
+    pulled = [0]
+
+    def counted(n: int) -> Iterator[Record]:
+        for record in fake_records([str(k).encode() for k in range(n)]):
+            pulled[0] += 1
+            yield record
+
+    with Pool(Job(), 2, chunk_records=5, window=4, init=crash_rule.fake_init, work=crash_rule.fake_work) as pool:
+        results = pool.map(counted(1000))
+        next(results)
+        assert pulled[0] <= 4 * 5  # the window of chunks in flight, not the input
+        assert len(list(results)) == 999
+    inline = Runner(Job(), workers=1).run(counted(10))
+    pulled[0] = 0
+    next(inline)
+    assert pulled[0] == 1

@@ -96,18 +96,31 @@ class Runner:
 
 
 def check_batch(
-    batch: list[Record], job: Job, *, store: PackageStore | None = None, workers: int | None = None
+    batch: list[Record],
+    job: Job,
+    *,
+    store: PackageStore | None = None,
+    workers: int | None = None,
+    quiet: bool = True,
 ) -> tuple[list[Checked], dict[str, str]]:
     """Validate inputs that may refer to each other: all are loaded first, and every resource
-    among them is known to the validator (references to it resolve). The texts come back too."""
+    among them is known to the validator (references to it resolve). The texts come back too.
+    Without `quiet`, a progress bar runs on a terminal (standard error)."""
+    from .progress import Progress, wanted
+
     loader = Checker(job, _validator(job, store))
     loaded = [loader.load(r) if not (r.empty or r.issue) else None for r in batch]
     known = tuple(x.resource for x in loaded if x is not None and x.resource is not None)
     sources = {r.label: x.text for r, x in zip(batch, loaded, strict=True) if x is not None and x.text is not None}
     with_known = replace(job, known=known)
     if workers is not None and workers > 1:
-        return list(Runner(with_known, workers=workers, store=store).run(batch)), sources
-    checker = Checker(with_known, loader.validator)
-    return [checker.check(r, x) for r, x in zip(batch, loaded, strict=True)], sources
-
-
+        results: Iterable[Checked] = Runner(with_known, workers=workers, store=store).run(batch)
+    else:
+        checker = Checker(with_known, loader.validator)
+        results = (checker.check(r, x) for r, x in zip(batch, loaded, strict=True))
+    done: list[Checked] = []
+    with Progress(sum(r.size for r in batch), shown=wanted(quiet), label=f"{len(batch)} inputs") as bar:
+        for checked in results:
+            done.append(checked)
+            bar.advance(checked.size, sum(i.severity in ("fatal", "error") for i in checked.issues))
+    return done, sources
