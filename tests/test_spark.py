@@ -91,3 +91,15 @@ def test_extra_packages_are_shipped_to_the_executors(spark: Any) -> None:
     shipped = validate_column(df, "fhir", packages=[PROFILES_FIXTURE, BASE_FIXTURE])
     rules = {r["rule"] for r in issues_of(shipped, text="fhir").collect()}
     assert {"pattern", "cardinality"} <= rules and "profile" not in rules
+
+
+def test_folders_and_globs_are_read_file_by_file(spark: Any, tmp_path: Any) -> None:
+    lines = EXPORT.read_bytes().split(b"\n")
+    (tmp_path / "a.ndjson").write_bytes(lines[0] + b"\n" + lines[1] + b"\n")
+    (tmp_path / "b.ndjson").write_bytes(b"\n" + lines[3] + b"\n")
+    (tmp_path / "notes.txt").write_bytes(b"not ndjson")
+    for given in (tmp_path, tmp_path / "*.ndjson"):
+        rows = validate_ndjson(spark, [str(given)]).select("file", "line").collect()
+        assert sorted((r["file"].rsplit("/", 1)[-1], r["line"]) for r in rows) == [
+            ("a.ndjson", 1), ("a.ndjson", 2), ("b.ndjson", 2)
+        ]

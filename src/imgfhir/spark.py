@@ -150,7 +150,8 @@ def validate_column(
 
 def read_ndjson(spark: SparkSession, paths: Sequence[str | os.PathLike[str]]) -> DataFrame:
     """Rows of (file, line, resource): the non-blank lines of NDJSON / JSON Lines files (gzip too),
-    with their line numbers in the file."""
+    with their line numbers in the file. A path may be a file, a folder (its .ndjson / .jsonl files,
+    gzipped too, recursively) or a glob, on any file system Spark reads (`file` is then the URI)."""
     from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
     schema = StructType(
@@ -161,12 +162,35 @@ def read_ndjson(spark: SparkSession, paths: Sequence[str | os.PathLike[str]]) ->
         ]
     )
     rdds = []
-    for raw in paths:
-        name = os.fspath(raw)
+    for name in _files(spark, paths):
         lines = spark.sparkContext.textFile(name).zipWithIndex()  # in file order, across partitions
         rdds.append(lines.filter(lambda pair: bool(pair[0].strip())).map(_row_of(name)))
     rdd = spark.sparkContext.union(rdds) if rdds else spark.sparkContext.emptyRDD()
     return spark.createDataFrame(rdd, schema)
+
+
+def _files(spark: SparkSession, paths: Sequence[str | os.PathLike[str]]) -> Iterator[str]:
+    """The files that paths name, on any file system Spark reads (globs and folders expanded through
+    Hadoop's FileSystem, so that each file is read on its own and its lines are numbered from 1)."""
+    from imgfhir.bulk.reader import NDJSON_SUFFIXES
+
+    jvm: Any = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for raw in paths:
+        path = jvm.org.apache.hadoop.fs.Path(os.fspath(raw))
+        fs = path.getFileSystem(conf)
+        for status in fs.globStatus(path) or []:
+            if not status.isDirectory():  # a file named as given keeps that name; a glob's files their URIs
+                plain = not any(c in os.fspath(raw) for c in "*?[{")
+                yield os.fspath(raw) if plain else str(status.getPath().toString())
+                continue
+            listed = fs.listFiles(status.getPath(), True)
+            found = []
+            while listed.hasNext():
+                name = str(listed.next().getPath().toString())
+                if name.lower().endswith(NDJSON_SUFFIXES) and not name.rsplit("/", 1)[-1].startswith((".", "_")):
+                    found.append(name)
+            yield from sorted(found)
 
 
 def _row_of(name: str) -> Any:
