@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from imgfhir.outcome import Outcome
     from imgfhir.packages import Package, PackageStore
     from imgfhir.validation import Validator
-    from imgfhir.validation.source import Loaded
 
 EXIT_ERROR = 2  # usage errors and every expected failure (see module docstring)
 EXIT_FAILURE = 1  # anything else that stops a command (unwritable output, unsupported feature)
@@ -377,6 +376,12 @@ class BestPractice(StrEnum):
     error = "error"
 
 
+class InputFormat(StrEnum):
+    auto = "auto"
+    json = "json"
+    ndjson = "ndjson"
+
+
 class FailOn(StrEnum):
     error = "error"
     warning = "warning"
@@ -390,8 +395,9 @@ def validate(
         typer.Argument(
             metavar="PATH",
             show_default=False,
-            help="JSON or XML files, folders (their *.json, *.xml and *.ndjson files, recursively), .ndjson "
-            "files (one resource per line), or - for standard input (JSON or XML, told apart by content).",
+            help="JSON or XML files, folders (their *.json, *.xml, *.ndjson, *.jsonl and *.ndjson.gz files, "
+            "recursively), NDJSON / JSON Lines files (.ndjson, .jsonl, .ndjson.gz: one resource per line, "
+            "streamed), or - for standard input (JSON, XML or NDJSON, told apart by content).",
         ),
     ],
     profile: Annotated[
@@ -494,26 +500,58 @@ def validate(
             "instead of reporting it fatal; listed as information with --verbose. The pre-commit hook sets it.",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Validate on N processes (default: all cores for inputs of more than 500 records, else 1).",
+        ),
+    ] = None,
+    input_format: Annotated[
+        InputFormat,
+        typer.Option(
+            "--input-format",
+            case_sensitive=False,
+            help="auto: NDJSON for .ndjson/.jsonl(.gz) files, standard input sniffed; ndjson: every input is "
+            "one resource per line; json: every input is one resource (JSON or XML).",
+        ),
+    ] = InputFormat.auto,
+    cross_references: Annotated[
+        bool | None,
+        typer.Option(
+            "--cross-references/--no-cross-references",
+            help="Load every input first so that references between them resolve (default: for folders of "
+            "files under 32 MB; NDJSON and larger inputs are streamed, each record validated on its own).",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary on standard error.")
+    ] = False,
 ) -> None:
     """Validate FHIR resources (JSON or XML) against their base definitions and profiles, offline.
 
     Exit codes: 0 when no issue reaches --fail-on, 1 when one does, 2 for usage errors (unknown
     profile, package or file).
     """
-    import itertools
     import os
 
-    from imgfhir.outcome import Issue, Outcome
+    from imgfhir import bulk
     from imgfhir.validation.filters import at_level
     from imgfhir.validation.report import render
-    from imgfhir.validation.source import STDIN, iter_inputs, load, ndjson_line, with_positions
-    from imgfhir.xml.load import XmlScopes
+    from imgfhir.validation.source import STDIN
 
     missing = [p for p in paths if p != STDIN and not os.path.exists(p)]
     if missing:
         _fail(f"no such file or directory: {missing[0]}")
     settings = _settings(ctx, package, verbose)
     release = _release(fhir_version)
+    color = (
+        output_format == OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
     with _store(settings) as store:
         scope_pkg = _package(store, ig) if ig else None
         if scope_pkg is not None:
@@ -521,56 +559,37 @@ def validate(
                 _fail(f"--fhir-version {fhir_version.value} does not match {scope_pkg.key} (FHIR {scope_pkg.release})")
             release = scope_pkg.release
         profiles = [_profile_url(store, p, scope_pkg, release) for p in profile or []]
-        inputs = iter_inputs(paths)
-        first = next(inputs, None)
-        if first is None:
+        job = bulk.Job(
+            profiles=tuple(profiles),
+            fhir_version=release,
+            packages=tuple(str(p) for p in settings.packages),
+            plugins=plugins,
+            extension_domains=tuple(extension_domain or ()),
+            best_practice=best_practice.value,
+            skip_non_fhir=skip_non_fhir,
+            note_skipped=verbose,
+            keep_text=output_format == OutputFormat.html,
+        )
+        # small folders of files are loaded first, so references between the inputs resolve (as in an
+        # IG build); NDJSON and large inputs are streamed, each record on its own (imgfhir.bulk)
+        records = bulk.iter_records(paths, input_format=input_format.value)
+        batch, rest = bulk.split(records, cross_references)
+        if batch is None:
+            streamed = bulk.StreamOptions(
+                output_format.value, level.value, fail_on.value, color, quiet, workers, output, baseline,
+                write_baseline, tuple(paths),
+            )
+            try:
+                code = bulk.stream(rest, job, streamed, store=store)
+            except bulk.BulkError as exc:
+                _fail(str(exc), exc.code)
+            raise typer.Exit(code)
+        if not batch:
             _fail(f"no JSON or XML files in {', '.join(paths)}")
-        validator: Validator | None = None  # built on first use: unreadable inputs need no engine
-        results: list[tuple[str, Outcome]] = []
-        # every input is loaded first, so references between the inputs resolve (as in an IG build)
-        xml = XmlScopes(store, release, profiles)  # XML is read by the definitions it is validated by
-        batch = [(name, load(source, name=name, xml=xml)) for name, source in itertools.chain([first], inputs)]
-        for name, loaded in batch:
-            if skip_non_fhir and _not_fhir(loaded):
-                if verbose:
-                    note = Issue("information", "informational", "skipped: not a FHIR resource (no resourceType)")
-                    results.append((name, Outcome([note])))
-                continue
-            if loaded.resource is None:
-                outcome = Outcome(loaded.issues)
-            else:
-                if validator is None:
-                    from imgfhir.validation import Validator
-                    from imgfhir.validation.limits import RUN_LIMITS
-
-                    # one for the run: profiles compile once
-                    validator = Validator(
-                        store,
-                        plugins=plugins,
-                        extension_domains=extension_domain or (),
-                        best_practice=best_practice.value,
-                        issue_limits=RUN_LIMITS,
-                    )
-                    validator.add_resources(
-                        (other.resource for _, other in batch if other.resource is not None), fhir_version=release
-                    )
-                outcome = validator.validate(loaded.resource, profiles or None, fhir_version=release)
-                if loaded.issues:  # what the XML reader found (JSON text's own errors too)
-                    from imgfhir.xml.load import without_xml_duplicates
-
-                    outcome = Outcome(loaded.issues + without_xml_duplicates(loaded.issues, outcome.issues))
-            ndjson = ndjson_line(name)  # one line of an NDJSON file: report the file's line numbers
-            if loaded.positions is not None:
-                outcome = with_positions(outcome, "", lookup=loaded.positions)
-            elif loaded.text is not None or ndjson:
-                outcome = with_positions(outcome, loaded.text or "", first_line=ndjson[1] if ndjson else 1)
-            results.append((name, outcome))
+        checked, sources = bulk.check_batch(batch, job, store=store, workers=workers, quiet=quiet)
+        results = [(c.label, c.outcome) for c in checked if not c.empty and not (c.skipped and not c.issues)]
     _one_release_notice(results)
     results = _filtered(results, baseline, write_baseline)
-    color = (
-        output_format == OutputFormat.text and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    )
-    sources = {name: loaded.text for name, loaded in batch if loaded.text is not None}
     shown = at_level(results, level.value) if level != Level.information else results
     text = render(shown, output_format.value, color=color, sources=sources)
     if output is None or str(output) == "-":
@@ -625,27 +644,6 @@ def _one_release_notice(results: list[tuple[str, Outcome]]) -> None:
             "types or elements: validated as FHIR R4 (--fhir-version R4|R5 to choose)",
             err=True,
         )
-
-
-def _not_fhir(loaded: Loaded) -> bool:
-    """JSON that is no FHIR resource: an object or array without resourceType, or text that does not
-    parse and never mentions resourceType (JSON with comments, as in tsconfig.json or .vscode/)."""
-    if loaded.resource is not None or not loaded.issues:
-        return False
-    message = loaded.issues[0].message
-    if message == "missing resourceType" or message.startswith("expected a JSON object"):
-        return True
-    return message.startswith("invalid JSON") and not _mentions_resource_type(loaded.name)
-
-
-def _mentions_resource_type(name: str) -> bool:
-    from imgfhir.validation.source import DEFAULT_MAX_BYTES
-
-    try:
-        with open(name, "rb") as fh:
-            return b'"resourceType"' in fh.read(DEFAULT_MAX_BYTES)
-    except OSError:
-        return True  # cannot tell: report it
 
 
 def _profile_url(store: PackageStore, wanted: str, ig: Package | None, release: str | None) -> str:
@@ -776,10 +774,10 @@ def from_dicom(
     files: Annotated[
         list[Path],
         typer.Argument(
-            metavar="FILE",
+            metavar="FILE|DIR",
             show_default=False,
             help="X-Ray Radiation Dose SRs and TID 1500 measurement reports (DICOM Part 10, or DICOM JSON for"
-            " measurement reports).",
+            " measurement reports); folders: every file in them, recursively.",
         ),
     ],
     out: Annotated[
@@ -806,6 +804,17 @@ def from_dicom(
             help="Irradiating modality (DX, RF, XA, CR, MG, CT...): projection X-ray RDSRs do not state it.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Convert on N processes (default: all cores for more than 16 files, else 1).",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on standard error.")] = False,
     package: PackageOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -819,7 +828,7 @@ def from_dicom(
     import orjson
 
     try:
-        from imgfhir.dicom import DicomError, convert_file
+        import imgfhir.dicom  # noqa: F401 - pydicom is needed
     except ImportError as exc:  # pragma: no cover - only without pydicom
         _fail(f"from-dicom needs pydicom: pip install 'imgfhir[dicom]' ({exc})")
     settings = _settings(ctx, package, verbose)
@@ -830,48 +839,56 @@ def from_dicom(
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _fail(f"cannot create {out_dir}: {exc.strerror or exc}", EXIT_FAILURE)
+    from imgfhir.bulk.dicom import DicomJob, convert_all, dicom_files
+    from imgfhir.bulk.progress import Progress, wanted
+    from imgfhir.outcome import Outcome
+
+    inputs = list(dicom_files(files))
     validator: Validator | None = None
+    if validate_result:
+        from imgfhir.validation import Validator
+
+        with _store(settings) as store:  # package problems: one line before any conversion
+            validator = Validator(store)
+    job = DicomJob(bundle.value, modality, validate_result, tuple(str(p) for p in settings.packages))
     code = 0
     bundles: list[dict[str, Any]] = []
-    for path in files:
-        if not path.is_file():
-            typer.echo(f"error: no such file: {path}", err=True)
-            code = max(code, EXIT_ERROR)
-            continue
-        try:
-            conversion = convert_file(path, bundle.value, modality=modality)
-        except DicomError as exc:
-            typer.echo(f"error: {_one_line(str(exc))}", err=True)
-            code = max(code, EXIT_ERROR)
-            continue
-        for issue in conversion.issues:
-            if issue.severity != "information" or settings.verbose:
-                typer.echo(f"{issue.severity}: {path.name}: {_one_line(issue.message)}", err=True)
-        if validate_result:
-            if validator is None:
-                from imgfhir.validation import Validator
-
-                with _store(settings) as store:
-                    validator = Validator(store)
-            outcome = validator.validate(conversion.bundle, fhir_version=conversion.fhir_version)
-            problems = outcome.at_least("error")
-            counted = outcome.at_least("information" if settings.verbose else "warning")
-            for issue in counted:  # every issue the summary line counts is shown
-                typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
-            warnings = len(outcome.at_least("warning")) - len(problems)
-            typer.echo(f"{path.name}: {len(problems)} validation errors, {warnings} warnings", err=True)
-            if problems:
-                code = max(code, EXIT_FAILURE)
-        if out_dir is not None:
-            target = out_dir / f"{path.stem}.json"
-            try:
-                target.write_bytes(orjson.dumps(conversion.bundle, option=orjson.OPT_INDENT_2) + b"\n")
-            except OSError as exc:
-                _fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILURE)
-        else:
-            bundles.append(conversion.bundle)
+    sizes = {str(p): p.stat().st_size if p.is_file() else 0 for p in inputs}
+    bar = Progress(sum(sizes.values()), shown=wanted(quiet), label=f"{len(inputs)} DICOM files")
+    with bar:
+        for done in convert_all(inputs, job, workers=workers, validator=validator):
+            path = Path(done.path)
+            if done.error is not None or done.bundle is None:
+                typer.echo(f"error: {_one_line(done.error or 'not converted')}", err=True)
+                code = max(code, EXIT_ERROR)
+                bar.advance(sizes.get(done.path, 0), 1)
+                continue
+            for issue in done.issues:
+                if issue.severity != "information" or settings.verbose:
+                    typer.echo(f"{issue.severity}: {path.name}: {_one_line(issue.message)}", err=True)
+            errors = 0
+            if done.outcome is not None:
+                outcome = Outcome(done.outcome)
+                problems = outcome.at_least("error")
+                counted = outcome.at_least("information" if settings.verbose else "warning")
+                for issue in counted:  # every issue the summary line counts is shown
+                    typer.echo(f"{path.name}: {_one_line(str(issue))}", err=True)
+                warnings = len(outcome.at_least("warning")) - len(problems)
+                typer.echo(f"{path.name}: {len(problems)} validation errors, {warnings} warnings", err=True)
+                errors = len(problems)
+                if problems:
+                    code = max(code, EXIT_FAILURE)
+            bar.advance(sizes.get(done.path, 0), errors)
+            if out_dir is not None:
+                target = out_dir / f"{path.stem}.json"
+                try:
+                    target.write_bytes(orjson.dumps(done.bundle, option=orjson.OPT_INDENT_2) + b"\n")
+                except OSError as exc:
+                    _fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILURE)
+            else:
+                bundles.append(done.bundle)
     if to_stdout and bundles:
-        if len(files) == 1:
+        if len(inputs) == 1:
             typer.echo(orjson.dumps(bundles[0], option=orjson.OPT_INDENT_2).decode())
         else:
             for item in bundles:

@@ -371,9 +371,9 @@ def iter_inputs(
     """(name, source) for each input, in order; pass the source to `load()`.
 
     - `-` reads standard input (name `<stdin>`);
-    - a directory yields its `*.json`, `*.xml` and `*.ndjson` files recursively, sorted, skipping hidden
-      files and folders (such as a package's `.index.json`);
-    - a `.ndjson` file yields one source per non-blank line, named `file.ndjson:LINE`;
+    - a directory yields its `*.json`, `*.xml`, `*.ndjson` and `*.jsonl` files recursively, sorted, skipping
+      hidden files and folders (such as a package's `.index.json`);
+    - a `.ndjson` or `.jsonl` file yields one source per non-blank line, named `file.ndjson:LINE`;
     - any other path is yielded as a Path, so that `load()` checks its size before reading it
       and reports a missing file as a fatal issue.
     """
@@ -393,12 +393,14 @@ def _walk(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for filename in filenames:
-            if not filename.startswith(".") and filename.endswith((".json", ".ndjson", ".xml")):
+            if not filename.startswith(".") and filename.endswith((".json", ".ndjson", ".jsonl", ".xml")):
                 yield Path(dirpath, filename)
 
 
 def _file_inputs(path: Path, name: str) -> Iterator[tuple[str, bytes | Path]]:
-    if path.suffix != ".ndjson" or not path.is_file():
+    """A file, or the non-blank lines of an NDJSON / JSON Lines file (read lazily, one at a time;
+    `imgfhir.bulk.iter_records` also reads gzip, bounds the line length and counts blank lines)."""
+    if path.suffix not in (".ndjson", ".jsonl") or not path.is_file():
         yield name, path
         return
     with path.open("rb") as fh:
@@ -414,10 +416,12 @@ def _read_stdin(max_bytes: int) -> bytes:
     return stream.read(max_bytes + 1)  # one byte over the limit is enough for load() to refuse it
 
 
-NDJSON_NAME = re.compile(r"^(?P<file>.*\.ndjson):(?P<line>\d+)$")
+# one record of an NDJSON / JSON Lines file (plain or gzip) or of standard input read as NDJSON
+NDJSON_NAME = re.compile(r"^(?P<file>.*\.(?:ndjson|jsonl)(?:\.gz)?|<stdin>):(?P<line>\d+)$", re.IGNORECASE)
 
 
 def ndjson_line(name: str) -> tuple[str, int] | None:
-    """(`file.ndjson`, LINE) for an NDJSON input name, else None."""
+    """(`file.ndjson`, LINE) for the name of one record of an NDJSON input (`.ndjson`, `.jsonl`,
+    either gzipped, or `<stdin>`), else None."""
     m = NDJSON_NAME.match(name)
     return (m["file"], int(m["line"])) if m else None
