@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgfhir.outcome import Issue, Outcome
-from imgfhir.validation.limits import RUN_LIMITS
+from imgfhir.validation import limits
 from imgfhir.validation.source import Loaded, load, with_positions
 
 from .reader import Record
@@ -96,7 +96,7 @@ class Checker:
                 plugins=job.plugins,
                 extension_domains=job.extension_domains,
                 best_practice=job.best_practice,
-                issue_limits=RUN_LIMITS,
+                issue_limits=limits.RUN_LIMITS,  # read at run time: the run's own setting
             )
         if job.known:
             validator.add_resources(job.known, fhir_version=job.fhir_version)

@@ -56,7 +56,7 @@ def split(
 def _validator(job: Job, store: PackageStore | None) -> Validator | None:
     if store is None:
         return None
-    from imgfhir.validation import Validator
+    from imgfhir.validation import Validator, limits
 
     from .check import import_rules
 
@@ -66,6 +66,7 @@ def _validator(job: Job, store: PackageStore | None) -> Validator | None:
         plugins=job.plugins,
         extension_domains=job.extension_domains,
         best_practice=job.best_practice,
+        issue_limits=limits.RUN_LIMITS,  # read at run time: the run's own setting
     )
 
 
