@@ -6,6 +6,7 @@ from imgfhir.validation.rules import (
     bundle_links,
     bundles,
     cardinality,
+    codesystem_content,
     datatypes,
     extensions,
     invariants,
@@ -17,6 +18,7 @@ from imgfhir.validation.rules import (
     slicing,
     structure,
     values,
+    valueset_content,
 )
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "bundle_links",
     "bundles",
     "cardinality",
+    "codesystem_content",
     "datatypes",
     "extensions",
     "invariants",
@@ -36,4 +39,5 @@ __all__ = [
     "slicing",
     "structure",
     "values",
+    "valueset_content",
 ]
