@@ -58,16 +58,35 @@ CASES: dict[str, list[Case]] = {
         ("codesystem-duplicate-code", "error", "CodeSystem.concept[0].concept[1]", 21, 9)
     ],
     "rds-cs-codes-differ-in-case.json": [],  # caseSensitive: device-id and Device-ID are two codes
+    # CODESYSTEM_CONCEPT_NO_DISPLAY / CODESYSTEM_CONCEPT_NO_DEFINITION: once per HL7 code system (a
+    # supplement too: the supplements below say so for their first concept); not for other code systems
+    "rds-cs-concept-without-display.json": [("codesystem-concept-text", "warning", "CodeSystem.concept[2]", 21, 5)],
+    "eu-cs-fragment-concept-without-definition.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0].concept[3]", 31, 9)
+    ],
+    "rds-cs-other-url-concept-without-definition.json": [],
     # CODESYSTEM_CS_SUPP_INVALID_CODE / CODESYSTEM_CS_SUPP_CANT_CHECK
-    "rds-cs-supplement-unknown-code.json": [("codesystem-supplement", "error", "CodeSystem.concept[1]", 20, 5)],
-    "rds-cs-supplement-unknown-base.json": [("codesystem-supplement", "warning", "CodeSystem.supplements", 23, 18)],
-    "rds-cs-supplement-known-codes.json": [],
+    "rds-cs-supplement-unknown-code.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-supplement", "error", "CodeSystem.concept[1]", 20, 5),
+    ],
+    "rds-cs-supplement-unknown-base.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-supplement", "warning", "CodeSystem.supplements", 23, 18),
+    ],
+    "rds-cs-supplement-known-codes.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+    ],
     # CODESYSTEM_CS_VS_INVALID / CODESYSTEM_CS_VS_WRONGSYSTEM
     "rds-cs-valueset-two-includes.json": [("codesystem-valueset", "error", "CodeSystem.valueSet", 52, 15)],
     "dsr-cs-valueset-other-system.json": [("codesystem-valueset", "error", "CodeSystem.valueSet", 112, 15)],
     "eu-cs-valueset-all-codes.json": [],
     # CODESYSTEM_PROPERTY_DUPLICATE_CODE (and CODESYSTEM_PROPERTY_UNKNOWN_CODE for both: no uri)
     "core-cs-item-control-property-declared-twice.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 50, 5),
         ("codesystem-property", "information", "CodeSystem.property[0]", 39, 5),
         ("codesystem-property", "error", "CodeSystem.property[1]", 44, 5),
         ("codesystem-property", "information", "CodeSystem.property[1]", 44, 5),
@@ -78,10 +97,12 @@ CASES: dict[str, list[Case]] = {
     "rds-cs-property-not-selectable.json": [],
     # CODESYSTEM_PROPERTY_UNDEFINED / CODESYSTEM_PROPERTY_WRONG_TYPE
     "core-cs-item-control-undeclared-property.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 46, 5),
         ("codesystem-property", "information", "CodeSystem.property[0]", 39, 5),
         ("codesystem-concept-property", "warning", "CodeSystem.concept[1].property[0]", 97, 9),
     ],
     "core-cs-item-control-property-wrong-type.json": [
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 46, 5),
         ("codesystem-property", "information", "CodeSystem.property[0]", 39, 5),
         ("codesystem-concept-property", "error", "CodeSystem.concept[2].property[0]", 144, 9),
     ],

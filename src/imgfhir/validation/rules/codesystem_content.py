@@ -7,6 +7,7 @@ Rules (one per concern; the reference's message key is named in each message's c
 - codesystem-metadata: caseSensitive / hierarchyMeaning left out (metaChecks)
 - codesystem-count: `count` against the concepts present (metaChecks)
 - codesystem-duplicate-code: a code defined twice (checkConcept)
+- codesystem-concept-text: an HL7 code system's concept without display or definition (checkConcept)
 - codesystem-supplement: a supplement against the code system it supplements
 - codesystem-valueset: CodeSystem.valueSet against the value set it names
 - codesystem-property: property declarations (checkPropertyDefinition)
@@ -30,6 +31,7 @@ from imgfhir.validation.model import ElementPlan, Item, issue, rule
 from imgfhir.validation.rules.terminology_common import (
     at,
     canonical_url,
+    is_hl7,
     is_resource_root,
     loaded_code_system,
     value_type,
@@ -194,6 +196,27 @@ def duplicate_code(ctx: Context, element: ElementPlan, item: Item) -> Iterator[I
             message = f"the code {code!r} is defined more than once in this CodeSystem"
             yield _flag("error", message, concept, "codesystem-duplicate-code")
         seen.add(code)
+
+
+@rule("codesystem-concept-text", applies=_applies, reads=())
+def concept_text(ctx: Context, element: ElementPlan, item: Item) -> Iterator[Issue]:
+    """CODESYSTEM_CONCEPT_NO_DISPLAY / CODESYSTEM_CONCEPT_NO_DEFINITION (checkConcept): in an HL7 code
+    system (its url contains `hl7`, BaseValidator.isHL7) every concept should have a display and a
+    definition; the reference says so once per code system, at the first concept without one."""
+    cs = _code_system(item)
+    if cs is None or not is_hl7(cs.get("url")):
+        return
+    missing = {"display": True, "definition": True}
+    for concept in walk_concepts(item):
+        for key, pending in missing.items():
+            if pending and key not in concept.value:
+                missing[key] = False
+                message = (
+                    f"the concept {concept.value.get('code')!r} has no {key} (HL7 code systems give every concept one)"
+                )
+                yield _flag("warning", message, concept, "codesystem-concept-text")
+        if not any(missing.values()):
+            return
 
 
 # -- supplements and the CodeSystem's value set ----------------------------------------------------
