@@ -153,6 +153,13 @@ CASES: dict[str, list[Case]] = {
     "eu-vs-system-relative.json": [("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19)],
     "eu-vs-concept-without-system.json": [("valueset-include-system", "warning", "ValueSet.compose.include[0]", 33, 7)],
     "eu-vs-system-with-version-element.json": [],
+    # VALUESET_INCLUDE_CS_SUPPLEMENT: R4 core's example-supplement (its concepts are then not checked)
+    "eu-vs-system-is-a-supplement.json": [
+        ("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19)
+    ],
+    "eu-vs-concepts-of-a-supplement.json": [
+        ("valueset-include-system", "error", "ValueSet.compose.include[1].system", 39, 19)
+    ],
     # VALUESET_REFERENCE_UNKNOWN / VALUESET_REFERENCE_INVALID_TYPE / VALUESET_IMPORT_UNION_INTERSECTION
     "eu-vs-import-unknown.json": [("valueset-import", "warning", "ValueSet.compose.include[0].valueSet[0]", 35, 11)],
     "eu-vs-import-not-a-valueset.json": [

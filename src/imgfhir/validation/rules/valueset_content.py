@@ -122,6 +122,8 @@ class _Target:
             return
         index = ctx.terminology.code_system(self.system)
         name = EXTERNAL_NAMES.get(self.system)
+        if index is None and ctx.terminology.supplement_only(self.system):
+            return  # VALUESET_INCLUDE_CS_SUPPLEMENT (valueset-include-system); its concepts are not checked
         if index is None or (name is not None and not index.complete):
             self.unchecked = f"{name or self.system} is not loaded: its codes are not checked offline"
         elif self.version is not None and index.version != self.version:
