@@ -36,6 +36,12 @@ CASES: dict[str, list[Case]] = {
         ("codesystem-supplement", "warning", "CodeSystem.supplements", 49, 18),
     ],
     # CODESYSTEM_CS_HL7_PRESENT_ELEMENT_SUPPL_MISSING
+    # CODESYSTEM_CS_HL7_PRESENT_ELEMENT_SUPPL (a rule() in the reference: an error)
+    "rds-cs-supplement-case-sensitive.json": [
+        ("codesystem-content", "error", "CodeSystem.caseSensitive", 24, 20),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+    ],
     "rds-cs-content-supplement-without-supplements.json": [
         ("codesystem-content", "error", "CodeSystem.content", 4, 14)
     ],
@@ -51,6 +57,18 @@ CASES: dict[str, list[Case]] = {
     # CODESYSTEM_CS_COUNT_COMPLETE_WRONG / CODESYSTEM_CS_COUNT_FRAGMENT_WRONG
     "rds-cs-count-wrong.json": [("codesystem-count", "error", "CodeSystem.count", 51, 12)],
     "eu-cs-fragment-count-all-present.json": [("codesystem-count", "warning", "CodeSystem.count", 108, 12)],
+    # CODESYSTEM_CS_COUNT_NOTPRESENT_ZERO (with CODESYSTEM_CS_COUNT_NO_CONTENT_ALLOWED)
+    "rds-cs-not-present-count-zero.json": [
+        ("codesystem-content", "error", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-count", "information", "CodeSystem.concept[0]", 11, 5),
+    ],
+    # CODESYSTEM_CS_COUNT_SUPPLEMENT_WRONG: the reference compares the concepts with the supplemented
+    # code system's count (THO v2-0203 states none: 0)
+    "rds-cs-supplement-count.json": [
+        ("codesystem-count", "error", "CodeSystem.count", 33, 12),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+        ("codesystem-concept-text", "warning", "CodeSystem.concept[0]", 11, 5),
+    ],
     "eu-cs-fragment-count-larger.json": [],
     # CODESYSTEM_DUPLICATE_CODE (csd-1 says so too, at the root)
     "rds-cs-duplicate-code.json": [("codesystem-duplicate-code", "error", "CodeSystem.concept[6]", 41, 5)],
@@ -83,6 +101,10 @@ CASES: dict[str, list[Case]] = {
     # CODESYSTEM_CS_VS_INVALID / CODESYSTEM_CS_VS_WRONGSYSTEM
     "rds-cs-valueset-two-includes.json": [("codesystem-valueset", "error", "CodeSystem.valueSet", 52, 15)],
     "dsr-cs-valueset-other-system.json": [("codesystem-valueset", "error", "CodeSystem.valueSet", 112, 15)],
+    # CODESYSTEM_CS_NO_VS_NOTCOMPLETE (a hint); CODESYSTEM_CS_VS_INCLUDEDETAILS: R4 core's v3-ActUSPrivacyLaw
+    # names THO's value set of that url, which filters the code system
+    "eu-cs-fragment-valueset.json": [("codesystem-valueset", "information", "CodeSystem.valueSet", 108, 15)],
+    "core-cs-v3-act-us-privacy-law.json": [("codesystem-valueset", "error", "CodeSystem.valueSet", 43, 15)],
     "eu-cs-valueset-all-codes.json": [],
     # CODESYSTEM_PROPERTY_DUPLICATE_CODE (and CODESYSTEM_PROPERTY_UNKNOWN_CODE for both: no uri)
     "core-cs-item-control-property-declared-twice.json": [
@@ -94,6 +116,14 @@ CASES: dict[str, list[Case]] = {
     # CODESYSTEM_PROPERTY_BAD_HL7_URI / CODESYSTEM_PROPERTY_URI_TYPE_MISMATCH
     "rds-cs-property-unknown-hl7-uri.json": [("codesystem-property", "error", "CodeSystem.property[0]", 53, 5)],
     "rds-cs-property-uri-type-mismatch.json": [("codesystem-property", "error", "CodeSystem.property[0]", 53, 5)],
+    # CODESYSTEM_PROPERTY_DUPLICATE_URI / CODESYSTEM_PROPERTY_URI_CODE_MISMATCH (errors: rule() in the reference);
+    # CODESYSTEM_PROPERTY_KNOWN_CODE_SUGGESTIVE with CODESYSTEM_PROPERTY_CODE_TYPE_MISMATCH (warnings)
+    "rds-cs-property-duplicate-uri.json": [("codesystem-property", "error", "CodeSystem.property[1]", 58, 5)],
+    "rds-cs-property-uri-code-mismatch.json": [("codesystem-property", "error", "CodeSystem.property[0]", 53, 5)],
+    "rds-cs-property-parent-typed-string.json": [
+        ("codesystem-property", "warning", "CodeSystem.property[0]", 53, 5),
+        ("codesystem-property", "warning", "CodeSystem.property[0]", 53, 5),
+    ],
     "rds-cs-property-not-selectable.json": [],
     # CODESYSTEM_PROPERTY_UNDEFINED / CODESYSTEM_PROPERTY_WRONG_TYPE
     "core-cs-item-control-undeclared-property.json": [
@@ -115,6 +145,11 @@ CASES: dict[str, list[Case]] = {
         ("codesystem-property", "warning", "CodeSystem.property[0]", 59, 5),
         ("codesystem-concept-property", "warning", "CodeSystem.concept[4].property[0]", 36, 9),
     ],
+    # a synonym names an internal code: CODESYSTEM_PROPERTY_BAD_INTERNAL_REFERENCE and CODESYSTEM_PROPERTY_SYNONYM_CHECK
+    "rds-cs-synonym-unknown-code.json": [
+        ("codesystem-concept-property", "error", "CodeSystem.concept[3].property[0]", 31, 9),
+        ("codesystem-concept-property", "warning", "CodeSystem.concept[3].property[0]", 31, 9),
+    ],
     "rds-cs-parent-known-code.json": [],
     # CODESYSTEM_DESIGNATION_DISP_CLASH_NO_LANG / CODESYSTEM_DESIGNATION_DISP_CLASH_LANG
     "rds-cs-designation-not-the-display.json": [
@@ -134,6 +169,12 @@ CASES: dict[str, list[Case]] = {
         ("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19),
         ("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19),
         ("codesystem-contained", "information", "ValueSet.contained[0]", 40, 5),
+    ],
+    # VALUESET_INCLUDE_CS_NOT_CS, then VALUESET_INCLUDE_CS_NOT_FOUND
+    "eu-vs-system-contained-not-cs.json": [
+        ("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19),
+        ("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19),
+        ("valueset-include-system", "error", "ValueSet.compose.include[0].system", 34, 19),
     ],
     "rds-cs-contained-code-system.json": [("codesystem-property", "information", "CodeSystem.property[0]", 101, 5)],
     # -- ValueSet --------------------------------------------------------------------------
@@ -186,6 +227,18 @@ CASES: dict[str, list[Case]] = {
         ("valueset-include-system", "information", "ValueSet.compose.include[0].system", 34, 19),
         ("valueset-include-code", "warning", "ValueSet.compose.include[0].concept[1]", 39, 11),
     ],
+    # VALUESET_INCLUDE_INVALID_CONCEPT_CODE_VER: the version asked for is the one loaded
+    "rds-vs-dcm-loaded-version-unknown-code.json": [
+        ("valueset-include-code", "error", "ValueSet.compose.include[0].concept[0]", 33, 11),
+        ("valueset-include-code", "information", "ValueSet.compose.include[0].concept[2]", 41, 11),
+        ("valueset-include-code", "information", "ValueSet.compose.include[1]", 75, 7),
+    ],
+    # VALUESET_CONCEPT_DISPLAY_PRESENCE_MIXED (a hint)
+    "rds-vs-display-missing-once.json": [
+        ("valueset-include-code", "information", "ValueSet.compose.include[0]", 29, 7),
+        ("valueset-include-code", "information", "ValueSet.compose.include[0].concept[2]", 40, 11),
+        ("valueset-include-code", "information", "ValueSet.compose.include[1]", 73, 7),
+    ],
     "rds-vs-dcm-unversioned.json": [
         ("valueset-include-code", "information", "ValueSet.compose.include[0].concept[2]", 40, 11),
         ("valueset-include-code", "information", "ValueSet.compose.include[1]", 74, 7),
@@ -206,6 +259,18 @@ CASES: dict[str, list[Case]] = {
         ("valueset-filter", "error", "ValueSet.compose.include[0].filter[0].value", 58, 22)
     ],
     "core-vs-filter-child-of.json": [("valueset-filter", "error", "ValueSet.compose.include[0].filter[0].op", 57, 19)],
+    # VALUESET_BAD_FILTER_VALUE_DATETIME / VALUESET_BAD_FILTER_VALUE_VALID_REGEX (an error: rule() in the
+    # reference); VALUESET_BAD_FILTER_VALUE_HAS_COMMA (a hint) with VALUESET_BAD_FILTER_VALUE_VALID_CODE
+    "core-vs-filter-not-datetime.json": [
+        ("valueset-filter", "error", "ValueSet.compose.include[0].filter[0].value", 58, 22)
+    ],
+    "core-vs-filter-bad-regex.json": [
+        ("valueset-filter", "error", "ValueSet.compose.include[0].filter[0].value", 58, 22)
+    ],
+    "core-vs-filter-comma.json": [
+        ("valueset-filter", "information", "ValueSet.compose.include[0].filter[0].value", 58, 22),
+        ("valueset-filter", "error", "ValueSet.compose.include[0].filter[0].value", 58, 22),
+    ],
     "core-vs-filter-descendent-of.json": [],
     "r5/core-vs-filter-child-of.json": [],
 }

@@ -127,9 +127,8 @@ class _Target:
         if index is None or (name is not None and not index.complete):
             self.unchecked = f"{name or self.system} is not loaded: its codes are not checked offline"
         elif self.version is not None and index.version != self.version:
-            self.unchecked = (
-                f"version {self.version} of {self.system} is not loaded (have {index.version}): not checked offline"
-            )
+            loaded = f"the one loaded is {index.version}" if index.version else "the one loaded has no version"
+            self.unchecked = f"version {self.version} of {self.system} is not loaded ({loaded}): not checked offline"
         elif not index.enumerable:
             self.unchecked = f"{self.system} has content {index.content}: its codes are not checked offline"
             self.resource = _raw_code_system(ctx, self.system)
