@@ -6,6 +6,7 @@ from imgfhir.validation.rules import (
     bundle_links,
     bundles,
     cardinality,
+    codesystem_content,
     datatypes,
     definition_extensions,
     extensions,
@@ -21,6 +22,7 @@ from imgfhir.validation.rules import (
     structure,
     ucum_annotations,
     values,
+    valueset_content,
 )
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "bundle_links",
     "bundles",
     "cardinality",
+    "codesystem_content",
     "datatypes",
     "definition_extensions",
     "extensions",
@@ -44,4 +47,5 @@ __all__ = [
     "structure",
     "ucum_annotations",
     "values",
+    "valueset_content",
 ]
