@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from imgfhir.packages import load_store
@@ -156,3 +157,13 @@ def test_unreachable_contained_is_transitive() -> None:
 )
 def test_entry_needs_id(entry: dict[str, object], needed: bool) -> None:
     assert entry_needs_id(entry) is needed
+
+
+@pytest.mark.parametrize("bad_id", [{"value": "role"}, ["role"], 7])
+def test_a_contained_id_that_is_not_a_string_is_an_error_not_a_crash(bad_id: object) -> None:
+    """The primitive rule reports a non-string id; the contained-resource rules must not crash on it."""
+    resource = orjson.loads((FIXTURES / "contained" / "mhd-contained-role-unreferenced.json").read_bytes())
+    resource["contained"][0]["id"] = bad_id
+    outcome = Validator().validate(resource, fhir_version="R4")
+    assert not [i for i in outcome.issues if "internal error" in i.message], outcome.issues
+    assert any(i.severity == "error" and i.expression == "DocumentReference.contained[0].id" for i in outcome.issues)

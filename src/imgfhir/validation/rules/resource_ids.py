@@ -103,7 +103,7 @@ def unreachable_contained(resource: dict[str, Any]) -> list[int]:
         if isinstance(res, dict):
             _local_refs(res, found, False)
         refs.append(found)
-    ids = [res.get("id") if isinstance(res, dict) else None for res in contained]
+    ids = [_id_of(res) for res in contained]
     reached = {i for i, rid in enumerate(ids) if rid in base or "" in refs[i]}
     todo = list(reached)
     while todo:
@@ -115,10 +115,16 @@ def unreachable_contained(resource: dict[str, Any]) -> list[int]:
     return [i for i in range(len(contained)) if i not in reached and isinstance(contained[i], dict)]
 
 
+def _id_of(res: Any) -> str | None:
+    """A contained resource's id when it is a string (anything else is the primitive rule's error)."""
+    rid = res.get("id") if isinstance(res, dict) else None
+    return rid if isinstance(rid, str) else None
+
+
 def _dom3_accepts(resource: dict[str, Any], index: int) -> bool:
     """Does the core dom-3 invariant accept contained[index]? (a `#id` anywhere, or a `#` inside it)"""
     contained = resource["contained"]
-    rid = contained[index].get("id")
+    rid = _id_of(contained[index])
     anywhere: set[str] = set()
     _local_refs(resource, anywhere)
     for res in contained:
