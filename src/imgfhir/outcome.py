@@ -46,6 +46,9 @@ class Outcome:
     """A collection of issues with the verdict helpers callers need."""
 
     issues: list[Issue] = field(default_factory=list)
+    # the definitions the resource was validated against, as `url|version` (base definition first), as
+    # the reference prints "Validate Observation against ...|1.0.0"; empty when nothing was validated
+    checked: list[str] = field(default_factory=list)
 
     def extend(self, issues: Iterable[Issue]) -> None:
         self.issues.extend(issues)

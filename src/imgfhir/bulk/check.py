@@ -62,10 +62,11 @@ class Checked:
     size: int = 0  # bytes of input the record took (for progress)
     line: int = 1
     empty: bool = False  # no record: only the count of blank lines at the end of a file
+    checked: tuple[str, ...] = ()  # url|version of the definitions validated against (Outcome.checked)
 
     @property
     def outcome(self) -> Outcome:
-        return Outcome(self.issues)
+        return Outcome(self.issues, list(self.checked))
 
 
 def import_rules(specs: tuple[str, ...]) -> list[Rule]:
@@ -131,11 +132,13 @@ class Checker:
             notes = [Issue("information", "informational", SKIPPED)] if self.job.note_skipped else []
             return Checked(record.label, notes, skipped=True, line=record.line)
         resource = loaded.resource
+        checked: tuple[str, ...] = ()
         if resource is None:
             issues = loaded.issues
         else:
             profiles = list(self.job.profiles) or None
-            issues = self.validator.validate(resource, profiles, fhir_version=self.job.fhir_version).issues
+            validated = self.validator.validate(resource, profiles, fhir_version=self.job.fhir_version)
+            issues, checked = validated.issues, tuple(validated.checked)
             if loaded.positions is not None:  # XML: what the reader said is not said again
                 from imgfhir.xml.load import without_xml_duplicates
 
@@ -153,6 +156,7 @@ class Checker:
             issues,
             resource_type=str(resource["resourceType"]) if resource is not None else None,
             profiles=_profiles(resource, self.job.profiles),
+            checked=checked,
             text=text,
             line=record.line,
         )

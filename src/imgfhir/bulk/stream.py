@@ -102,7 +102,7 @@ def _stream(
     with Progress(total, shown=shown_bar, label=label_of(list(options.paths))) as bar:
         for checked in runner.run(records):
             issues = report.without_notice(checked.issues)
-            results = [(checked.label, Outcome(issues))]
+            results = [(checked.label, Outcome(issues, list(checked.checked)))]
             if options.write_baseline is not None:
                 baseline.update((orjson.dumps(e).decode(), e) for e in baseline_of(results))
             if accepted:

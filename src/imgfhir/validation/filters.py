@@ -90,7 +90,7 @@ def apply_baseline(results: Results, accepted: Sequence[Accepted]) -> tuple[list
     for name, outcome in results:
         kept = [i for i in outcome.issues if not any(a.matches(name, i) for a in accepted)]
         dropped += len(outcome.issues) - len(kept)
-        out.append((name, Outcome(kept)))
+        out.append((name, Outcome(kept, list(outcome.checked))))
     return out, dropped
 
 
@@ -110,4 +110,4 @@ def baseline_of(results: Results) -> list[dict[str, str]]:
 def at_level(results: Results, level: str) -> list[tuple[str, Outcome]]:
     """Only the issues at `level` or more severe (what is printed; the verdict is not changed)."""
     rank = _RANK[level]
-    return [(name, Outcome([i for i in o.issues if _RANK[i.severity] <= rank])) for name, o in results]
+    return [(name, Outcome([i for i in o.issues if _RANK[i.severity] <= rank], list(o.checked))) for name, o in results]

@@ -102,7 +102,7 @@ def render_text(results: Results, *, color: bool = False) -> str:
                 )
                 for i in outcome.issues
             ]
-            rows.append((name, cells))
+            rows.append((_titled(name, outcome), cells))
     widths = [max((len(c[k]) for _, cells in rows for c in cells), default=0) for k in range(3)]
     if not color:
         out: list[str] = []
@@ -170,8 +170,25 @@ def operation_outcome(name: str, outcome: Outcome) -> dict[str, Any]:
         if ext:  # extensions first, as FHIR JSON writes them
             rest = {k: v for k, v in fhir_issue.items() if k != "extension"}
             oo["issue"][n] = {"extension": ext + fhir_issue.get("extension", []), **rest}
+    if outcome.checked:  # what was checked, first, as the reference's "Validate ... against ..." line
+        note = {"severity": "information", "code": "informational", "diagnostics": validated_against(outcome)}
+        kept = [i for i in oo["issue"] if i.get("diagnostics") != "No issues detected"]
+        oo["issue"] = [{"extension": [{"url": EXT_MESSAGE_ID, "valueString": CHECKED_RULE}], **note}, *kept]
     body = {k: v for k, v in oo.items() if k != "resourceType"}
     return {"resourceType": "OperationOutcome", "extension": [{"url": EXT_FILE, "valueString": name}], **body}
+
+
+CHECKED_RULE = "validated-against"
+
+
+def validated_against(outcome: Outcome) -> str:
+    """`validated against http://…/Observation|4.0.1, http://…/radiation-dose-summary|1.0.0`."""
+    return "validated against " + ", ".join(outcome.checked)
+
+
+def _titled(name: str, outcome: Outcome) -> str:
+    """An input's heading in the text report: its name and what it was validated against."""
+    return f"{name}  ({validated_against(outcome)})" if outcome.checked else name
 
 
 def _dumps(value: Any, indent: bool) -> str:

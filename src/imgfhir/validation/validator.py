@@ -121,7 +121,7 @@ class Validator:
             if loaded.resource is None:
                 outcome.extend(read)
                 return self._limited(outcome)
-            issues = self._validate(loaded.resource, _as_list(profile), fhir_version)
+            issues, outcome.checked = self._validate(loaded.resource, _as_list(profile), fhir_version)
             if loaded.positions is not None:  # XML: its own issues first, positions from the reader
                 from imgfhir.xml.load import without_xml_duplicates
 
@@ -164,14 +164,18 @@ class Validator:
 
         return XmlScopes(self.store, fhir_version, _as_list(profile))
 
-    def _validate(self, res: dict[str, Any], profiles: list[str], fhir_version: str | None) -> list[Issue]:
+    def _validate(
+        self, res: dict[str, Any], profiles: list[str], fhir_version: str | None
+    ) -> tuple[list[Issue], list[str]]:
+        """The issues, and the definitions (`url|version`) the resource was validated against."""
         from imgfhir.validation.context import Context
         from imgfhir.validation.engine import check_resource
         from imgfhir.validation.model import Item
 
         scope, problems = self.scope_for(res, profiles, fhir_version)
         if scope is None:
-            return problems
+            return problems, []
+        checked = checked_against(scope, res, profiles)
         rt = str(res.get("resourceType"))
         item = Item(res, rt, (), rt)
         known = self.known.get(scope.release, {})
@@ -182,9 +186,10 @@ class Validator:
                 found = list(check_resource(ctx, item, profiles))
             except limits.IssueFlood:
                 assert meter is not None and cap is not None
-                return [*_dedupe(self.diagnostics + problems + meter.first)[:cap], limits.stop_notice(meter)]
+                first = _dedupe(self.diagnostics + problems + meter.first)[:cap]
+                return [*first, limits.stop_notice(meter)], checked
         issues = _dedupe(self.diagnostics + problems + found)
-        return limits.capped(issues, cap, "issues per resource (IssueLimits.per_resource)")
+        return limits.capped(issues, cap, "issues per resource (IssueLimits.per_resource)"), checked
 
     def scope_for(
         self, res: dict[str, Any], profiles: list[str], fhir_version: str | None
@@ -245,6 +250,26 @@ class Validator:
         if not isinstance(term, Terminology):
             term = scope.memo["terminology"] = Terminology(scope)
         return term
+
+
+def checked_against(scope: Scope, res: dict[str, Any], profiles: list[str]) -> list[str]:
+    """`url|version` of each definition a resource is validated against, in the order the engine takes
+    them (engine.check_resource): its base definition, the loaded ones of its meta.profile, `profiles`."""
+    from imgfhir.validation.plan import FHIR_SD, loaded_entry
+
+    rt = res.get("resourceType")
+    meta = res.get("meta")
+    declared = meta.get("profile") if isinstance(meta, dict) else None
+    urls = [FHIR_SD + str(rt), *(u for u in declared if isinstance(u, str))] if isinstance(declared, list) else []
+    urls = urls or [FHIR_SD + str(rt)]
+    found: list[str] = []
+    for url in dict.fromkeys([*urls, *profiles]):
+        hit = loaded_entry(scope, url)
+        if hit is not None:
+            version = hit[1].version
+            label = url.split("|", 1)[0] + (f"|{version}" if version else "")
+            found.append(label)
+    return list(dict.fromkeys(found))
 
 
 def _as_list(profile: str | list[str] | None) -> list[str]:
