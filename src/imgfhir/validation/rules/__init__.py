@@ -14,8 +14,10 @@ from imgfhir.validation.rules import (
     ranges,
     references,
     resource_ids,
+    sd_elements,
     slicing,
     structure,
+    structure_definition,
     values,
 )
 
@@ -33,7 +35,9 @@ __all__ = [
     "ranges",
     "references",
     "resource_ids",
+    "sd_elements",
     "slicing",
     "structure",
+    "structure_definition",
     "values",
 ]
