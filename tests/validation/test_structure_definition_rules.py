@@ -63,6 +63,10 @@ CASES: list[tuple[str, Found]] = [
     # ERROR_GENERATING_SNAPSHOT: at the differential element that cannot be placed
     ("observation-finding-unknown-element.json", [("sd-snapshot", "error", f"{DIFF}[2]", 59, 7)]),
     ("observation-finding-unknown-reslice.json", [("sd-snapshot", "error", f"{DIFF}[4]", 86, 7)]),
+    # derived min below / max above the base's (ProfileUtilities.updateFromDefinition, errors)
+    ("observation-finding-status-optional.json", [("sd-cardinality", "error", f"{DIFF}[6].min", 117, 16)]),
+    ("anatomical-region-two-values.json", [("sd-cardinality", "error", f"{DIFF}[3].max", 76, 16)]),
+    ("observation-finding-subject-required.json", []),
     # SD_PATH_TYPE_MISMATCH
     ("anatomical-region-path-observation.json", [("sd-path", "error", f"{DIFF}[1].path", 56, 17)]),
     ("observation-finding-path-procedure.json", [("sd-path", "error", f"{DIFF}[1].path", 54, 17)]),

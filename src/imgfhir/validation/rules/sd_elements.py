@@ -103,10 +103,59 @@ def _element(defn: Definition, ed: dict[str, Any], at: Item, snapshot: bool) -> 
         yield from _binding(defn, ed["binding"], _child(at, "binding"), path, snapshot)
     if snapshot and "." in str(ed.get("id", path)):
         yield from _value_types(ed, at)
+    if not snapshot and defn.generated is not None and ("min" in ed or "max" in ed):
+        yield from _cardinality(defn, ed, at)
     constraints = ed.get("constraint")
     for j, c in enumerate(constraints if isinstance(constraints, list) else ()):
         if isinstance(c, dict):
             yield from _invariant(defn, c, _child(at, "constraint", j), snapshot)
+
+
+# -- cardinality --------------------------------------------------------------------------------
+
+
+def _cardinality(defn: Definition, ed: dict[str, Any], at: Item) -> Iterator[Issue]:
+    """A differential narrows its base's cardinality: min not below the base's (except on a slice),
+    max not above it (ProfileUtilities.updateFromDefinition: both errors, reported by the
+    snapshot generation the StructureDefinitionValidator runs)."""
+    base = _base_element(defn, str(ed.get("id", ed["path"])))
+    if base is None:
+        return
+    path = ed["path"]
+    low, base_low = ed.get("min"), base.get("min")
+    if isinstance(low, int) and isinstance(base_low, int) and low < base_low and not ed.get("sliceName"):
+        message = f"{path}: the min {low} is below the base's min {base_low}"
+        yield issue("error", "business-rule", message, _child(at, "min"), "sd-cardinality")
+    high, base_high = ed.get("max"), base.get("max")
+    if isinstance(high, str) and isinstance(base_high, str) and _larger_max(high, base_high):
+        message = f"{path}: the max {high} is above the base's max {base_high}"
+        yield issue("error", "business-rule", message, _child(at, "max"), "sd-cardinality")
+
+
+def _larger_max(derived: str, base: str) -> bool:
+    if derived == base or base == "*":
+        return False
+    if derived == "*":
+        return True
+    return derived.isdigit() and base.isdigit() and int(derived) > int(base)
+
+
+def _base_element(defn: Definition, element_id: str) -> dict[str, Any] | None:
+    """The base's element a differential element constrains: by id, else (a new slice, or inside
+    one) the element with the slice names taken out."""
+    url = str(defn.base.get("url"))
+    memo: dict[str, dict[str, dict[str, Any]]] = defn.scope.memo.setdefault("sd-base-elements", {})
+    by_id = memo.get(url)
+    if by_id is None:
+        try:
+            elements = generator_for(defn.scope).snapshot(url).get("snapshot", {}).get("element", [])
+        except SnapshotError:
+            elements = []
+        by_id = memo[url] = {str(e.get("id")): e for e in elements if isinstance(e, dict)}
+    found = by_id.get(element_id)
+    if found is None and ":" in element_id:
+        found = by_id.get(".".join(seg.split(":", 1)[0] for seg in element_id.split(".")))
+    return found
 
 
 # -- slicing ------------------------------------------------------------------------------------
