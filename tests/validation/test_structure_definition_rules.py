@@ -121,13 +121,17 @@ CASES: list[tuple[str, Found]] = [
     # SD_EXTENSION_URL_MISMATCH, SD_EXTENSION_URL_MISSING
     ("anatomical-region-url-mismatch.json", [("sd-extension-url", "error", f"{DIFF}[2].fixedUri", 62, 21)]),
     ("anatomical-region-url-missing.json", [("sd-extension-url", "error", "StructureDefinition", 1, 1)]),
-    # SD_NO_CONTEXT_WHEN_NOT_EXTENSION, SD_NO_CONTEXT_INV_WHEN_NOT_EXTENSION, SD_CONTEXT_SHOULD_NOT_BE_ELEMENT
+    # SD_NO_CONTEXT_WHEN_NOT_EXTENSION, SD_NO_CONTEXT_INV_WHEN_NOT_EXTENSION, SD_CONTEXT_SHOULD_NOT_BE_ELEMENT (warning)
     ("observation-finding-context.json", [("sd-context", "error", "StructureDefinition.context[0]", 117, 5)]),
     (
         "observation-finding-context-invariant.json",
         [("sd-context", "error", "StructureDefinition.contextInvariant[0]", 117, 5)],
     ),
     ("anatomical-region-context-element.json", [("sd-context", "warning", "StructureDefinition.context[0]", 34, 5)]),
+    # SD_CONTEXT_SHOULD_NOT_BE_FHIRPATH (warning)
+    ("anatomical-region-fhirpath-series.json", [("sd-context", "warning", "StructureDefinition.context[1]", 38, 5)]),
+    ("anatomical-region-fhirpath-report.json", [("sd-context", "warning", "StructureDefinition.context[0]", 34, 5)]),
+    ("anatomical-region-fhirpath-where.json", []),
     # ED_INVARIANT_KEY_ALREADY_USED, ED_INVARIANT_DIFF_NO_SOURCE, ED_INVARIANT_NO_KEY (warning),
     # ED_INVARIANT_EXPRESSION_ERROR, ED_INVARIANT_EXPRESSION_CONFLICT
     ("observation-finding-obs6-redefined.json", [("sd-invariant", "error", f"{DIFF}[0].constraint[0]", 52, 11)]),

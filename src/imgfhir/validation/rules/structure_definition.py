@@ -44,7 +44,7 @@ def structure_definition(ctx: Context, element: ElementPlan, item: Item) -> Iter
 def definition_issues(scope: Scope, release: str, item: Item) -> Iterator[Issue]:
     """The `sd-*` issues of the StructureDefinition at `item`, resolved in `scope`."""
     sd = item.value
-    yield from _contexts(sd, item)
+    yield from _contexts(scope, sd, item)
     base = _base(scope, sd)
     if base is None:
         base_url = sd.get("baseDefinition")
@@ -120,7 +120,7 @@ def _snapshot(scope: Scope, sd: dict[str, Any], item: Item) -> Found:
     return None
 
 
-def _contexts(sd: dict[str, Any], item: Item) -> Iterator[Issue]:
+def _contexts(scope: Scope, sd: dict[str, Any], item: Item) -> Iterator[Issue]:
     """checkExtensionContext: only an extension (or a type with a JSON name) has contexts."""
     is_extension = sd.get("type") == "Extension"
     contexts = sd.get("context")
@@ -137,11 +137,24 @@ def _contexts(sd: dict[str, Any], item: Item) -> Iterator[Issue]:
         if kind == "element" and expression == "Element":  # SD_CONTEXT_SHOULD_NOT_BE_ELEMENT
             message = f"the context Element of {sd.get('id')} admits any element: is that meant?"
             yield issue("warning", "business-rule", message, at, "sd-context")
+        elif kind == "fhirpath" and isinstance(expression, str) and _is_element(scope, expression):
+            # SD_CONTEXT_SHOULD_NOT_BE_FHIRPATH: an element path belongs in an element context
+            message = f"the fhirpath context {expression} of {sd.get('id')} is an element: use an element context"
+            yield issue("warning", "business-rule", message, at, "sd-context")
     invariants = sd.get("contextInvariant")
     for i, ci in enumerate(invariants if isinstance(invariants, list) else ()):
         if not is_extension:  # SD_NO_CONTEXT_INV_WHEN_NOT_EXTENSION
             message = f"a definition of type {sd.get('type')} is not an extension: it cannot have a context invariant"
             yield issue("error", "invalid", message, item.child("contextInvariant", ci, i, "string"), "sd-context")
+
+
+def _is_element(scope: Scope, expression: str) -> bool:
+    """isElement: the expression is the path of an element of the core definition of its first segment."""
+    hit = scope.entry(FHIR_SD + expression.split(".", 1)[0])
+    if hit is None or hit[1].resource_type != "StructureDefinition":
+        return False
+    elements = hit[0].load(hit[1].filename).get("snapshot", {}).get("element", ())
+    return any(isinstance(e, dict) and e.get("path") == expression for e in elements)
 
 
 def _has_json_name(sd: dict[str, Any]) -> bool:
