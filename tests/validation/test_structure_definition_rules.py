@@ -60,6 +60,18 @@ CASES: list[tuple[str, Found]] = [
             *[("sd-path", "error", f"{DIFF}[{i}].path", line, 17) for i, line in enumerate((40, 54, 61, 74, 88, 103))],
         ],
     ),
+    # SD_SPECIALIZED_TYPE_MATCHES
+    ("anatomical-region-specialization.json", [("sd-derivation", "error", "StructureDefinition.type", 43, 11)]),
+    ("observation-finding-specialization.json", [("sd-derivation", "error", "StructureDefinition.type", 33, 11)]),
+    # SD_NO_TYPE_CODE_ON_CODE (an empty type also leaves value[x].coding with nothing to unfold)
+    (
+        "anatomical-region-empty-type-code.json",
+        [
+            ("sd-snapshot", "error", f"{DIFF}[4]", 77, 7),
+            ("sd-type", "error", f"{DIFF}[3].type[0].code", 69, 21),
+        ],
+    ),
+    ("observation-finding-empty-type-code.json", [("sd-type", "error", f"{DIFF}[5].type[0].code", 107, 21)]),
     # ERROR_GENERATING_SNAPSHOT: at the differential element that cannot be placed
     ("observation-finding-unknown-element.json", [("sd-snapshot", "error", f"{DIFF}[2]", 59, 7)]),
     ("observation-finding-unknown-reslice.json", [("sd-snapshot", "error", f"{DIFF}[4]", 86, 7)]),
