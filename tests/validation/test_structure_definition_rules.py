@@ -171,6 +171,19 @@ CASES: list[tuple[str, Found]] = [
     # SD_VALUE_TYPE_IILEGAL, SD_NO_TYPES_OR_CONTENTREF
     ("procedure-schedule-fixed-string.json", [("sd-value-type", "error", f"{SNAP}[3].fixedString", 239, 24)]),
     ("procedure-schedule-pattern-coding.json", [("sd-value-type", "error", f"{SNAP}[4].patternCoding", 276, 26)]),
+    # SD_VALUE_COMPLEX_FIXED (warning), SD_VALUE_TYPE_REPEAT_HINT (information), _REPEAT_WARNING_DOTNET (warning)
+    ("procedure-schedule-fixed-timing.json", [("sd-value-type", "warning", f"{SNAP}[4].fixedTiming", 276, 24)]),
+    (
+        "procedure-schedule-repeating-pattern.json",
+        [("sd-value-type", "information", f"{SNAP}[4].patternTiming", 276, 26)],
+    ),
+    (
+        "procedure-schedule-repeating-url.json",
+        [
+            ("sd-value-type", "information", f"{SNAP}[3].fixedUri", 231, 21),
+            ("sd-value-type", "warning", f"{SNAP}[3].fixedUri", 231, 21),
+        ],
+    ),
     ("procedure-schedule-url-no-type.json", [("sd-value-type", "error", f"{SNAP}[3]", 204, 7)]),
     ("procedure-schedule-value-no-type.json", [("sd-value-type", "error", f"{SNAP}[4]", 241, 7)]),
 ]

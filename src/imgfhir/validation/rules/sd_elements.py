@@ -389,6 +389,7 @@ def _value_types(ed: dict[str, Any], at: Item) -> Iterator[Issue]:
             message = f"{element_id} repeats: its {prefix} value applies to every repetition"
             yield issue("information", "exception", message, v_at, "sd-value-type")
             if value_type in _PRIMITIVES:
+                message = f"{element_id} repeats: some implementations cannot hold its {prefix} primitive value"
                 yield issue("warning", "exception", message, v_at, "sd-value-type")
         if prefix == "fixed" and value_type not in _PRIMITIVES:  # SD_VALUE_COMPLEX_FIXED
             message = f"a fixed value of the complex type {value_type}: consider a pattern"
