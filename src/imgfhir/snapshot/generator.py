@@ -26,7 +26,12 @@ _EXTENSION_SLICING: dict[str, Any] = {
 
 
 class SnapshotError(Exception):
-    """A snapshot cannot be produced: unknown or circular base, or an unplaceable differential element."""
+    """A snapshot cannot be produced: unknown or circular base, or an unplaceable differential element.
+
+    `where`: (definition URL, differential element id) of the element that could not be placed, if any
+    (so that a validator can point at it)."""
+
+    where: tuple[str, str] | None = None
 
 
 def _type_url(code: str) -> str | None:
@@ -170,6 +175,14 @@ class _Run:
         return SnapshotError(f"{self.url}: {message}")
 
     def apply(self, diff: Element) -> None:
+        try:
+            self._apply(diff)
+        except SnapshotError as exc:
+            if exc.where is None:
+                exc.where = (self.url, str(diff["id"]))
+            raise
+
+    def _apply(self, diff: Element) -> None:
         segments = split_id(str(diff["id"]))
         if segments[0] != self.root.name and not self.specialization:
             raise self.fail(f"differential element {diff['id']} is not within {self.root.name}")

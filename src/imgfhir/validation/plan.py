@@ -358,20 +358,11 @@ def _snapshot(scope: Scope, canonical: str, hit: tuple[Package, ResourceEntry]) 
 def _constraint_problems(sd: dict[str, Any]) -> list[str]:
     """Constraints the definition introduces whose FHIRPath does not parse (checked for definitions
     from user-supplied packages; the shipped ones are known to parse)."""
-    from imgfhir.fhirpath import FhirPathError, compile
+    from imgfhir.validation.definition_checks import release_of, unparsable_constraints
 
-    url = str(sd.get("url"))
-    found: list[str] = []
-    for ed in sd.get("snapshot", {}).get("element", ()):
-        for c in ed.get("constraint", ()) if isinstance(ed, dict) else ():
-            expression = c.get("expression") if isinstance(c, dict) else None
-            if not isinstance(expression, str) or c.get("source") not in (None, url):
-                continue
-            try:
-                compile(expression, "R5" if str(sd.get("fhirVersion", "")).startswith("5") else "R4")
-            except (FhirPathError, ValueError) as exc:
-                found.append(f"constraint {c.get('key')} on {ed.get('path')} does not parse: {exc} [{expression}]")
-    return found
+    elements = sd.get("snapshot", {}).get("element", ())
+    found = unparsable_constraints(elements, str(sd.get("url")), release_of(sd))
+    return [f"constraint {key} on {elements[i].get('path')} does not parse: {why}" for i, _, key, why in found]
 
 
 def compiled_or_none(scope: Scope, canonical: str) -> ProfilePlan | None:
