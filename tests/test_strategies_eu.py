@@ -80,7 +80,7 @@ R5_ONLY = (
 )
 ALL = [EU4 + n for n in COMMON + R4_ONLY] + [EU5 + n for n in COMMON + R5_ONLY]
 # by default a smoke set (the profiles with constructed invariants, contained targets and bound codes in
-# profiled CodeableConcepts); IMGFHIR_EU_FUZZ=1 (set by .ci/run) or IMGFHIR_HYPOTHESIS=nightly runs every profile
+# profiled CodeableConcepts); IMGFHIR_EU_FUZZ=1 or IMGFHIR_HYPOTHESIS=nightly runs every profile
 SMOKE = [
     EU4 + "CompositionEuImaging",
     EU5 + "CompositionEuImaging",
